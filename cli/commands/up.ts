@@ -1,0 +1,111 @@
+/**
+ * `fleetpulse up`: the whole laptop demo on embedded defaults — a local InfluxDB (installed on
+ * Debian if missing), the broker, ingest and a simulated fleet — stopped cleanly on Ctrl-C.
+ */
+import { join, resolve } from 'node:path';
+import { opt } from '../../common/config.ts';
+import { errorMessage } from '../../common/errors.ts';
+import { createLogger } from '../../common/logger.ts';
+import { startBroker } from '../../broker/broker-server.ts';
+import { IngestService } from '../../ingest/ingest-service.ts';
+import { ensureInfluxdInstalled, startLocalInfluxd } from '../../ingest/influxdb/local-influxd.ts';
+import { SHARD_COUNT } from '../../contracts/topics.ts';
+import { SimulatedFleet, fleetVehicleIds } from '../../simulator/fleet.ts';
+import { defineCommand } from '../command.ts';
+import { sharedOptions } from '../shared-options.ts';
+
+export default defineCommand({
+  path: 'up',
+  section: 'up',
+  summary: 'Run the whole pipeline on this machine: InfluxDB, broker, ingest and a simulated fleet.',
+  options: {
+    vehicles: opt.int('Simulated vehicles', { default: 20, min: 0, max: 100_000 }),
+    sampleRateHz: opt.number('Samples per second per vehicle', { default: 1, min: 0.01, max: 100 }),
+    seed: opt.int('Seed of the simulated fleet', { default: 42 }),
+    mqttPort: opt.int('Broker TCP port', { default: 1883, min: 0, max: 65535 }),
+    influxUrl: opt.url('InfluxDB to use; "local" starts a managed influxd', ['http', 'https'], { default: 'local', alsoAllow: ['local'] }),
+    influxPort: opt.int('Port of the managed local influxd', { default: 8086, min: 0, max: 65535 }),
+    influxDatabase: sharedOptions.influxDatabase,
+    dataDir: sharedOptions.dataDir,
+  },
+  async run(config, ctx) {
+    const log = createLogger('up');
+    const stops: Array<{ name: string; stop: () => Promise<unknown> }> = [];
+    const stopAll = async (): Promise<void> => {
+      for (const { name, stop } of stops.reverse().splice(0)) {
+        try {
+          await stop();
+        } catch (error) {
+          log.error(`stopping ${name} failed`, { error: errorMessage(error) });
+        }
+      }
+    };
+    try {
+      const dataDir = resolve(config.dataDir);
+      let influxUrl = config.influxUrl;
+      let influxNote = '(external server)';
+      if (influxUrl === 'local') {
+        ensureInfluxdInstalled(log, ctx.print);
+        const influxd = await startLocalInfluxd({ dataDir: join(dataDir, 'influxdb'), port: config.influxPort, logger: log });
+        stops.push({ name: 'influxd', stop: () => influxd.stop() });
+        influxUrl = influxd.url;
+        influxNote = `(local influxd, pid ${influxd.pid}, data in ${influxd.dataDir})`;
+      }
+
+      const broker = await startBroker({ host: '127.0.0.1', port: config.mqttPort, logger: createLogger('broker') });
+      stops.push({ name: 'broker', stop: () => broker.close() });
+
+      const ingest = new IngestService({
+        mqttUrl: broker.url,
+        influxUrl,
+        influxDatabase: config.influxDatabase,
+        clientId: 'fleetpulse-ingest',
+        shards: Array.from({ length: SHARD_COUNT }, (_, i) => i),
+        batchSize: 5000,
+        flushIntervalMs: 200,
+        maxBufferedPoints: 100_000,
+        statsIntervalMs: 10_000,
+        logger: createLogger('ingest'),
+      });
+      await ingest.start();
+      stops.push({ name: 'ingest', stop: () => ingest.stop() });
+
+      const fleet = new SimulatedFleet({
+        vehicles: config.vehicles,
+        idPrefix: 'sim-',
+        seed: config.seed,
+        mqttUrl: broker.url,
+        sampleRateHz: config.sampleRateHz,
+        batchIntervalMs: 2000,
+        maxBatchSamples: 500,
+        outboxSamples: 100_000,
+        logger: createLogger('fleet'),
+      });
+      await fleet.start();
+      stops.push({ name: 'fleet', stop: () => fleet.stop() });
+
+      const ids = fleetVehicleIds(config.vehicles, 'sim-');
+      const u = new URL(influxUrl);
+      ctx.print(
+        [
+          '',
+          'fleetpulse is up',
+          `  InfluxDB  ${influxUrl}  database "${config.influxDatabase}" ${influxNote}`,
+          `  Broker    ${broker.url}`,
+          `  Ingest    shards 0-${SHARD_COUNT - 1} → InfluxDB, stats every 10 s`,
+          `  Fleet     ${config.vehicles} simulated vehicles${ids.length ? ` (${ids[0]} … ${ids[ids.length - 1]})` : ''}, ${config.sampleRateHz} sample/s each, a batch every 2 s`,
+          '',
+          'Look at the data:',
+          `  influx -host ${u.hostname} -port ${u.port || 8086} -database ${config.influxDatabase} -execute 'SELECT count(rpm) FROM telemetry GROUP BY vehicle'`,
+          '',
+          'Press Ctrl-C to stop.',
+          '',
+        ].join('\n'),
+      );
+    } catch (error) {
+      await stopAll();
+      throw error;
+    }
+    return { stop: stopAll };
+  },
+});

@@ -1,0 +1,84 @@
+/**
+ * The `fleetpulse` command. Subcommands are loaded lazily so that running the agent never
+ * loads the cloud side's modules (and the other way round).
+ */
+import { UsageError } from '../common/errors.ts';
+import type { CommandDefinition } from './command.ts';
+import { reportError, runCommand, type MainIo } from './run-command.ts';
+
+type Loader = () => Promise<{ default: CommandDefinition<any> }>;
+
+interface Entry {
+  summary: string;
+  load?: Loader;
+  subcommands?: Record<string, { summary: string; load: Loader }>;
+}
+
+export const COMMANDS: Record<string, Entry> = {
+  up: { summary: 'Run the whole pipeline locally (InfluxDB, broker, ingest, simulated fleet)', load: () => import('./commands/up.ts') },
+  broker: { summary: 'Run the MQTT broker', load: () => import('./commands/broker.ts') },
+  ingest: { summary: 'Consume telemetry and write it to InfluxDB', load: () => import('./commands/ingest.ts') },
+  agent: { summary: 'Run the vehicle agent', load: () => import('./commands/agent.ts') },
+  simulate: {
+    summary: 'Simulators: a fleet of vehicles',
+    subcommands: {
+      fleet: { summary: 'Run a simulated fleet, one agent per vehicle', load: () => import('./commands/simulate-fleet.ts') },
+    },
+  },
+};
+
+function topHelp(): string {
+  const rows = Object.entries(COMMANDS).map(([name, e]) => `  ${name.padEnd(10)} ${e.summary}`);
+  return [
+    'Usage: fleetpulse <command> [options]',
+    '',
+    'Edge-to-cloud vehicle and API analytics.',
+    '',
+    'Commands:',
+    ...rows,
+    '',
+    "Run 'fleetpulse <command> --help' for a command's options.",
+    'Configuration: flags > FLEETPULSE_<SERVICE>_<KEY> > FLEETPULSE_<KEY> > config file (--config) > defaults.',
+    '',
+  ].join('\n');
+}
+
+function groupHelp(name: string, entry: Entry): string {
+  const rows = Object.entries(entry.subcommands ?? {}).map(([sub, e]) => `  ${sub.padEnd(10)} ${e.summary}`);
+  return [`Usage: fleetpulse ${name} <subcommand> [options]`, '', entry.summary, '', 'Subcommands:', ...rows, ''].join('\n');
+}
+
+const defaultIo: MainIo = {
+  out: (t) => process.stdout.write(t.endsWith('\n') ? t : `${t}\n`),
+  err: (t) => process.stderr.write(t.endsWith('\n') ? t : `${t}\n`),
+};
+
+/** Resolves to the command and its remaining arguments, or prints help/usage. */
+async function resolveCommand(argv: readonly string[], io: MainIo): Promise<{ definition: CommandDefinition<any>; rest: string[] } | number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    io.out(topHelp());
+    return name === undefined ? 2 : 0;
+  }
+  const entry = COMMANDS[name];
+  if (!entry) throw new UsageError(`unknown command '${name}'\n\n${topHelp()}`);
+  if (entry.load) return { definition: (await entry.load()).default, rest };
+  const [sub, ...subRest] = rest;
+  if (sub === undefined || sub === '--help' || sub === '-h') {
+    io.out(groupHelp(name, entry));
+    return sub === undefined ? 2 : 0;
+  }
+  const subEntry = entry.subcommands?.[sub];
+  if (!subEntry) throw new UsageError(`unknown subcommand '${name} ${sub}'\n\n${groupHelp(name, entry)}`);
+  return { definition: (await subEntry.load()).default, rest: subRest };
+}
+
+export async function main(argv: readonly string[], io: MainIo = defaultIo): Promise<number> {
+  try {
+    const resolved = await resolveCommand(argv, io);
+    if (typeof resolved === 'number') return resolved;
+    return await runCommand(resolved.definition, resolved.rest, io);
+  } catch (error) {
+    return reportError(error, io);
+  }
+}

@@ -1,0 +1,53 @@
+/**
+ * Coded errors for conditions that are programmer or configuration mistakes.
+ * Conditions expected in the field (broker unreachable, NO DATA, a malformed
+ * message) are values and states, not exceptions: see the modules that own them.
+ */
+export type ErrorCode =
+  | 'FP_CONFIG_INVALID'
+  | 'FP_CONFIG_FILE'
+  | 'FP_USAGE'
+  | 'FP_DEPENDENCY_MISSING'
+  | 'FP_PROCESS_FAILED'
+  | 'FP_TIMEOUT';
+
+export class FleetpulseError extends Error {
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'FleetpulseError';
+    this.code = code;
+  }
+}
+
+/** One problem with one configuration field; `field` is the option key as documented. */
+export interface ConfigIssue {
+  field: string;
+  message: string;
+  /** Where the offending value came from, e.g. `env FLEETPULSE_INGEST_BATCH_SIZE`. */
+  source?: string;
+}
+
+export class ConfigError extends FleetpulseError {
+  readonly issues: readonly ConfigIssue[];
+
+  constructor(context: string, issues: readonly ConfigIssue[]) {
+    const lines = issues.map((i) => `  - ${i.field}: ${i.message}${i.source ? ` (from ${i.source})` : ''}`);
+    super('FP_CONFIG_INVALID', `${context}: invalid configuration\n${lines.join('\n')}`);
+    this.name = 'ConfigError';
+    this.issues = issues;
+  }
+}
+
+export class UsageError extends FleetpulseError {
+  constructor(message: string) {
+    super('FP_USAGE', message);
+    this.name = 'UsageError';
+  }
+}
+
+export function errorMessage(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  return String(error);
+}

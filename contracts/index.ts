@@ -1,0 +1,3 @@
+export * from './signals.ts';
+export * from './telemetry.ts';
+export * from './topics.ts';

@@ -1,0 +1,108 @@
+/**
+ * Telemetry batch, wire version 1 (agent → ingest on `fleet/{shard}/{vehicle}/telemetry`).
+ *
+ *   { "v": 1, "vehicle": "car-7", "seq": 42,
+ *     "samples": [ { "t": 1763900000123, "RPM": 812, "SPEED": 0, "COOLANT_TEMP": 88 }, … ] }
+ *
+ * - `seq` counts batches per vehicle, so ingest can see gaps and redeliveries.
+ * - `t` is the event time in Unix milliseconds; within a batch it strictly increases, because
+ *   ingest stores each sample under the key (vehicle, t) and two samples with one `t` would
+ *   silently merge. That key is also what makes a redelivered batch overwrite, not duplicate.
+ * - Signal names and ranges come from the signal catalogue; unknown names are rejected so a
+ *   typo can never create a new InfluxDB field.
+ */
+import { z } from 'zod';
+import { SIGNALS, type SignalName } from './signals.ts';
+import { VEHICLE_ID_PATTERN } from './topics.ts';
+
+export const TELEMETRY_WIRE_VERSION = 1;
+/** Upper bound on one message; larger payloads are dead-lettered before parsing. */
+export const MAX_TELEMETRY_PAYLOAD_BYTES = 256 * 1024;
+export const MAX_SAMPLES_PER_BATCH = 5000;
+/** Event times outside this window cannot be right (2000-01-01 … 2100-01-01). */
+export const MIN_EVENT_TIME_MS = 946_684_800_000;
+export const MAX_EVENT_TIME_MS = 4_102_444_800_000;
+
+export type SignalValues = Partial<Record<SignalName, number>>;
+export type Sample = { t: number } & SignalValues;
+
+export interface TelemetryBatch {
+  v: 1;
+  vehicle: string;
+  seq: number;
+  samples: Sample[];
+}
+
+const signalShape = Object.fromEntries(
+  SIGNALS.map((s) => [
+    s.name,
+    z
+      .number()
+      .refine(Number.isFinite, 'must be a finite number')
+      .refine((x) => x >= s.min && x <= s.max, `must be within ${s.min}…${s.max} ${s.unit}`)
+      .optional(),
+  ]),
+);
+
+export const sampleSchema = z
+  .strictObject({
+    t: z.int().min(MIN_EVENT_TIME_MS).max(MAX_EVENT_TIME_MS),
+    ...signalShape,
+  })
+  .refine((s) => Object.keys(s).length > 1, 'a sample needs at least one signal besides t');
+
+export const telemetryBatchSchema = z
+  .strictObject({
+    v: z.literal(TELEMETRY_WIRE_VERSION),
+    vehicle: z.string().regex(VEHICLE_ID_PATTERN, 'must be a valid vehicle id'),
+    seq: z.int().min(0),
+    samples: z.array(sampleSchema).min(1).max(MAX_SAMPLES_PER_BATCH),
+  })
+  .superRefine((batch, ctx) => {
+    for (let i = 1; i < batch.samples.length; i++) {
+      if (batch.samples[i]!.t <= batch.samples[i - 1]!.t) {
+        ctx.addIssue({ code: 'custom', path: ['samples', i, 't'], message: 'event times must strictly increase within a batch' });
+        return;
+      }
+    }
+  });
+
+export type DeadLetterReason = 'too_large' | 'not_json' | 'schema' | 'topic_mismatch' | 'unknown_topic';
+
+export type DecodeResult =
+  | { ok: true; batch: TelemetryBatch }
+  | { ok: false; reason: DeadLetterReason; detail: string };
+
+/** Formats the first few zod issues as `path: message`, for dead letters and logs. */
+export function describeIssues(error: z.ZodError, limit = 3): string {
+  return error.issues
+    .slice(0, limit)
+    .map((i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`)
+    .join('; ');
+}
+
+/**
+ * Decodes and validates one telemetry message. Never throws: every way a payload can be wrong
+ * is a value the caller turns into a dead letter.
+ */
+export function decodeTelemetry(payload: Uint8Array, topicVehicleId: string): DecodeResult {
+  if (payload.byteLength > MAX_TELEMETRY_PAYLOAD_BYTES) {
+    return { ok: false, reason: 'too_large', detail: `${payload.byteLength} bytes > ${MAX_TELEMETRY_PAYLOAD_BYTES}` };
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).toString('utf8'));
+  } catch (error) {
+    return { ok: false, reason: 'not_json', detail: error instanceof Error ? error.message : String(error) };
+  }
+  const parsed = telemetryBatchSchema.safeParse(json);
+  if (!parsed.success) return { ok: false, reason: 'schema', detail: describeIssues(parsed.error) };
+  if (parsed.data.vehicle !== topicVehicleId) {
+    return { ok: false, reason: 'topic_mismatch', detail: `payload vehicle ${parsed.data.vehicle} published on the topic of ${topicVehicleId}` };
+  }
+  return { ok: true, batch: parsed.data as TelemetryBatch };
+}
+
+export function encodeTelemetry(batch: TelemetryBatch): Buffer {
+  return Buffer.from(JSON.stringify(batch), 'utf8');
+}

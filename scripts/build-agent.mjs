@@ -1,0 +1,65 @@
+#!/usr/bin/env node
+// Builds the stand-alone agent for a Raspberry Pi: one bundled ES module plus a package.json
+// whose dependencies are only the agent's native modules. Fails if anything from the cloud
+// side (InfluxDB client, ONNX runtime, image processing, HTTP server, broker) got bundled.
+import { build } from 'esbuild';
+import { mkdirSync, writeFileSync, readFileSync, chmodSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const out = join(root, 'dist', 'agent');
+const rootPackage = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+
+/** Native modules cannot be bundled; they are installed on the Pi by npm. */
+const nativeDependencies = ['serialport', 'better-sqlite3'];
+const forbidden = ['influx', 'onnxruntime-node', 'sharp', 'fastify', 'aedes', 'hyparquet-writer', 'maxmind'];
+
+mkdirSync(out, { recursive: true });
+const result = await build({
+  entryPoints: [join(root, 'agent', 'main.ts')],
+  outfile: join(out, 'fleetpulse-agent.mjs'),
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'esm',
+  external: nativeDependencies,
+  metafile: true,
+  legalComments: 'linked',
+  banner: {
+    // CommonJS dependencies inside an ES module bundle still call require() for Node built-ins.
+    js: "#!/usr/bin/env node\nimport { createRequire as __fpCreateRequire } from 'node:module';\nconst require = __fpCreateRequire(import.meta.url);",
+  },
+  logLevel: 'warning',
+});
+
+const inputs = Object.keys(result.metafile.inputs);
+const leaked = forbidden.filter((name) => inputs.some((path) => path.includes(`node_modules/${name}/`)));
+if (leaked.length > 0) {
+  console.error(`build-agent: cloud-side packages ended up in the agent bundle: ${leaked.join(', ')}`);
+  process.exit(1);
+}
+
+const used = nativeDependencies.filter((name) => rootPackage.dependencies?.[name]);
+writeFileSync(
+  join(out, 'package.json'),
+  `${JSON.stringify(
+    {
+      name: 'fleetpulse-agent',
+      version: rootPackage.version,
+      description: 'fleetpulse vehicle agent (Raspberry Pi build)',
+      type: 'module',
+      license: rootPackage.license,
+      engines: rootPackage.engines,
+      bin: { 'fleetpulse-agent': 'fleetpulse-agent.mjs' },
+      files: ['fleetpulse-agent.mjs', 'fleetpulse-agent.mjs.LEGAL.txt'],
+      dependencies: Object.fromEntries(used.map((name) => [name, rootPackage.dependencies[name]])),
+    },
+    null,
+    2,
+  )}\n`,
+);
+writeFileSync(join(out, 'metafile.json'), JSON.stringify(result.metafile));
+chmodSync(join(out, 'fleetpulse-agent.mjs'), 0o755);
+const bytes = result.metafile.outputs[Object.keys(result.metafile.outputs).find((k) => k.endsWith('.mjs'))].bytes;
+console.log(`build-agent: dist/agent/fleetpulse-agent.mjs (${(bytes / 1024).toFixed(0)} KiB, ${inputs.length} modules); dependencies: ${used.join(', ') || 'none'}`);

@@ -1,0 +1,41 @@
+/**
+ * `fleetpulse up` as a user runs it: the whole pipeline with a managed influxd, 20 vehicles
+ * in InfluxDB within 60 s, and Ctrl-C (SIGINT) leaving no process behind.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { isAlive, startCli } from '../support/cli.ts';
+import { influxQuery, waitFor } from '../support/influx.ts';
+
+describe('fleetpulse up', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'fleetpulse-up-'));
+  afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  it('brings up the pipeline with 20 vehicles and stops cleanly on Ctrl-C', async () => {
+    const up = startCli(['up', '--mqtt-port', '0', '--influx-port', '0', '--data-dir', dataDir, '--sample-rate-hz', '2'], { FLEETPULSE_INFLUX_URL: '' });
+    try {
+      expect(await waitFor(() => up.output().includes('fleetpulse is up'), 45_000), up.output()).toBe(true);
+      const influxUrl = /InfluxDB\s+(http:\/\/\S+)/.exec(up.output())![1]!;
+      const influxPid = Number(/local influxd, pid (\d+)/.exec(up.output())![1]);
+      expect(isAlive(influxPid)).toBe(true);
+
+      let vehicles = 0;
+      const filled = await waitFor(async () => {
+        const series = await influxQuery(influxUrl, 'fleetpulse', 'SELECT count(rpm) FROM telemetry GROUP BY vehicle');
+        vehicles = series.length;
+        return vehicles === 20;
+      }, 60_000, 500);
+      expect(filled, `vehicles in InfluxDB: ${vehicles}`).toBe(true);
+
+      up.child.kill('SIGINT');
+      const code = await Promise.race([up.exited, new Promise((r) => setTimeout(() => r('timeout'), 30_000))]);
+      expect(code, up.output()).toBe(0);
+      expect(await waitFor(() => !isAlive(influxPid), 5000)).toBe(true);
+      expect(up.output()).toMatch(/influxd stopped/);
+    } finally {
+      if (up.child.exitCode === null) up.child.kill('SIGKILL');
+    }
+  });
+});
