@@ -23,6 +23,9 @@ import { SequenceTracker } from './sequence-tracker.ts';
 
 export interface IngestOptions {
   mqttUrl: string;
+  /** Broker credentials of this worker (role `ingest`). */
+  username?: string;
+  password?: string;
   influxUrl: string;
   influxDatabase: string;
   clientId: string;
@@ -89,6 +92,8 @@ export class IngestService {
       clean: false,
       reconnectPeriod: 1000,
       keepalive: 30,
+      username: this.options.username,
+      password: this.options.password,
     });
     // mqtt.js sends the PUBACK only after handleMessage calls back, and reads the next packet only
     // then (Aedes speaks MQTT 3.1.1, so v5's customHandleAcks is not available). This is where

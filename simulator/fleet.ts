@@ -15,6 +15,8 @@ export interface FleetOptions {
   batchIntervalMs: number;
   maxBatchSamples: number;
   outboxSamples: number;
+  /** Broker credentials per vehicle; none means anonymous. */
+  credentials?: (vehicleId: string) => { username: string; password: string } | undefined;
   logger?: Logger;
 }
 
@@ -37,6 +39,7 @@ export class SimulatedFleet {
           batchIntervalMs: options.batchIntervalMs,
           maxBatchSamples: options.maxBatchSamples,
           outboxSamples: options.outboxSamples,
+          ...options.credentials?.(vehicleId),
           logger,
         }),
     );
