@@ -1,45 +1,81 @@
-import type { Sample } from '../contracts/telemetry.ts';
+import { MAX_EVENT_TIME_MS, type Sample } from '../contracts/telemetry.ts';
+import { defaultVehicleSpec } from '../simulator/fleet-plan.ts';
 import { createRng } from '../simulator/rng.ts';
-import { VehicleModel } from '../simulator/vehicle-model.ts';
+import { SimulatedVehicle, type VehicleSpec } from '../simulator/simulated-vehicle.ts';
 import type { TelemetrySource } from './telemetry-source.ts';
 
 export interface SimulatedSourceOptions {
   vehicleId: string;
   seed: number;
+  /** Samples per simulated second while the ignition is on. */
   sampleRateHz: number;
+  /** The vehicle (profile, driver, fault …); by default a healthy car drawn from seed and id that drives continuously. */
+  spec?: VehicleSpec;
+  /** Simulated seconds per wall-clock second (1 = real time). */
+  speed?: number;
+  /** Event time at which simulated time starts (ms); defaults to the wall clock at start(). */
+  startMs?: number;
+  /** Simulated seconds driven before the first sample is sent, so a fleet does not start in lockstep; seeded. */
+  preRollS?: number;
+  /** Most samples handed out per timer tick; beyond it simulated time falls behind (counted in `lagMs`). */
+  maxSamplesPerTick?: number;
   /** Injected for tests; wall-clock milliseconds. */
   now?: () => number;
 }
 
-/** Samples a simulated vehicle in real time at a fixed rate. */
+/**
+ * Samples a simulated vehicle paced against the wall clock: event time = startMs + speed × (wall
+ * time since start). At speed 1 event times are wall-clock times; above 1 they run ahead of the
+ * clock. While the simulated car is parked (engine off) no samples come, as from a real car.
+ * Event times strictly increase (whole ms, one sampling interval apart) and stop before the
+ * telemetry contract's upper limit.
+ */
 export class SimulatedSource implements TelemetrySource {
   readonly name = 'simulator';
-  private readonly model: VehicleModel;
-  private readonly intervalMs: number;
+  readonly vehicle: SimulatedVehicle;
+  private readonly speed: number;
   private readonly now: () => number;
+  private readonly maxPerTick: number;
+  private readonly tickMs: number;
   private timer: NodeJS.Timeout | undefined;
-  private lastT = 0;
+  private startMs: number | undefined;
+  private wallStart = 0;
+  /** How far simulated time lags behind its target because of the per-tick bound. */
+  lagMs = 0;
 
   constructor(private readonly options: SimulatedSourceOptions) {
-    this.model = new VehicleModel({ rng: createRng(options.seed).fork(options.vehicleId) });
-    this.intervalMs = 1000 / options.sampleRateHz;
+    this.speed = options.speed ?? 1;
     this.now = options.now ?? Date.now;
-    // Warm the model up so a fresh vehicle does not start every signal from its initial value.
-    for (let i = 0; i < 120; i++) this.model.step(1);
+    this.maxPerTick = options.maxSamplesPerTick ?? 20_000;
+    // Tick often enough for smooth batches, never more often than every 20 ms.
+    this.tickMs = Math.max(20, Math.min(1000, 1000 / (options.sampleRateHz * this.speed)));
+    const spec = options.spec ?? defaultVehicleSpec(options.vehicleId, options.seed);
+    const rng = createRng(options.seed).fork(options.vehicleId);
+    const preRollS = options.preRollS ?? (spec.schedule === 'continuous' ? Math.floor(rng.fork('pre-roll').uniform(10, 400)) : 0);
+    this.startMs = options.startMs;
+    const simStart = (options.startMs ?? this.now()) - preRollS * 1000;
+    this.vehicle = new SimulatedVehicle(spec, rng, simStart, options.sampleRateHz);
   }
 
   async start(onSample: (sample: Sample) => void): Promise<void> {
     if (this.timer) return;
-    let last = this.now();
+    this.wallStart = this.now();
+    const startMs = (this.startMs ??= this.wallStart);
+    // Drop the pre-roll: the car was already on the road before we started listening.
+    while (this.vehicle.nextSample(startMs - 1)) {
+      /* discard */
+    }
     this.timer = setInterval(() => {
-      const now = this.now();
-      this.model.step(Math.max(0, now - last) / 1000);
-      last = now;
-      // The sample key is (vehicle, t): t must strictly increase even if the clock stalls.
-      const t = Math.max(Math.round(now), this.lastT + 1);
-      this.lastT = t;
-      onSample({ t, ...this.model.read() });
-    }, this.intervalMs);
+      const target = Math.min(startMs + (this.now() - this.wallStart) * this.speed, MAX_EVENT_TIME_MS - 1);
+      let n = 0;
+      while (n < this.maxPerTick) {
+        const s = this.vehicle.nextSample(target);
+        if (!s) break;
+        onSample(SimulatedVehicle.toWire(s));
+        n++;
+      }
+      this.lagMs = n === this.maxPerTick ? Math.max(0, target - this.vehicle.clockMs) : 0;
+    }, this.tickMs);
   }
 
   async stop(): Promise<void> {

@@ -1,85 +1,443 @@
 /**
- * The MQTT broker: Aedes behind a TCP listener.
+ * The MQTT broker: Aedes behind TCP, TLS and WebSocket listeners, with deny-by-default
+ * authentication and topic ACLs (access-control.ts), durable sessions (LevelDB on disk, or Redis
+ * in cluster mode), limits, and metrics as Prometheus text and `$SYS` messages.
  *
- * This first version accepts every client; deny-by-default authentication, ACLs, TLS,
- * WebSocket and durable sessions are layered on through Aedes' hooks and persistence.
+ * Library callers that pass no `auth` get a broker that allows everyone (logged as a warning):
+ * that is for tests of other components only. `fleetpulse broker` and `fleetpulse up` always pass
+ * a device store.
  */
 import { createServer, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { once } from 'node:events';
-import { Aedes } from 'aedes';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { Readable } from 'node:stream';
+import { Aedes, type AedesOptions } from 'aedes';
+import { WebSocketServer, createWebSocketStream } from 'ws';
 import { type Logger, silentLogger } from '../common/logger.ts';
+import { topics } from '../contracts/topics.ts';
+import { AccessControl } from './access-control.ts';
+import { BrokerMetrics, startMetricsServer } from './broker-metrics.ts';
+import { FileDeviceStore } from './device-store.ts';
+import { LoginLimiter } from './login-limiter.ts';
+import { guardPacketSize } from './packet-size-guard.ts';
+
+const require = createRequire(import.meta.url);
+
+export interface AuthOptions {
+  /** The device store (`fleetpulse devices …` writes it); watched for changes while running. */
+  devicesFile: string;
+  /** How often the store file is checked for changes (revocation latency). Default 500 ms. */
+  watchIntervalMs?: number;
+  /** Failed logins per address within `failedLoginWindowMs` before the address is refused. Default 10. */
+  maxFailedLogins?: number;
+  /** Default 60 s. */
+  failedLoginWindowMs?: number;
+}
+
+export interface TlsListenerOptions {
+  port: number;
+  host?: string;
+  certFile: string;
+  keyFile: string;
+  /** CA to verify client certificates with; with `requireClientCert` a client must present one. */
+  caFile?: string;
+  requireClientCert?: boolean;
+}
+
+export interface ListenerOptions {
+  port: number;
+  host?: string;
+}
+
+export type PersistenceOptions =
+  | { kind: 'memory' }
+  /** Sessions, subscriptions, retained and queued QoS 1/2 messages in LevelDB under `dir`. */
+  | { kind: 'level'; dir: string }
+  /** Shared state for a cluster: every broker of the cluster points at the same Redis. */
+  | { kind: 'redis'; url: string };
+
+export interface BrokerLimits {
+  /** Largest MQTT packet accepted (fixed header included); a larger one closes the connection. Default 1 MiB. */
+  maxPacketBytes?: number;
+  /** Connections across all listeners; more are closed at accept. Default 10,000. */
+  maxConnections?: number;
+  /** Connections per source address; 0 = no limit (the default: a simulated fleet shares one address). */
+  maxConnectionsPerAddress?: number;
+  /** Packets Aedes queues per client while its CONNECT is being authenticated. Default 42. */
+  queueLimit?: number;
+  /** Inbound QoS 2 messages awaiting PUBREL per client. Default 100. */
+  maxInflightInbound?: number;
+  /** A client whose socket does not drain within this time is disconnected (slow consumer). Default 30 s. */
+  drainTimeoutMs?: number;
+  /** Time allowed between TCP accept and CONNECT. Default 10 s. */
+  connectTimeoutMs?: number;
+  /** Offline messages delivered per reconnect (Redis persistence). Default 1000. */
+  maxSessionDelivery?: number;
+}
 
 export interface BrokerOptions {
   host: string;
-  /** 0 picks a free port (tests). */
+  /** TCP port; 0 picks a free port (tests). */
   port: number;
   logger?: Logger;
+  /** Unique per broker of a cluster; default random (Aedes' own). */
+  brokerId?: string;
+  /** Deny-by-default authentication and ACLs. Omitted: everyone is allowed (tests of other components only). */
+  auth?: AuthOptions;
+  tls?: TlsListenerOptions;
+  /** MQTT over WebSocket (path `/mqtt` and `/`), for browser dashboards. */
+  ws?: ListenerOptions;
+  /** Prometheus text on `GET /metrics`. */
+  metrics?: ListenerOptions;
+  /** Default memory. */
+  persistence?: PersistenceOptions;
+  /** Share publishes with other brokers through Redis pub/sub (mqemitter-redis). */
+  clusterRedisUrl?: string;
+  limits?: BrokerLimits;
+  /** How often counters go to `$SYS/<id>/fleetpulse/metrics`; 0 = never. Default 10 s. */
+  sysIntervalMs?: number;
 }
 
 export interface BrokerStats {
+  /** Clients past CONNECT (counted from Aedes' client table: its own counter can drift on malformed input). */
   connectedClients: number;
+  /** Sockets open on every listener, including those not yet past CONNECT. */
+  openConnections: number;
   connects: number;
   disconnects: number;
   clientErrors: number;
   messagesPublished: number;
+  deniedPublish: number;
+  deniedSubscribe: number;
+  deniedForward: number;
+  authFailures: number;
+  revokedDisconnects: number;
+  oversizePackets: number;
+  connectionsRefused: number;
 }
 
 export interface RunningBroker {
+  readonly id: string;
   readonly host: string;
   readonly port: number;
+  /** `mqtt://host:port` of the TCP listener. */
   readonly url: string;
+  readonly tlsUrl?: string;
+  readonly wsUrl?: string;
+  readonly metricsUrl?: string;
   readonly aedes: Aedes;
+  readonly metrics: BrokerMetrics;
   stats(): BrokerStats;
+  /** Re-reads the device store now and disconnects revoked clients (also happens on its own). */
+  reloadDevices(): number;
   close(): Promise<void>;
+}
+
+interface Persistence {
+  destroy(): Promise<void>;
+}
+
+interface RetainedStreams {
+  createRetainedStreamCombi(patterns: string[]): AsyncIterable<unknown>;
+  createRetainedStream(pattern: string): AsyncIterable<unknown>;
+}
+
+function redisOptions(url: string): Record<string, unknown> {
+  const u = new URL(url);
+  return {
+    host: u.hostname,
+    port: Number(u.port || 6379),
+    ...(u.password ? { password: decodeURIComponent(u.password) } : {}),
+    ...(u.pathname.length > 1 ? { db: Number(u.pathname.slice(1)) } : {}),
+  };
+}
+
+async function createPersistence(options: PersistenceOptions, limits: BrokerLimits): Promise<Persistence | undefined> {
+  switch (options.kind) {
+    case 'memory':
+      return undefined;
+    case 'level': {
+      mkdirSync(options.dir, { recursive: true, mode: 0o700 });
+      const { Level } = await import('level');
+      // The package's main export wraps the async class in a callback API that Aedes 1.x refuses.
+      const AsyncLevelPersistence = require('aedes-persistence-level/asyncPersistence.js') as new (db: unknown) => Persistence;
+      const db = new Level(options.dir);
+      await db.open();
+      return new AsyncLevelPersistence(db);
+    }
+    case 'redis': {
+      const AsyncRedisPersistence = require('aedes-persistence-redis/asyncPersistence.js') as new (opts: unknown) => Persistence & RetainedStreams;
+      const redis = new AsyncRedisPersistence({ ...redisOptions(options.url), maxSessionDelivery: limits.maxSessionDelivery ?? 1000 });
+      // Its retained-message lookup returns an async generator where Aedes 1.2 pipes a stream.
+      const combi = redis.createRetainedStreamCombi.bind(redis);
+      redis.createRetainedStreamCombi = (patterns) => Readable.from(combi(patterns));
+      redis.createRetainedStream = (pattern) => Readable.from(combi([pattern]));
+      return redis;
+    }
+  }
 }
 
 export async function startBroker(options: BrokerOptions): Promise<RunningBroker> {
   const log = options.logger ?? silentLogger;
-  const aedes = await Aedes.createBroker();
-  const counters = { connects: 0, disconnects: 0, clientErrors: 0, messagesPublished: 0 };
+  const limits = options.limits ?? {};
+  const maxPacketBytes = limits.maxPacketBytes ?? 1024 * 1024;
+  const maxConnections = limits.maxConnections ?? 10_000;
+  const perAddress = limits.maxConnectionsPerAddress ?? 0;
+  const metrics = new BrokerMetrics();
+
+  let access: AccessControl | undefined;
+  let store: FileDeviceStore | undefined;
+  if (options.auth) {
+    store = new FileDeviceStore(options.auth.devicesFile);
+    const limiter = new LoginLimiter({
+      maxFailures: options.auth.maxFailedLogins ?? 10,
+      windowMs: options.auth.failedLoginWindowMs ?? 60_000,
+      maxTrackedAddresses: 10_000,
+    });
+    access = new AccessControl(store, limiter, metrics, log);
+    if (store.size === 0) log.warn('device store is empty: every client will be refused', { devicesFile: store.path });
+  } else {
+    log.warn('broker started WITHOUT authentication: every client may publish and read everything');
+  }
+
+  const persistence = await createPersistence(options.persistence ?? { kind: 'memory' }, limits);
+  let mq: unknown;
+  if (options.clusterRedisUrl) {
+    const mqemitterRedis = require('mqemitter-redis') as (opts: unknown) => unknown;
+    mq = mqemitterRedis(redisOptions(options.clusterRedisUrl));
+  }
+
+  const aedesOptions: AedesOptions = {
+    ...(options.brokerId ? { id: options.brokerId } : {}),
+    ...(persistence ? { persistence } : {}),
+    ...(mq ? { mq } : {}),
+    queueLimit: limits.queueLimit ?? 42,
+    maxInflightInbound: limits.maxInflightInbound ?? 100,
+    drainTimeout: limits.drainTimeoutMs ?? 30_000,
+    connectTimeout: limits.connectTimeoutMs ?? 10_000,
+    ...(access ? access.hooks() : {}),
+  };
+  const aedes = await Aedes.createBroker(aedesOptions);
 
   aedes.on('client', (client) => {
-    counters.connects += 1;
-    log.debug('client connected', { clientId: client.id });
+    metrics.connects += 1;
+    log.debug('client connected', { clientId: client.id, username: access?.identityOf(client)?.username });
   });
   aedes.on('clientDisconnect', (client) => {
-    counters.disconnects += 1;
+    metrics.disconnects += 1;
     log.debug('client disconnected', { clientId: client.id });
   });
   aedes.on('clientError', (client, error) => {
-    counters.clientErrors += 1;
+    metrics.clientErrors += 1;
     log.debug('client error', { clientId: client.id, error });
   });
   aedes.on('connectionError', (_client, error) => {
-    counters.clientErrors += 1;
+    metrics.clientErrors += 1;
     log.debug('connection error', { error });
   });
-  aedes.on('publish', (_packet, client) => {
-    if (client) counters.messagesPublished += 1;
+  aedes.on('publish', (packet, client) => {
+    if (!client) return;
+    metrics.messagesPublished += 1;
+    metrics.bytesPublished += packet.payload.length;
   });
 
+  // Connection accounting across listeners: the global and per-address limits.
   const sockets = new Set<Socket>();
-  const server: Server = createServer((socket) => {
+  const perAddressCount = new Map<string, number>();
+  const admit = (socket: Socket): boolean => {
+    const address = socket.remoteAddress ?? 'unknown';
+    const n = perAddressCount.get(address) ?? 0;
+    if (sockets.size >= maxConnections || (perAddress > 0 && n >= perAddress)) {
+      metrics.connectionsRefused += 1;
+      log.warn('connection refused at limit', { address, connections: sockets.size, fromAddress: n });
+      socket.destroy();
+      return false;
+    }
     sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
+    perAddressCount.set(address, n + 1);
+    socket.once('close', () => {
+      sockets.delete(socket);
+      const left = (perAddressCount.get(address) ?? 1) - 1;
+      if (left <= 0) perAddressCount.delete(address);
+      else perAddressCount.set(address, left);
+    });
+    return true;
+  };
+  const onOversize = (socket: Socket) => () => {
+    metrics.oversizePackets += 1;
+    log.warn('connection closed: packet above size limit', { address: socket.remoteAddress, maxPacketBytes });
+  };
+  const handleStream = (socket: Socket): void => {
+    if (!admit(socket)) return;
+    socket.setNoDelay(true);
+    guardPacketSize(socket, maxPacketBytes, onOversize(socket));
     aedes.handle(socket);
-  });
-  server.listen(options.port, options.host);
-  await once(server, 'listening');
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : options.port;
-  log.info('broker listening', { url: `mqtt://${options.host}:${port}` });
+  };
 
+  const closers: Array<() => Promise<void>> = [];
+  const listen = async (server: Server | HttpServer, port: number, host: string): Promise<number> => {
+    server.listen(port, host);
+    await once(server, 'listening');
+    closers.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    const address = server.address();
+    return typeof address === 'object' && address ? address.port : port;
+  };
+
+  const cleanupOnFailure = async (error: unknown): Promise<never> => {
+    for (const close of closers.reverse()) await close().catch(() => {});
+    await new Promise<void>((resolve) => aedes.close(() => resolve()));
+    await persistence?.destroy().catch(() => {});
+    throw error;
+  };
+
+  let port = 0;
+  let tlsPort: number | undefined;
+  let wsPort: number | undefined;
+  let metricsPort: number | undefined;
+  let wss: WebSocketServer | undefined;
+  try {
+    port = await listen(createServer(handleStream), options.port, options.host);
+
+    if (options.tls) {
+      const tls = options.tls;
+      const server = createTlsServer(
+        {
+          cert: readFileSync(tls.certFile),
+          key: readFileSync(tls.keyFile),
+          ...(tls.caFile ? { ca: readFileSync(tls.caFile) } : {}),
+          requestCert: tls.requireClientCert ?? false,
+          rejectUnauthorized: tls.requireClientCert ?? false,
+          minVersion: 'TLSv1.2',
+        },
+        (socket: TLSSocket) => handleStream(socket),
+      );
+      server.on('tlsClientError', (error) => {
+        metrics.clientErrors += 1;
+        log.debug('TLS handshake failed', { error });
+      });
+      tlsPort = await listen(server, tls.port, tls.host ?? options.host);
+    }
+
+    if (options.ws) {
+      const http = createHttpServer((_req, res) => res.writeHead(426, { 'content-type': 'text/plain' }).end('MQTT over WebSocket only\n'));
+      wss = new WebSocketServer({ server: http, maxPayload: maxPacketBytes });
+      wss.on('connection', (ws, req) => {
+        const socket = req.socket;
+        if (!admit(socket)) return;
+        const stream = createWebSocketStream(ws);
+        stream.on('error', () => stream.destroy());
+        aedes.handle(stream, req);
+      });
+      wsPort = await listen(http, options.ws.port, options.ws.host ?? options.host);
+      const server = wss;
+      closers.push(async () => {
+        for (const client of server.clients) client.terminate();
+        server.close();
+      });
+    }
+
+    if (options.metrics) {
+      const started = await startMetricsServer(options.metrics.host ?? options.host, options.metrics.port, () =>
+        metrics.render({ fleetpulse_broker_connected_clients: clientCount(), fleetpulse_broker_open_connections: sockets.size }),
+      );
+      metricsPort = started.port;
+      closers.push(() => new Promise<void>((resolve) => started.server.close(() => resolve())));
+    }
+  } catch (error) {
+    return cleanupOnFailure(error);
+  }
+
+  let stopWatching = (): void => {};
+  const reloadDevices = (): number => (access ? access.disconnectStale(aedes) : 0);
+  if (store && options.auth) {
+    const devices = store;
+    stopWatching = devices.watch(
+      () => {
+        log.info('device store changed', { devices: devices.size });
+        reloadDevices();
+      },
+      options.auth.watchIntervalMs ?? 500,
+      (error) => log.error('device store unreadable; keeping the last good state', { error }),
+    );
+  }
+
+  const sysIntervalMs = options.sysIntervalMs ?? 10_000;
+  const sysTimer =
+    sysIntervalMs > 0
+      ? setInterval(() => {
+          const payload = Buffer.from(JSON.stringify({ ...statsOf(), at: new Date().toISOString() }));
+          aedes.publish({ cmd: 'publish', topic: topics.brokerMetrics(aedes.id), payload, qos: 0, retain: false, dup: false }, () => {});
+        }, sysIntervalMs)
+      : undefined;
+  sysTimer?.unref();
+
+  function clientCount(): number {
+    return Object.keys((aedes as unknown as { clients: Record<string, unknown> }).clients).length;
+  }
+
+  function statsOf(): BrokerStats {
+    let authFailures = 0;
+    for (const [result, n] of metrics.auth) if (result !== 'ok') authFailures += n;
+    return {
+      connectedClients: clientCount(),
+      openConnections: sockets.size,
+      connects: metrics.connects,
+      disconnects: metrics.disconnects,
+      clientErrors: metrics.clientErrors,
+      messagesPublished: metrics.messagesPublished,
+      deniedPublish: metrics.deniedTotal('publish'),
+      deniedSubscribe: metrics.deniedTotal('subscribe'),
+      deniedForward: metrics.deniedTotal('forward'),
+      authFailures,
+      revokedDisconnects: metrics.revokedDisconnects,
+      oversizePackets: metrics.oversizePackets,
+      connectionsRefused: metrics.connectionsRefused,
+    };
+  }
+
+  const url = `mqtt://${options.host}:${port}`;
+  const tlsHost = options.tls?.host ?? options.host;
+  const wsHost = options.ws?.host ?? options.host;
+  const metricsHost = options.metrics?.host ?? options.host;
+  log.info('broker listening', {
+    url,
+    ...(tlsPort !== undefined ? { tls: `mqtts://${tlsHost}:${tlsPort}` } : {}),
+    ...(wsPort !== undefined ? { ws: `ws://${wsHost}:${wsPort}/mqtt` } : {}),
+    ...(metricsPort !== undefined ? { metrics: `http://${metricsHost}:${metricsPort}/metrics` } : {}),
+    auth: options.auth ? 'devices' : 'none',
+    persistence: options.persistence?.kind ?? 'memory',
+    cluster: options.clusterRedisUrl ? 'redis' : 'off',
+  });
+
+  let closing: Promise<void> | undefined;
   return {
+    id: aedes.id,
     host: options.host,
     port,
-    url: `mqtt://${options.host}:${port}`,
+    url,
+    ...(tlsPort !== undefined ? { tlsUrl: `mqtts://${tlsHost}:${tlsPort}` } : {}),
+    ...(wsPort !== undefined ? { wsUrl: `ws://${wsHost}:${wsPort}/mqtt` } : {}),
+    ...(metricsPort !== undefined ? { metricsUrl: `http://${metricsHost}:${metricsPort}/metrics` } : {}),
     aedes,
-    stats: () => ({ connectedClients: aedes.connectedClients, ...counters }),
-    async close() {
-      await new Promise<void>((resolve) => aedes.close(() => resolve()));
-      for (const socket of sockets) socket.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+    metrics,
+    stats: statsOf,
+    reloadDevices: () => {
+      store?.reload();
+      return reloadDevices();
+    },
+    close() {
+      closing ??= (async () => {
+        stopWatching();
+        if (sysTimer) clearInterval(sysTimer);
+        await new Promise<void>((resolve) => aedes.close(() => resolve()));
+        for (const socket of sockets) socket.destroy();
+        for (const close of closers.reverse()) await close();
+        await persistence?.destroy();
+      })();
+      return closing;
     },
   };
 }

@@ -17,12 +17,24 @@ interface Entry {
 export const COMMANDS: Record<string, Entry> = {
   up: { summary: 'Run the whole pipeline locally (InfluxDB, broker, ingest, simulated fleet)', load: () => import('./commands/up.ts') },
   broker: { summary: 'Run the MQTT broker', load: () => import('./commands/broker.ts') },
+  devices: {
+    summary: 'Broker identities: add, list, revoke, rotate',
+    subcommands: {
+      add: { summary: 'Add a device with a generated password', load: () => import('./commands/devices.ts').then((m) => ({ default: m.addCommand })) },
+      list: { summary: 'List devices', load: () => import('./commands/devices.ts').then((m) => ({ default: m.listCommand })) },
+      revoke: { summary: 'Remove a device; the broker disconnects it', load: () => import('./commands/devices.ts').then((m) => ({ default: m.revokeCommand })) },
+      rotate: { summary: 'Give a device a new password', load: () => import('./commands/devices.ts').then((m) => ({ default: m.rotateCommand })) },
+    },
+  },
+  certs: { summary: 'Create a development CA and TLS certificates', load: () => import('./commands/certs.ts') },
   ingest: { summary: 'Consume telemetry and write it to InfluxDB', load: () => import('./commands/ingest.ts') },
   agent: { summary: 'Run the vehicle agent', load: () => import('./commands/agent.ts') },
   simulate: {
-    summary: 'Simulators: a fleet of vehicles',
+    summary: 'Simulators: a fleet of vehicles, batch data generation, the realism report',
     subcommands: {
       fleet: { summary: 'Run a simulated fleet, one agent per vehicle', load: () => import('./commands/simulate-fleet.ts') },
+      'realism-report': { summary: 'Compare the simulator with a real drive (Markdown + SVG charts)', load: () => import('./commands/simulate-realism-report.ts') },
+      generate: { summary: 'Generate simulated fleet data with ground truth, as fast as the CPU goes', load: () => import('./commands/simulate-generate.ts') },
     },
   },
 };

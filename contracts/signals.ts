@@ -25,6 +25,13 @@ const table = [
   { name: 'SHORT_FUEL_TRIM_1', unit: '%', description: 'Short-term fuel trim, bank 1', min: -100, max: 99.21875 },
   { name: 'LONG_FUEL_TRIM_1', unit: '%', description: 'Long-term fuel trim, bank 1', min: -100, max: 99.21875 },
   { name: 'CONTROL_MODULE_VOLTAGE', unit: 'V', description: 'Control module (battery) voltage', min: 0, max: 65.535 },
+  { name: 'INTAKE_PRESSURE', unit: 'kPa', description: 'Intake manifold absolute pressure', min: 0, max: 255 },
+  { name: 'BAROMETRIC_PRESSURE', unit: 'kPa', description: 'Absolute barometric pressure', min: 0, max: 255 },
+  { name: 'TIMING_ADVANCE', unit: '°', description: 'Ignition timing advance before TDC, cylinder 1', min: -64, max: 63.5 },
+  { name: 'O2_B1S1', unit: 'V', description: 'Oxygen sensor voltage, bank 1 sensor 1 (narrow band)', min: 0, max: 1.275 },
+  { name: 'CATALYST_TEMP_B1S1', unit: '°C', description: 'Catalyst temperature, bank 1 sensor 1', min: -40, max: 6513.5 },
+  { name: 'FUEL_LEVEL', unit: '%', description: 'Fuel tank level input', min: 0, max: 100 },
+  { name: 'RUN_TIME', unit: 's', description: 'Run time since engine start', min: 0, max: 65535 },
 ] as const satisfies readonly SignalInfo[];
 
 export type SignalName = (typeof table)[number]['name'];

@@ -5,6 +5,7 @@
  *   fleet/{shard}/{vehicleId}/status      retained, agent (with last will)
  *   fleet/{shard}/{vehicleId}/alerts      ingest → agent, viewers
  *   fleet/{shard}/{vehicleId}/config      retained, operator → agent
+ *   apilogs/{source}                      log shipper → ingest
  *
  * `shard = fnv1a32(vehicleId) mod 64` lets ingest workers split the fleet with plain
  * subscriptions (Aedes has no shared subscriptions) while each vehicle always lands on the
@@ -44,6 +45,22 @@ export const topics = {
   config: (vehicleId: string) => vehicleTopic(vehicleId, 'config'),
   /** Subscription filter for one shard's messages of one kind. */
   shardFilter: (shard: number, kind: VehicleTopicKind) => `fleet/${shard}/+/${kind}`,
+  /** Filter for every topic of one vehicle (what a vehicle's own identity may read). */
+  vehicleFilter: (vehicleId: string) => {
+    if (!isValidVehicleId(vehicleId)) throw new TypeError(`invalid vehicle id ${JSON.stringify(vehicleId)}`);
+    return `fleet/${shardOf(vehicleId)}/${vehicleId}/#`;
+  },
+  /** Filter for one kind across the whole fleet; without a kind, every fleet topic. */
+  fleetFilter: (kind?: VehicleTopicKind) => (kind ? `fleet/+/+/${kind}` : 'fleet/#'),
+  /** API log batches shipped from one source (an nginx host), e.g. `apilogs/edge-1`. */
+  apiLogs: (source: string) => {
+    if (!isValidVehicleId(source)) throw new TypeError(`invalid api log source ${JSON.stringify(source)}`);
+    return `apilogs/${source}`;
+  },
+  /** Filter for every API log topic. */
+  apiLogsFilter: () => 'apilogs/#',
+  /** The broker's own counters (JSON), published under MQTT's `$SYS` convention. */
+  brokerMetrics: (brokerId: string) => `$SYS/${brokerId}/fleetpulse/metrics`,
 } as const;
 
 export interface ParsedVehicleTopic {

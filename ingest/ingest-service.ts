@@ -1,25 +1,41 @@
 /**
- * Ingest: consumes telemetry from the broker and writes it to InfluxDB.
+ * Ingest: consumes telemetry from the broker, keeps per-vehicle event-time windows, and stores
+ * telemetry, window features and dead letters in InfluxDB through a local write-ahead spool.
  *
- * - One persistent MQTT session (clean: false, fixed client id) with QoS 1 subscriptions to the
- *   shards this worker owns, so the broker keeps messages for it while it is away.
- * - Each message is decoded and validated; anything malformed becomes a dead letter (counted per
- *   reason and written to `dead_letters` with the payload) and never stops the stream.
- * - A message is acknowledged only once its points are accepted by the bounded writer; a full
- *   writer delays the acknowledgement, which stops mqtt.js reading the socket, which makes the
- *   broker hold further messages: back-pressure instead of memory growth.
+ *   MQTT (persistent session, QoS 1, own shards) ─▶ decode + validate ─┬─▶ dead letter ─────────────┐
+ *                                                                       └─▶ VehicleWindows           │
+ *                                                                              │ closed windows      ▼
+ *                                                                              └─▶ features ─▶ DiskSpool ─▶ SpoolForwarder ─▶ InfluxDB
+ *                                                                                  WindowListeners (model scoring plugs in here)
+ *
+ * Delivery: a message is acknowledged (PUBACK) only after its record is in the spool (see
+ * DiskSpool for what survives what). Appending is a synchronous write(2) of a few hundred bytes,
+ * so mqtt.js, which handles one packet at a time, is not serialised on InfluxDB round trips;
+ * InfluxDB is fed from the spool asynchronously. When the spool is full the acknowledgement
+ * waits, mqtt.js stops reading, and the broker holds further messages.
+ *
+ * Restart: every retained spool record is written to InfluxDB again (idempotent keys) and
+ * telemetry records are replayed into the windows, so windows open at a crash are rebuilt and
+ * windows already emitted are not emitted again (feature records and each record's
+ * `closedUpTo` header say how far every vehicle got). Messages not acknowledged are redelivered
+ * by the broker's persistent session.
  */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
-import type { IPoint } from 'influx';
-import { decodeTelemetry, type DeadLetterReason } from '../contracts/telemetry.ts';
+import { decodeTelemetry, type DeadLetterReason, type Sample } from '../contracts/telemetry.ts';
 import { parseVehicleTopic, topics } from '../contracts/topics.ts';
-import { Backoff, sleep } from '../common/backoff.ts';
 import { errorMessage } from '../common/errors.ts';
 import { type Logger, silentLogger } from '../common/logger.ts';
-import { InfluxWriter, type InfluxWriterStats } from './influx-writer.ts';
-import { InfluxSink } from './influxdb/influx-sink.ts';
-import { deadLetterPoint, telemetryPoints } from './influxdb/schema.ts';
+import { computeFeatures, FEATURE_SET_ID, FEATURE_VERSION, type FeatureVector } from '../models/features.ts';
+import { startIngestHttpServer, type Health, type RunningHttpServer } from './http/ingest-http-server.ts';
+import { MetricsText } from './http/metrics.ts';
+import { deadLetterLine, featureLine, parseTelemetryLines, telemetryLines } from './influxdb/line-protocol.ts';
 import { SequenceTracker } from './sequence-tracker.ts';
+import { DiskSpool, type FsyncPolicy, type SpoolRecordType, type SpoolStats } from './spool/disk-spool.ts';
+import { SpoolForwarder, type SpoolForwarderStats } from './spool/spool-forwarder.ts';
+import { VehicleWindows, type ClosedWindow, type WindowStats } from './windows/vehicle-windows.ts';
 
 export interface IngestOptions {
   mqttUrl: string;
@@ -30,14 +46,57 @@ export interface IngestOptions {
   influxDatabase: string;
   clientId: string;
   shards: readonly number[];
-  batchSize: number;
+  /**
+   * Where the spool lives. One directory per worker and database: a spool is replayed into the
+   * database it is configured with. Without it a temporary directory is used (nothing survives a
+   * restart), which suits tests and library use only.
+   */
+  spoolDir?: string;
+  spoolMaxBytes?: number;
+  spoolSegmentBytes?: number;
+  spoolFsync?: FsyncPolicy;
+  spoolFsyncIntervalMs?: number;
+  /** Bytes per InfluxDB write (default 1 MiB). */
+  writeBatchBytes?: number;
+  /** Approximate points per InfluxDB write; used when writeBatchBytes is not given. */
+  batchSize?: number;
+  /** Longest time data waits in the spool before it is written when InfluxDB is up (ms). */
   flushIntervalMs: number;
-  maxBufferedPoints: number;
+  /** Samples held in open windows over all vehicles (default 2,000,000). */
+  maxBufferedPoints?: number;
+  windowMs?: number;
+  /** Slide of sliding windows; equal to windowMs (the default) for tumbling windows. */
+  windowSlideMs?: number;
+  allowedLatenessMs?: number;
+  idleTimeoutMs?: number;
+  maxVehicles?: number;
+  /** Port of the /healthz and /metrics server; undefined = no server, 0 = any free port. */
+  httpPort?: number;
+  httpHost?: string;
   statsIntervalMs?: number;
   logger?: Logger;
 }
 
 export type IngestDeadLetterReason = DeadLetterReason | 'internal_error';
+
+/** A closed window with its features, as handed to listeners (the anomaly model, later). */
+export interface FeatureWindow {
+  vehicle: string;
+  startMs: number;
+  endMs: number;
+  features: FeatureVector;
+  featureSetId: string;
+  samples: readonly Sample[];
+}
+
+/**
+ * Receives every window once its features are in the spool, in closing order per vehicle.
+ * Called synchronously on the message path: do the expensive part (inference) batched and
+ * asynchronously, with a bound of its own.
+ */
+export interface WindowListener {
+  onWindow(window: FeatureWindow): void;
+}
 
 export interface IngestStats {
   messagesIn: number;
@@ -47,46 +106,78 @@ export interface IngestStats {
   deadLettersByReason: Partial<Record<IngestDeadLetterReason, number>>;
   duplicateBatches: number;
   sequenceGaps: number;
-  telemetryWriter: InfluxWriterStats;
-  deadLetterWriter: InfluxWriterStats;
+  featureWindows: number;
+  replayedRecords: number;
+  spool: SpoolStats;
+  writer: SpoolForwarderStats;
+  windows: WindowStats;
   mqttConnected: boolean;
 }
 
 export class IngestService {
   private readonly log: Logger;
-  private readonly sink: InfluxSink;
-  private readonly telemetryWriter: InfluxWriter;
-  private readonly deadLetterWriter: InfluxWriter;
+  private readonly spool: DiskSpool;
+  private readonly forwarder: SpoolForwarder;
+  private readonly windows: VehicleWindows<Sample>;
   private readonly sequences = new SequenceTracker(1_000_000);
+  private readonly listeners: WindowListener[] = [];
   private client: MqttClient | undefined;
-  private statsTimer: NodeJS.Timeout | undefined;
-  private readonly abort = new AbortController();
-  private counters = { messagesIn: 0, batchesAccepted: 0, samplesAccepted: 0, deadLetters: 0, duplicateBatches: 0, sequenceGaps: 0 };
+  private http: RunningHttpServer | undefined;
+  private timers: NodeJS.Timeout[] = [];
+  private tail: Promise<void> | undefined;
+  private counters = { messagesIn: 0, batchesAccepted: 0, samplesAccepted: 0, deadLetters: 0, duplicateBatches: 0, sequenceGaps: 0, featureWindows: 0, replayedRecords: 0 };
   private readonly deadLettersByReason: Partial<Record<IngestDeadLetterReason, number>> = {};
+  private stopped = false;
 
   constructor(private readonly options: IngestOptions) {
     this.log = options.logger ?? silentLogger;
-    this.sink = new InfluxSink({ url: options.influxUrl, database: options.influxDatabase });
-    this.telemetryWriter = new InfluxWriter({
-      sink: this.sink,
-      batchSize: options.batchSize,
-      flushIntervalMs: options.flushIntervalMs,
-      maxBufferedPoints: options.maxBufferedPoints,
-      logger: this.log.child('telemetry-writer'),
+    const spoolDir = options.spoolDir ?? mkdtempSync(join(tmpdir(), `fleetpulse-spool-${options.clientId}-`));
+    if (!options.spoolDir) this.log.warn('no spool directory configured: using a temporary one that does not survive restarts', { spoolDir });
+    const segmentBytes = options.spoolSegmentBytes ?? 8 * 1024 * 1024;
+    this.spool = new DiskSpool({
+      dir: spoolDir,
+      maxBytes: options.spoolMaxBytes ?? 1024 * 1024 * 1024,
+      segmentBytes,
+      fsync: options.spoolFsync ?? 'interval',
+      fsyncIntervalMs: options.spoolFsyncIntervalMs ?? 1000,
+      logger: this.log.child('spool'),
     });
-    this.deadLetterWriter = new InfluxWriter({
-      sink: this.sink.withPrecision('n'),
-      batchSize: 500,
+    this.forwarder = new SpoolForwarder({
+      spool: this.spool,
+      influxUrl: options.influxUrl,
+      database: options.influxDatabase,
+      batchBytes: options.writeBatchBytes ?? (options.batchSize ? Math.max(16 * 1024, options.batchSize * 128) : 1024 * 1024),
       flushIntervalMs: options.flushIntervalMs,
-      maxBufferedPoints: 10_000,
-      logger: this.log.child('dead-letter-writer'),
+      logger: this.log.child('writer'),
     });
+    const windowMs = options.windowMs ?? 30_000;
+    this.windows = new VehicleWindows<Sample>({
+      sizeMs: windowMs,
+      slideMs: options.windowSlideMs ?? windowMs,
+      allowedLatenessMs: options.allowedLatenessMs ?? 5_000,
+      idleTimeoutMs: options.idleTimeoutMs ?? 60_000,
+      maxVehicles: options.maxVehicles ?? 200_000,
+      maxBufferedSamples: options.maxBufferedPoints ?? 2_000_000,
+    });
+    this.spool.retentionFloor = () => this.windows.retentionFloor();
   }
 
-  /** Waits for InfluxDB (retrying while it is down), then starts consuming. */
+  /** Adds a consumer of closed windows (e.g. the anomaly scorer). */
+  addWindowListener(listener: WindowListener): void {
+    this.listeners.push(listener);
+  }
+
+  /** Replays the spool, starts writing to InfluxDB (retrying while it is down) and consuming. */
   async start(): Promise<void> {
-    await this.ensureDatabase();
-    if (this.abort.signal.aborted) return;
+    this.replay();
+    // Readers may query before the first point arrives; an unreachable InfluxDB does not hold up
+    // consuming (the spool takes the data, the writer creates the database when it can).
+    if (!(await this.forwarder.createDatabase(2000))) this.log.warn('InfluxDB not reachable yet; spooling until it is', { url: this.options.influxUrl });
+    this.forwarder.start();
+    if (this.options.httpPort !== undefined) {
+      this.http = await startIngestHttpServer(this, this.options.httpHost ?? '127.0.0.1', this.options.httpPort);
+      this.log.info('metrics and health', { url: this.http.url });
+    }
     const client = mqtt.connect(this.options.mqttUrl, {
       clientId: this.options.clientId,
       clean: false,
@@ -96,16 +187,24 @@ export class IngestService {
       password: this.options.password,
     });
     // mqtt.js sends the PUBACK only after handleMessage calls back, and reads the next packet only
-    // then (Aedes speaks MQTT 3.1.1, so v5's customHandleAcks is not available). This is where
-    // acknowledgement waits for our write and where back-pressure reaches the broker.
+    // then (Aedes speaks MQTT 3.1.1, so v5's customHandleAcks is not available). The callback
+    // comes as soon as the record is spooled: synchronously, unless the spool is full.
     client.handleMessage = (packet, callback) => {
       if (packet.cmd !== 'publish') return callback();
-      this.handleMessage(packet.topic, packet.payload as Buffer).then(
+      // Stopping: leave it unacknowledged for the broker to redeliver.
+      if (this.stopped) return;
+      let pending: Promise<void> | undefined;
+      try {
+        pending = this.handleMessage(packet.topic, packet.payload as Buffer);
+      } catch (error) {
+        this.log.error('unexpected error handling a message', { topic: packet.topic, error: errorMessage(error) });
+      }
+      if (!pending) return callback();
+      pending.then(
         () => callback(),
         (error: unknown) => {
-          // handleMessage turns every failure into a dead letter; reaching here is a bug.
-          this.log.error('unexpected error handling a message', { topic: packet.topic, error: errorMessage(error) });
-          callback();
+          // Not acknowledged: the broker redelivers it after a reconnect.
+          this.log.error('message not spooled; not acknowledging it', { topic: packet.topic, error: errorMessage(error) });
         },
       );
     };
@@ -121,68 +220,186 @@ export class IngestService {
       }
     });
     client.on('error', (error) => this.log.warn('broker connection error', { error: errorMessage(error) }));
+    const idle = setInterval(() => this.closeIdleWindows(), Math.min(1000, Math.max(50, (this.options.idleTimeoutMs ?? 60_000) / 4)));
+    idle.unref();
+    this.timers.push(idle);
     if (this.options.statsIntervalMs) {
-      this.statsTimer = setInterval(() => this.logStats(), this.options.statsIntervalMs);
-      this.statsTimer.unref();
+      const stats = setInterval(() => this.logStats(), this.options.statsIntervalMs);
+      stats.unref();
+      this.timers.push(stats);
     }
   }
 
-  private async ensureDatabase(): Promise<void> {
-    const backoff = new Backoff({ initialMs: 250, maxMs: 5000 });
-    while (!this.abort.signal.aborted) {
-      try {
-        await this.sink.ensureDatabase();
-        return;
-      } catch (error) {
-        const delay = backoff.next();
-        this.log.warn('InfluxDB not reachable yet; retrying', { url: this.options.influxUrl, retryInMs: delay, error: errorMessage(error) });
-        await sleep(delay, this.abort.signal);
+  /** Rebuilds open windows from the spool left by an earlier run (see the module comment). */
+  private replay(): void {
+    const emitted = new Map<string, number>();
+    let records = 0;
+    for (const record of this.spool.records()) {
+      records += 1;
+      if (record.type === 'f' && record.vehicle && record.closedUpTo !== undefined) {
+        emitted.set(record.vehicle, Math.max(emitted.get(record.vehicle) ?? -Infinity, record.closedUpTo));
       }
     }
+    if (records === 0) return;
+    const now = Date.now();
+    let samples = 0;
+    for (const record of this.spool.records()) {
+      if (record.type !== 't') continue;
+      const { vehicle, samples: parsed } = parseTelemetryLines(record.body);
+      if (!vehicle) continue;
+      const closedUpTo = Math.max(record.closedUpTo ?? -Infinity, emitted.get(vehicle) ?? -Infinity);
+      if (Number.isFinite(closedUpTo)) this.windows.restoreClosedUpTo(vehicle, closedUpTo, now);
+      const { closed } = this.windows.add(vehicle, parsed, record.segment, now, false);
+      for (const window of closed) void this.emitWindow(window);
+      samples += parsed.length;
+    }
+    this.counters.replayedRecords = records;
+    this.log.info('replayed spool', { records, samples, openWindows: this.windows.stats(now).openWindows });
   }
 
-  private async handleMessage(topic: string, payload: Buffer): Promise<void> {
+  /** Returns a promise only when the message waits for spool space (acknowledge after it). */
+  private handleMessage(topic: string, payload: Buffer): Promise<void> | undefined {
     this.counters.messagesIn += 1;
     const parsed = parseVehicleTopic(topic);
-    if (!parsed || parsed.kind !== 'telemetry') {
-      return this.deadLetter('unknown_topic', topic, 'not a telemetry topic', payload);
-    }
+    if (!parsed || parsed.kind !== 'telemetry') return this.deadLetter('unknown_topic', topic, 'not a telemetry topic', payload);
     try {
       const result = decodeTelemetry(payload, parsed.vehicleId);
-      if (!result.ok) return await this.deadLetter(result.reason, topic, result.detail, payload);
+      if (!result.ok) return this.deadLetter(result.reason, topic, result.detail, payload);
       const { batch } = result;
       const seen = this.sequences.observe(batch.vehicle, batch.seq);
       if (seen === 'duplicate') this.counters.duplicateBatches += 1;
       else if (seen === 'gap') this.counters.sequenceGaps += 1;
-      await this.telemetryWriter.write(telemetryPoints(batch));
+      const closedBefore = this.windows.closedUpTo(batch.vehicle);
+      const segment = this.spool.activeSegment;
+      const lines = telemetryLines(batch);
+      const { closed } = this.windows.add(batch.vehicle, batch.samples, segment, Date.now());
+      let pending = this.append('t', lines, batch.vehicle, closedBefore);
+      for (const window of closed) pending = this.emitWindow(window) ?? pending;
       this.counters.batchesAccepted += 1;
       this.counters.samplesAccepted += batch.samples.length;
+      return pending;
     } catch (error) {
-      await this.deadLetter('internal_error', topic, errorMessage(error), payload);
+      return this.deadLetter('internal_error', topic, errorMessage(error), payload);
     }
   }
 
-  private async deadLetter(reason: IngestDeadLetterReason, topic: string, detail: string, payload: Uint8Array): Promise<void> {
+  private emitWindow(window: ClosedWindow<Sample>): Promise<void> | undefined {
+    const features = computeFeatures(window.samples);
+    const line = featureLine({ vehicle: window.vehicle, windowStartMs: window.startMs, windowEndMs: window.endMs, featureVersion: FEATURE_VERSION }, features);
+    const pending = this.append('f', line, window.vehicle, this.windows.closedUpTo(window.vehicle));
+    this.counters.featureWindows += 1;
+    const event: FeatureWindow = { vehicle: window.vehicle, startMs: window.startMs, endMs: window.endMs, features, featureSetId: FEATURE_SET_ID, samples: window.samples };
+    for (const listener of this.listeners) {
+      try {
+        listener.onWindow(event);
+      } catch (error) {
+        this.log.error('window listener failed', { error: errorMessage(error) });
+      }
+    }
+    return pending;
+  }
+
+  private closeIdleWindows(): void {
+    if (this.stopped) return;
+    for (const window of this.windows.closeIdle(Date.now())) void this.emitWindow(window);
+  }
+
+  /**
+   * Appends in call order. Synchronous while there is room; once one append waits for room,
+   * later ones queue behind it so the spool keeps the order of events.
+   */
+  private append(type: SpoolRecordType, body: string, vehicle?: string, closedUpTo?: number): Promise<void> | undefined {
+    if (!this.tail) {
+      const waiting = this.spool.append(type, body, vehicle, closedUpTo);
+      if (!waiting) return undefined;
+      this.tail = waiting;
+    } else {
+      this.tail = this.tail.then(() => this.spool.append(type, body, vehicle, closedUpTo));
+    }
+    const mine = this.tail;
+    void mine.then(
+      () => {
+        if (this.tail === mine) this.tail = undefined;
+      },
+      () => {
+        if (this.tail === mine) this.tail = undefined;
+      },
+    );
+    return mine;
+  }
+
+  private deadLetter(reason: IngestDeadLetterReason, topic: string, detail: string, payload: Uint8Array): Promise<void> | undefined {
     this.counters.deadLetters += 1;
     this.deadLettersByReason[reason] = (this.deadLettersByReason[reason] ?? 0) + 1;
     this.log.warn('dead letter', { reason, topic, detail });
-    const point: IPoint = deadLetterPoint({ reason, kind: 'telemetry', topic, detail, payload, receivedAtMs: Date.now() });
-    await this.deadLetterWriter.write([point]);
+    return this.append('d', deadLetterLine({ reason, kind: 'telemetry', topic, detail, payload, receivedAtMs: Date.now() }));
   }
 
   stats(): IngestStats {
     return {
       ...this.counters,
       deadLettersByReason: { ...this.deadLettersByReason },
-      telemetryWriter: this.telemetryWriter.stats(),
-      deadLetterWriter: this.deadLetterWriter.stats(),
+      spool: this.spool.stats(),
+      writer: this.forwarder.stats(),
+      windows: this.windows.stats(Date.now()),
       mqttConnected: this.client?.connected ?? false,
     };
   }
 
-  /** Resolves once every message received so far is written (or dead-lettered). */
+  /** URL of the /healthz and /metrics server, when it runs. */
+  get httpUrl(): string | undefined {
+    return this.http?.url;
+  }
+
+  health(): Health {
+    const s = this.stats();
+    const blocked = s.spool.blockedAppends > 0;
+    const status = !s.mqttConnected || blocked ? 'unavailable' : s.writer.failing ? 'degraded' : 'ok';
+    return {
+      status,
+      mqttConnected: s.mqttConnected,
+      influx: s.writer.failing ? `failing: ${s.writer.lastError ?? ''}` : 'ok',
+      spoolBytes: s.spool.bytes,
+      spoolPendingBytes: s.spool.pendingBytes,
+      spoolBlocked: blocked,
+    };
+  }
+
+  metricsText(): string {
+    const s = this.stats();
+    const m = new MetricsText('fleetpulse_ingest');
+    m.counter('messages_in_total', 'MQTT messages received', s.messagesIn)
+      .counter('batches_accepted_total', 'Telemetry batches accepted', s.batchesAccepted)
+      .counter('samples_accepted_total', 'Telemetry samples accepted', s.samplesAccepted)
+      .counter('dead_letters_total', 'Messages dead-lettered, by reason', Object.entries(s.deadLettersByReason).map(([reason, n]) => [{ reason }, n] as [Record<string, string>, number]))
+      .counter('duplicate_batches_total', 'Batches seen again (redelivery)', s.duplicateBatches)
+      .counter('sequence_gaps_total', 'Gaps in a vehicle\'s batch sequence', s.sequenceGaps)
+      .counter('late_samples_total', 'Samples later than the allowed lateness (stored raw, not in features)', s.windows.lateSamples)
+      .counter('windows_closed_total', 'Windows closed, by reason', Object.entries(s.windows.windowsClosed).map(([reason, n]) => [{ reason }, n] as [Record<string, string>, number]))
+      .counter('vehicles_evicted_total', 'Vehicles evicted from window state at the bound', s.windows.vehiclesEvicted)
+      .gauge('open_windows', 'Windows currently open', s.windows.openWindows)
+      .gauge('window_vehicles', 'Vehicles with window state', s.windows.vehicles)
+      .gauge('window_buffered_samples', 'Samples held in open windows', s.windows.bufferedSamples)
+      .gauge('watermark_lag_seconds', 'Largest processing time minus watermark over vehicles with open windows', s.windows.maxWatermarkLagMs / 1000)
+      .gauge('spool_bytes', 'Bytes in the spool on disk', s.spool.bytes)
+      .gauge('spool_pending_bytes', 'Spooled bytes not yet written to InfluxDB', s.spool.pendingBytes)
+      .gauge('spool_segments', 'Spool segment files', s.spool.segments)
+      .counter('spool_full_waits_total', 'Times an acknowledgement waited for spool space', s.spool.fullWaits)
+      .counter('spool_retention_overrides_total', 'Times a full spool freed segments still needed by open windows', s.spool.retentionOverrides)
+      .counter('spool_appended_bytes_total', 'Bytes appended to the spool', s.spool.appendedBytes)
+      .counter('influx_writes_total', 'Successful InfluxDB writes', s.writer.writes)
+      .counter('influx_write_failures_total', 'Failed InfluxDB writes (retried)', s.writer.writeFailures)
+      .counter('influx_points_written_total', 'Points written to InfluxDB', s.writer.linesWritten)
+      .counter('influx_rejected_chunks_total', 'Chunks InfluxDB rejected as malformed', s.writer.rejectedChunks)
+      .histogram('influx_write_seconds', 'Duration of successful InfluxDB writes', this.forwarder.writeSeconds)
+      .gauge('mqtt_connected', '1 while connected to the broker', s.mqttConnected ? 1 : 0);
+    return m.toString();
+  }
+
+  /** Resolves once everything received so far is written to InfluxDB (or dead-lettered there). */
   async flush(): Promise<void> {
-    await Promise.all([this.telemetryWriter.flush(), this.deadLetterWriter.flush()]);
+    await this.tail;
+    await this.forwarder.flush();
   }
 
   private lastLogged = { messagesIn: 0, samplesAccepted: 0, at: Date.now() };
@@ -195,19 +412,28 @@ export class IngestService {
       samplesPerS: Math.round((s.samplesAccepted - this.lastLogged.samplesAccepted) / seconds),
       samplesTotal: s.samplesAccepted,
       deadLetters: s.deadLetters,
-      buffered: s.telemetryWriter.bufferedPoints,
-      writeFailures: s.telemetryWriter.writeFailures,
+      openWindows: s.windows.openWindows,
+      lateSamples: s.windows.lateSamples,
+      spoolPendingBytes: s.spool.pendingBytes,
+      writeFailures: s.writer.writeFailures,
     });
     this.lastLogged = { messagesIn: s.messagesIn, samplesAccepted: s.samplesAccepted, at: Date.now() };
   }
 
-  /** Stops taking messages, writes what it has, disconnects. */
-  async stop(): Promise<void> {
-    this.abort.abort();
-    if (this.statsTimer) clearInterval(this.statsTimer);
-    // Disconnect first so no new message arrives; unacknowledged ones stay with the broker.
+  /**
+   * Graceful stop: no new messages, spooled data written to InfluxDB (bounded by
+   * `drainTimeoutMs`; the rest stays spooled for the next start). Open windows are not closed
+   * early: the spool keeps their samples and the next start rebuilds them.
+   */
+  async stop(drainTimeoutMs = 10_000): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    for (const timer of this.timers.splice(0)) clearInterval(timer);
     await this.client?.endAsync();
-    await Promise.all([this.telemetryWriter.close(), this.deadLetterWriter.close()]);
+    await this.tail?.catch(() => undefined);
+    await this.forwarder.stop(drainTimeoutMs);
+    this.spool.close();
+    await this.http?.close();
     this.log.info('ingest stopped', { samplesAccepted: this.counters.samplesAccepted, deadLetters: this.counters.deadLetters });
   }
 }

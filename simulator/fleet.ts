@@ -1,10 +1,17 @@
 /**
  * A simulated fleet: N vehicles, each with its own agent and its own MQTT connection, exactly as
  * N cars would connect. Used by `fleetpulse simulate fleet`, `fleetpulse up` and the tests.
+ * Which vehicles carry which fault is ground truth: it is in `specs`, never on the wire.
  */
 import { Agent, type AgentStats } from '../agent/agent.ts';
 import { SimulatedSource } from '../agent/simulated-source.ts';
 import { type Logger, silentLogger } from '../common/logger.ts';
+import type { SeverityCurve } from './faults.ts';
+import { planFleet } from './fleet-plan.ts';
+import type { VehicleSpec } from './simulated-vehicle.ts';
+import type { ScheduleKind } from './trip-schedule.ts';
+
+export { fleetVehicleIds } from './fleet-plan.ts';
 
 export interface FleetOptions {
   vehicles: number;
@@ -15,31 +22,54 @@ export interface FleetOptions {
   batchIntervalMs: number;
   maxBatchSamples: number;
   outboxSamples: number;
+  /** Share of vehicles (0…1) with a developing fault; default 0. */
+  faultyFraction?: number;
+  /** Simulated seconds per wall second; default 1. */
+  speed?: number;
+  /** `continuous` (default): engines always on, for demos; `daily`: real trips, parked most of the day. */
+  schedule?: ScheduleKind;
+  /** Event time where the simulation starts (ms); default: now. */
+  startMs?: number;
+  faultOnsetDays?: readonly [number, number];
+  failureAfterDays?: readonly [number, number];
+  curve?: SeverityCurve;
   /** Broker credentials per vehicle; none means anonymous. */
   credentials?: (vehicleId: string) => { username: string; password: string } | undefined;
   logger?: Logger;
 }
 
-export function fleetVehicleIds(count: number, prefix: string): string[] {
-  const width = Math.max(3, String(count).length);
-  return Array.from({ length: count }, (_, i) => `${prefix}${String(i + 1).padStart(width, '0')}`);
-}
-
 export class SimulatedFleet {
   readonly agents: Agent[];
+  readonly specs: VehicleSpec[];
+  readonly sources: SimulatedSource[];
 
   constructor(options: FleetOptions) {
     const logger = options.logger ?? silentLogger;
-    this.agents = fleetVehicleIds(options.vehicles, options.idPrefix).map(
-      (vehicleId) =>
+    const startMs = options.startMs ?? Date.now();
+    this.specs = planFleet({
+      vehicles: options.vehicles,
+      idPrefix: options.idPrefix,
+      seed: options.seed,
+      faultyFraction: options.faultyFraction ?? 0,
+      startMs,
+      schedule: options.schedule ?? 'continuous',
+      ...(options.faultOnsetDays ? { onsetDays: options.faultOnsetDays } : {}),
+      ...(options.failureAfterDays ? { failureAfterDays: options.failureAfterDays } : {}),
+      ...(options.curve ? { curve: options.curve } : {}),
+    });
+    this.sources = this.specs.map(
+      (spec) => new SimulatedSource({ vehicleId: spec.vehicleId, seed: options.seed, sampleRateHz: options.sampleRateHz, spec, speed: options.speed ?? 1, startMs }),
+    );
+    this.agents = this.specs.map(
+      (spec, i) =>
         new Agent({
-          vehicleId,
+          vehicleId: spec.vehicleId,
           mqttUrl: options.mqttUrl,
-          source: new SimulatedSource({ vehicleId, seed: options.seed, sampleRateHz: options.sampleRateHz }),
+          source: this.sources[i]!,
           batchIntervalMs: options.batchIntervalMs,
           maxBatchSamples: options.maxBatchSamples,
           outboxSamples: options.outboxSamples,
-          ...options.credentials?.(vehicleId),
+          ...options.credentials?.(spec.vehicleId),
           logger,
         }),
     );

@@ -1,3 +1,4 @@
+import { join, resolve } from 'node:path';
 import { opt } from '../../common/config.ts';
 import { createLogger } from '../../common/logger.ts';
 import { parseShardRanges, SHARD_COUNT } from '../../contracts/topics.ts';
@@ -9,25 +10,70 @@ export const ingestOptions = {
   mqttUrl: sharedOptions.mqttUrl,
   influxUrl: sharedOptions.influxUrl,
   influxDatabase: sharedOptions.influxDatabase,
+  dataDir: sharedOptions.dataDir,
+  username: opt.string('Broker username of this worker (a device with role ingest)', { required: false }),
+  password: opt.string('Broker password (prefer the environment: FLEETPULSE_INGEST_PASSWORD)', { required: false }),
   clientId: opt.string('MQTT client id; the broker keeps this worker\'s session under it', { default: 'fleetpulse-ingest' }),
   shards: opt.parsed(`Shards this worker consumes, e.g. 0-31 or 0-7,32-39 (of 0-${SHARD_COUNT - 1})`, '<ranges>', parseShardRanges, { default: `0-${SHARD_COUNT - 1}` }),
-  batchSize: opt.int('Points per InfluxDB write', { default: 5000, min: 1, max: 100_000 }),
-  flushIntervalMs: opt.int('Longest time a point waits before it is written (ms)', { default: 200, min: 10, max: 60_000 }),
-  maxBufferedPoints: opt.int('Points held in memory before back-pressure stops reading the broker', { default: 100_000, min: 1000 }),
+  spoolDir: opt.string('Write-ahead spool directory (default <dataDir>/ingest-spool/<influxDatabase>/<clientId>)', { default: '-' }),
+  spoolMaxMb: opt.int('Spool bound in MiB; when full, acknowledgements wait (back-pressure on the broker)', { default: 1024, min: 2 }),
+  spoolSegmentMb: opt.int('Spool segment size in MiB (space is freed a segment at a time)', { default: 8, min: 1 }),
+  spoolFsync: opt.oneOf(['interval', 'always', 'never'] as const, 'When the spool is fsynced: always = before each acknowledgement (survives power loss), interval = every spoolFsyncIntervalMs, never = by the kernel', { default: 'interval' }),
+  spoolFsyncIntervalMs: opt.int('Period of background fsync with spoolFsync=interval (ms)', { default: 1000, min: 10, max: 60_000 }),
+  batchSize: opt.int('Points per InfluxDB write (approximate: writes are cut at batchSize × 128 bytes of line protocol)', { default: 8192, min: 1, max: 500_000 }),
+  flushIntervalMs: opt.int('Longest time data waits in the spool before it is written (ms)', { default: 200, min: 10, max: 60_000 }),
+  windowS: opt.int('Window size, seconds of event time', { default: 30, min: 1, max: 86_400 }),
+  windowSlideS: opt.int('Slide of sliding windows in seconds; 0 = tumbling (slide = window)', { default: 0, min: 0, max: 86_400 }),
+  allowedLatenessS: opt.int('How late (event time) a sample may be and still count in its window, seconds', { default: 5, min: 0, max: 86_400 }),
+  idleTimeoutS: opt.int('A vehicle quiet for this long (processing time) gets its open windows closed, seconds', { default: 60, min: 1, max: 86_400 }),
+  maxVehicles: opt.int('Vehicles with window state; beyond, the least recently seen is evicted (its windows closed early)', { default: 200_000, min: 1 }),
+  maxWindowSamples: opt.int('Samples held in open windows over all vehicles; beyond, windows are closed early', { default: 2_000_000, min: 1000 }),
+  httpPort: opt.int('Port of /healthz and /metrics (0 = any free port)', { default: 9464, min: 0, max: 65535 }),
+  httpHost: opt.string('Address of the /healthz and /metrics server', { default: '127.0.0.1' }),
   statsIntervalS: opt.int('Seconds between stats log lines (0 = off)', { default: 10, min: 0 }),
 };
 
 export default defineCommand({
   path: 'ingest',
   section: 'ingest',
-  summary: 'Consume telemetry from the broker, validate it and write it to InfluxDB.',
+  summary: 'Consume telemetry from the broker, window it per vehicle, and write telemetry and features to InfluxDB through a disk spool.',
   options: ingestOptions,
   async run(config) {
-    if (config.maxBufferedPoints < config.batchSize) {
-      const { ConfigError } = await import('../../common/errors.ts');
-      throw new ConfigError('fleetpulse ingest', [{ field: 'maxBufferedPoints', message: `must be ≥ batchSize (${config.batchSize})` }]);
+    const { ConfigError } = await import('../../common/errors.ts');
+    if (config.spoolSegmentMb * 2 > config.spoolMaxMb) {
+      throw new ConfigError('fleetpulse ingest', [{ field: 'spoolMaxMb', message: `must be at least twice spoolSegmentMb (${config.spoolSegmentMb})` }]);
     }
-    const service = new IngestService({ ...config, statsIntervalMs: config.statsIntervalS * 1000, logger: createLogger('ingest') });
+    if (config.windowSlideS > 0 && (config.windowSlideS > config.windowS || config.windowS % config.windowSlideS !== 0)) {
+      throw new ConfigError('fleetpulse ingest', [{ field: 'windowSlideS', message: `must divide windowS (${config.windowS})` }]);
+    }
+    const spoolDir = config.spoolDir === '-' ? join(resolve(config.dataDir), 'ingest-spool', config.influxDatabase, config.clientId) : resolve(config.spoolDir);
+    const MiB = 1024 * 1024;
+    const service = new IngestService({
+      mqttUrl: config.mqttUrl,
+      influxUrl: config.influxUrl,
+      influxDatabase: config.influxDatabase,
+      clientId: config.clientId,
+      ...(config.username ? { username: config.username } : {}),
+      ...(config.password ? { password: config.password } : {}),
+      shards: config.shards,
+      spoolDir,
+      spoolMaxBytes: config.spoolMaxMb * MiB,
+      spoolSegmentBytes: config.spoolSegmentMb * MiB,
+      spoolFsync: config.spoolFsync,
+      spoolFsyncIntervalMs: config.spoolFsyncIntervalMs,
+      batchSize: config.batchSize,
+      flushIntervalMs: config.flushIntervalMs,
+      windowMs: config.windowS * 1000,
+      windowSlideMs: (config.windowSlideS || config.windowS) * 1000,
+      allowedLatenessMs: config.allowedLatenessS * 1000,
+      idleTimeoutMs: config.idleTimeoutS * 1000,
+      maxVehicles: config.maxVehicles,
+      maxBufferedPoints: config.maxWindowSamples,
+      httpPort: config.httpPort,
+      httpHost: config.httpHost,
+      statsIntervalMs: config.statsIntervalS * 1000,
+      logger: createLogger('ingest'),
+    });
     await service.start();
     return { stop: () => service.stop() };
   },

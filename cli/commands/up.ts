@@ -7,6 +7,8 @@ import { opt } from '../../common/config.ts';
 import { errorMessage } from '../../common/errors.ts';
 import { createLogger } from '../../common/logger.ts';
 import { startBroker } from '../../broker/broker-server.ts';
+import { brokerPaths } from '../../broker/broker-paths.ts';
+import { provisionLocalCredentials } from '../../broker/local-credentials.ts';
 import { IngestService } from '../../ingest/ingest-service.ts';
 import { ensureInfluxdInstalled, startLocalInfluxd } from '../../ingest/influxdb/local-influxd.ts';
 import { SHARD_COUNT } from '../../contracts/topics.ts';
@@ -52,18 +54,35 @@ export default defineCommand({
         influxNote = `(local influxd, pid ${influxd.pid}, data in ${influxd.dataDir})`;
       }
 
-      const broker = await startBroker({ host: '127.0.0.1', port: config.mqttPort, logger: createLogger('broker') });
+      // Authentication stays on: up provisions its own ingest and vehicle identities (passwords kept
+      // in <dataDir>/broker/local-credentials.json, mode 0600).
+      const brokerFiles = brokerPaths(dataDir);
+      const vehicleIds = fleetVehicleIds(config.vehicles, 'sim-');
+      const ingestUser = 'fleetpulse-ingest';
+      const passwords = await provisionLocalCredentials(brokerFiles.devicesFile, brokerFiles.localCredentialsFile, [
+        { username: ingestUser, role: 'ingest' },
+        ...vehicleIds.map((id) => ({ username: id, role: 'vehicle' as const })),
+      ]);
+      const broker = await startBroker({
+        host: '127.0.0.1',
+        port: config.mqttPort,
+        logger: createLogger('broker'),
+        auth: { devicesFile: brokerFiles.devicesFile },
+        persistence: { kind: 'level', dir: brokerFiles.sessionsDir },
+      });
       stops.push({ name: 'broker', stop: () => broker.close() });
 
       const ingest = new IngestService({
         mqttUrl: broker.url,
         influxUrl,
         influxDatabase: config.influxDatabase,
-        clientId: 'fleetpulse-ingest',
+        clientId: ingestUser,
+        username: ingestUser,
+        password: passwords.get(ingestUser),
         shards: Array.from({ length: SHARD_COUNT }, (_, i) => i),
-        batchSize: 5000,
+        spoolDir: join(dataDir, 'ingest-spool', config.influxDatabase, ingestUser),
         flushIntervalMs: 200,
-        maxBufferedPoints: 100_000,
+        httpPort: 0,
         statsIntervalMs: 10_000,
         logger: createLogger('ingest'),
       });
@@ -79,20 +98,21 @@ export default defineCommand({
         batchIntervalMs: 2000,
         maxBatchSamples: 500,
         outboxSamples: 100_000,
+        credentials: (vehicleId) => ({ username: vehicleId, password: passwords.get(vehicleId) ?? '' }),
         logger: createLogger('fleet'),
       });
       await fleet.start();
       stops.push({ name: 'fleet', stop: () => fleet.stop() });
 
-      const ids = fleetVehicleIds(config.vehicles, 'sim-');
+      const ids = vehicleIds;
       const u = new URL(influxUrl);
       ctx.print(
         [
           '',
           'fleetpulse is up',
           `  InfluxDB  ${influxUrl}  database "${config.influxDatabase}" ${influxNote}`,
-          `  Broker    ${broker.url}`,
-          `  Ingest    shards 0-${SHARD_COUNT - 1} → InfluxDB, stats every 10 s`,
+          `  Broker    ${broker.url}  (login required; identities in ${brokerFiles.devicesFile}, sessions on disk)`,
+          `  Ingest    shards 0-${SHARD_COUNT - 1} → 30 s windows + features → InfluxDB, health and metrics ${ingest.httpUrl ?? '(off)'}`,
           `  Fleet     ${config.vehicles} simulated vehicles${ids.length ? ` (${ids[0]} … ${ids[ids.length - 1]})` : ''}, ${config.sampleRateHz} sample/s each, a batch every 2 s`,
           '',
           'Look at the data:',

@@ -57,3 +57,40 @@ export async function waitFor(probe: () => Promise<boolean> | boolean, timeoutMs
     await new Promise((r) => setTimeout(r, intervalMs));
   }
 }
+
+/** A test influxd that can be stopped and started again on the same data directory and port. */
+export interface RestartableTestInfluxd {
+  readonly url: string;
+  readonly port: number;
+  readonly running: boolean;
+  stop(): Promise<void>;
+  start(): Promise<void>;
+  dispose(): Promise<void>;
+}
+
+export async function startRestartableTestInfluxd(): Promise<RestartableTestInfluxd> {
+  if (!influxdInstalled()) throw new Error('influxd is not installed: run .ci/run or `apt-get install influxdb`');
+  const dir = mkdtempSync(join(tmpdir(), 'fleetpulse-influx-'));
+  let server: LocalInfluxd | undefined = await startLocalInfluxd({ dataDir: dir, port: 0 });
+  const port = server.port;
+  const url = server.url;
+  return {
+    url,
+    port,
+    get running() {
+      return server !== undefined;
+    },
+    async stop() {
+      await server?.stop();
+      server = undefined;
+    },
+    async start() {
+      if (!server) server = await startLocalInfluxd({ dataDir: dir, port });
+    },
+    async dispose() {
+      await server?.stop();
+      server = undefined;
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,189 @@
+/**
+ * Deny-by-default authentication and topic ACLs as Aedes hooks.
+ *
+ * - CONNECT with a client id not bound to the identity (see clientIdAllowed): CONNACK 2.
+ * - CONNECT without a username: refused with CONNACK 5 (not authorized); an unknown username or a
+ *   wrong password: CONNACK 4 (bad username or password); an address over its failed-login budget:
+ *   CONNACK 5 without a password check. A last will outside the client's publish grants: CONNACK 5.
+ * - PUBLISH outside the grants: the client is disconnected (MQTT 3.1.1 §3.3.5 allows either that or a
+ *   silent acknowledgement; a disconnect makes a misbehaving device visible instead of losing data
+ *   quietly). The message reaches nobody.
+ * - SUBSCRIBE: kept when inside the grants, narrowed to the readable part when it overlaps one
+ *   readable area (a vehicle's `fleet/#` becomes `fleet/<shard>/<id>/#`), refused (SUBACK 0x80) when
+ *   it overlaps none. Overlapping several areas (a viewer's `#`) keeps the filter and relies on the
+ *   forward check, which every delivered message passes as a second line of defence.
+ * - Each denial is counted (`BrokerMetrics.denials`) and logged; a client's first 20 denials are
+ *   logged in full, later ones every 1000th, so a flooding client cannot flood the log.
+ * - When the store changes, clients whose identity was revoked or rotated are disconnected.
+ */
+import type { Aedes, AedesOptions, AuthenticateError, Client } from 'aedes';
+import type { Logger } from '../common/logger.ts';
+import type { BrokerMetrics, DenialAction } from './broker-metrics.ts';
+import type { DeviceIdentity, FileDeviceStore } from './device-store.ts';
+import type { LoginLimiter } from './login-limiter.ts';
+import { decideSubscribe, grantsFor, mayPublish, mayRead, type Grants } from './topic-acl.ts';
+
+interface Session {
+  identity: DeviceIdentity;
+  grants: Grants;
+  denials: number;
+}
+
+const enum ConnackCode {
+  IdentifierRejected = 2,
+  BadUsernameOrPassword = 4,
+  NotAuthorized = 5,
+}
+
+function authError(code: ConnackCode, message: string): AuthenticateError {
+  return Object.assign(new Error(message), { returnCode: code }) as unknown as AuthenticateError;
+}
+
+/** The peer address of a TCP/TLS socket, or of the HTTP request behind a WebSocket. */
+export function remoteAddress(client: Client): string {
+  const conn = client.conn as { remoteAddress?: string };
+  return conn.remoteAddress ?? client.req?.socket.remoteAddress ?? 'unknown';
+}
+
+/**
+ * Client ids are bound to identities, so that one identity cannot take over another's persistent
+ * session (MQTT lets a new connection with the same client id evict the old one and inherit its
+ * queued messages). Allowed: the username itself, `<username>:<anything>` (':' never occurs in a
+ * username), and the vehicle agent's `agent-<username>`.
+ */
+export function clientIdAllowed(username: string, clientId: string): boolean {
+  return clientId === username || clientId.startsWith(`${username}:`) || clientId === `agent-${username}`;
+}
+
+export class AccessControl {
+  private readonly sessions = new WeakMap<Client, Session>();
+  private readonly wills = new WeakMap<Client, string>();
+
+  constructor(
+    private readonly store: FileDeviceStore,
+    private readonly limiter: LoginLimiter,
+    private readonly metrics: BrokerMetrics,
+    private readonly log: Logger,
+  ) {}
+
+  identityOf(client: Client): DeviceIdentity | undefined {
+    return this.sessions.get(client)?.identity;
+  }
+
+  /** The hooks to pass to `Aedes.createBroker`. */
+  hooks(): Pick<AedesOptions, 'preConnect' | 'authenticate' | 'authorizePublish' | 'authorizeSubscribe' | 'authorizeForward'> {
+    return {
+      preConnect: (client, packet, done) => {
+        if (packet.will?.topic) this.wills.set(client, packet.will.topic);
+        done(null, true);
+      },
+      authenticate: (client, username, password, done) => {
+        this.authenticate(client, username, password).then(
+          (error) => done(error, error === null),
+          (error: unknown) => {
+            this.log.error('authentication failed unexpectedly', { clientId: client.id, error });
+            done(authError(ConnackCode.NotAuthorized, 'authentication unavailable'), false);
+          },
+        );
+      },
+      authorizePublish: (client, packet, done) => {
+        // A will of a client that died on another broker of the cluster: its topic was checked at CONNECT.
+        if (!client) return done(null);
+        const session = this.sessions.get(client);
+        if (session && mayPublish(session.grants, packet.topic)) return done(null);
+        this.deny('publish', client, session, packet.topic);
+        done(new Error(`not authorized to publish to ${packet.topic}`));
+      },
+      authorizeSubscribe: (client, subscription, done) => {
+        const session = this.sessions.get(client);
+        if (!session) {
+          this.deny('subscribe', client, session, subscription.topic);
+          return done(null, null);
+        }
+        const decision = decideSubscribe(session.grants, subscription.topic);
+        switch (decision.kind) {
+          case 'allow':
+          case 'filter-on-forward':
+            return done(null, subscription);
+          case 'narrow':
+            this.metrics.subscriptionsNarrowed += 1;
+            this.log.info('subscription narrowed', { clientId: client.id, username: session.identity.username, requested: subscription.topic, granted: decision.filter });
+            return done(null, { ...subscription, topic: decision.filter });
+          case 'deny':
+            this.deny('subscribe', client, session, subscription.topic);
+            return done(null, null);
+        }
+      },
+      authorizeForward: (client, packet) => {
+        const session = this.sessions.get(client);
+        if (session && mayRead(session.grants, packet.topic)) return packet;
+        // Not a hostile act (the filter may legitimately overlap): counted, logged at debug only.
+        this.metrics.countDenial('forward', session?.identity.role ?? 'none');
+        this.log.debug('forward denied', { clientId: client.id, topic: packet.topic });
+        return null;
+      },
+    };
+  }
+
+  private async authenticate(client: Client, username: string | undefined, password: Buffer | undefined): Promise<AuthenticateError | null> {
+    const address = remoteAddress(client);
+    if (!this.limiter.allow(address)) {
+      this.metrics.countAuth('throttled');
+      return authError(ConnackCode.NotAuthorized, 'too many failed logins');
+    }
+    if (username === undefined || username === '') {
+      this.metrics.countAuth('anonymous');
+      this.limiter.recordFailure(address);
+      this.log.warn('anonymous connection refused', { clientId: client.id, address });
+      return authError(ConnackCode.NotAuthorized, 'anonymous connections are not allowed');
+    }
+    const identity = password ? await this.store.verify(username, password) : undefined;
+    if (!identity) {
+      this.metrics.countAuth('bad_credentials');
+      this.limiter.recordFailure(address);
+      this.log.warn('bad credentials', { clientId: client.id, username, address });
+      return authError(ConnackCode.BadUsernameOrPassword, 'bad username or password');
+    }
+    if (!clientIdAllowed(identity.username, client.id)) {
+      this.metrics.countAuth('bad_credentials');
+      this.log.warn('client id not bound to this identity', { clientId: client.id, username, address });
+      return authError(ConnackCode.IdentifierRejected, `client id ${client.id} does not belong to ${username}`);
+    }
+    const grants = grantsFor(identity);
+    const will = this.wills.get(client);
+    if (will !== undefined && !mayPublish(grants, will)) {
+      this.metrics.countAuth('bad_credentials');
+      this.deny('publish', client, { identity, grants, denials: 0 }, will);
+      return authError(ConnackCode.NotAuthorized, `not authorized to leave a will on ${will}`);
+    }
+    this.sessions.set(client, { identity, grants, denials: 0 });
+    this.metrics.countAuth('ok');
+    return null;
+  }
+
+  /** Disconnects clients whose identity no longer exists or was rotated; returns how many. */
+  disconnectStale(aedes: Aedes): number {
+    let closed = 0;
+    const clients = (aedes as unknown as { clients: Record<string, Client> }).clients;
+    for (const client of Object.values(clients)) {
+      const session = this.sessions.get(client);
+      if (!session) continue;
+      const current = this.store.get(session.identity.username);
+      if (current && current.generation === session.identity.generation && current.role === session.identity.role) continue;
+      this.sessions.delete(client);
+      this.metrics.revokedDisconnects += 1;
+      this.log.warn(current ? 'disconnecting client with rotated credentials' : 'disconnecting revoked client', { clientId: client.id, username: session.identity.username });
+      client.close();
+      closed += 1;
+    }
+    return closed;
+  }
+
+  private deny(action: DenialAction, client: Client, session: Session | undefined, topic: string): void {
+    this.metrics.countDenial(action, session?.identity.role ?? 'none');
+    const n = session ? ++session.denials : 1;
+    if (n <= 20 || n % 1000 === 0) {
+      this.log.warn(`${action} denied`, { clientId: client.id, username: session?.identity.username, role: session?.identity.role, topic, denialsOfClient: n });
+    }
+  }
+}

@@ -1,0 +1,90 @@
+import { describe, expect, it } from 'vitest';
+import { shardOf, topics } from '../contracts/topics.ts';
+import { decideSubscribe, grantsFor, intersectFilters, mayPublish, mayRead, topicMatches } from './topic-acl.ts';
+
+const vehicle = (id: string) => grantsFor({ username: id, role: 'vehicle', vehicleId: id, generation: 1 });
+const ingest = grantsFor({ username: 'ing', role: 'ingest', generation: 1 });
+const logship = grantsFor({ username: 'ls', role: 'logship', generation: 1 });
+const viewer = grantsFor({ username: 'v', role: 'viewer', generation: 1 });
+
+describe('topic filters', () => {
+  it('matches topics as MQTT 3.1.1 §4.7 says', () => {
+    expect(topicMatches('a/+/c', 'a/b/c')).toBe(true);
+    expect(topicMatches('a/#', 'a')).toBe(true);
+    expect(topicMatches('a/#', 'a/b/c')).toBe(true);
+    expect(topicMatches('a/+', 'a/b/c')).toBe(false);
+    expect(topicMatches('a/b', 'a/b/c')).toBe(false);
+    expect(topicMatches('#', '$SYS/x')).toBe(false);
+    expect(topicMatches('+/x', '$SYS/x')).toBe(false);
+    expect(topicMatches('$SYS/#', '$SYS/x')).toBe(true);
+  });
+
+  it('intersects filters into one filter or nothing', () => {
+    expect(intersectFilters('fleet/#', 'fleet/3/car/#')).toBe('fleet/3/car/#');
+    expect(intersectFilters('#', 'fleet/+/+/alerts')).toBe('fleet/+/+/alerts');
+    expect(intersectFilters('fleet/+/+/telemetry', 'fleet/3/car/#')).toBe('fleet/3/car/telemetry');
+    expect(intersectFilters('fleet/4/+/telemetry', 'fleet/3/car/#')).toBeNull();
+    expect(intersectFilters('fleet/+/other/#', 'fleet/3/car/#')).toBeNull();
+    expect(intersectFilters('a/b', 'a/b/c')).toBeNull();
+    expect(intersectFilters('a/#', 'a')).toBe('a');
+    expect(intersectFilters('#', '$SYS/#')).toBeNull();
+    expect(intersectFilters('$SYS/+/x', '$SYS/#')).toBe('$SYS/+/x');
+  });
+});
+
+describe('role grants', () => {
+  it('lets a vehicle publish its own telemetry and status only', () => {
+    const a = vehicle('car-a');
+    expect(mayPublish(a, topics.telemetry('car-a'))).toBe(true);
+    expect(mayPublish(a, topics.status('car-a'))).toBe(true);
+    expect(mayPublish(a, topics.telemetry('car-b'))).toBe(false);
+    expect(mayPublish(a, topics.alerts('car-a'))).toBe(false); // alerts come from ingest
+    expect(mayPublish(a, topics.config('car-a'))).toBe(false);
+    expect(mayPublish(a, topics.apiLogs('edge'))).toBe(false);
+    expect(mayPublish(a, '$SYS/x')).toBe(false);
+  });
+
+  it('narrows a vehicle wildcard to its own subtree and denies other vehicles', () => {
+    const a = vehicle('car-a');
+    const own = `fleet/${shardOf('car-a')}/car-a/#`;
+    expect(decideSubscribe(a, 'fleet/#')).toEqual({ kind: 'narrow', filter: own });
+    expect(decideSubscribe(a, '#')).toEqual({ kind: 'narrow', filter: own });
+    expect(decideSubscribe(a, 'fleet/+/+/config')).toEqual({ kind: 'narrow', filter: topics.config('car-a') });
+    expect(decideSubscribe(a, topics.config('car-a'))).toEqual({ kind: 'allow', filter: topics.config('car-a') });
+    expect(decideSubscribe(a, topics.telemetry('car-b'))).toEqual({ kind: 'deny' });
+    expect(decideSubscribe(a, 'fleet/+/car-b/#')).toEqual({ kind: 'deny' });
+    expect(decideSubscribe(a, 'apilogs/#')).toEqual({ kind: 'deny' });
+    expect(decideSubscribe(a, '$SYS/#')).toEqual({ kind: 'deny' });
+    expect(mayRead(a, topics.telemetry('car-b'))).toBe(false);
+  });
+
+  it('lets ingest read every fleet topic and API log and publish alerts only', () => {
+    expect(decideSubscribe(ingest, topics.shardFilter(5, 'telemetry')).kind).toBe('allow');
+    expect(decideSubscribe(ingest, 'apilogs/#').kind).toBe('allow');
+    expect(decideSubscribe(ingest, '#').kind).toBe('filter-on-forward');
+    expect(decideSubscribe(ingest, '$SYS/#').kind).toBe('deny');
+    expect(mayPublish(ingest, topics.alerts('car-a'))).toBe(true);
+    expect(mayPublish(ingest, topics.telemetry('car-a'))).toBe(false);
+    expect(mayPublish(ingest, topics.config('car-a'))).toBe(false);
+  });
+
+  it('lets a log shipper publish API logs and read nothing', () => {
+    expect(mayPublish(logship, topics.apiLogs('edge-1'))).toBe(true);
+    expect(mayPublish(logship, topics.telemetry('car-a'))).toBe(false);
+    expect(decideSubscribe(logship, '#').kind).toBe('deny');
+  });
+
+  it('lets a viewer read alerts, status and $SYS but nothing else, and publish nothing', () => {
+    expect(decideSubscribe(viewer, topics.fleetFilter('alerts')).kind).toBe('allow');
+    expect(decideSubscribe(viewer, 'fleet/#').kind).toBe('filter-on-forward');
+    expect(decideSubscribe(viewer, topics.fleetFilter('telemetry')).kind).toBe('deny');
+    expect(decideSubscribe(viewer, '$SYS/#').kind).toBe('allow');
+    expect(mayRead(viewer, topics.status('car-a'))).toBe(true);
+    expect(mayRead(viewer, topics.telemetry('car-a'))).toBe(false);
+    expect(mayPublish(viewer, topics.alerts('car-a'))).toBe(false);
+  });
+
+  it('refuses shared-subscription syntax rather than misreading it', () => {
+    expect(decideSubscribe(ingest, '$share/g/fleet/#')).toEqual({ kind: 'deny' });
+  });
+});

@@ -1,0 +1,112 @@
+/**
+ * Who may publish and read what, per role. Pure functions over MQTT topic filters, so the same rules
+ * serve publish checks, subscription narrowing and the per-message forward check.
+ *
+ *   vehicle  publish its own telemetry and status; read everything under its own vehicle id
+ *   ingest   read every fleet topic and every API log; publish alerts
+ *   logship  publish API logs only
+ *   viewer   read alerts, status and the broker's $SYS metrics
+ *
+ * Topics beginning with `$` are never published by clients, and are readable only when a grant names
+ * them explicitly (a `#` filter does not match `$SYS/…`, as MQTT 3.1.1 §4.7.2 says).
+ */
+import { topics } from '../contracts/topics.ts';
+import type { DeviceIdentity } from './device-store.ts';
+
+export interface Grants {
+  /** Filters a client may publish to (matched against the concrete topic). */
+  readonly publish: readonly string[];
+  /** Filters bounding what a client may receive. */
+  readonly read: readonly string[];
+}
+
+const SYS_FILTER = '$SYS/#';
+
+export function grantsFor(identity: DeviceIdentity): Grants {
+  switch (identity.role) {
+    case 'vehicle': {
+      const id = identity.vehicleId ?? identity.username;
+      return { publish: [topics.telemetry(id), topics.status(id)], read: [topics.vehicleFilter(id)] };
+    }
+    case 'ingest':
+      return { publish: [topics.fleetFilter('alerts')], read: [topics.fleetFilter(), topics.apiLogsFilter()] };
+    case 'logship':
+      return { publish: [topics.apiLogsFilter()], read: [] };
+    case 'viewer':
+      return { publish: [], read: [topics.fleetFilter('alerts'), topics.fleetFilter('status'), SYS_FILTER] };
+  }
+}
+
+/** True when `topic` (no wildcards) matches `filter`, with MQTT's rule that wildcards skip `$` topics. */
+export function topicMatches(filter: string, topic: string): boolean {
+  const f = filter.split('/');
+  const t = topic.split('/');
+  if (topic.startsWith('$') && (f[0] === '+' || f[0] === '#')) return false;
+  for (let i = 0; i < f.length; i++) {
+    const level = f[i]!;
+    if (level === '#') return true;
+    if (i >= t.length) return false;
+    if (level !== '+' && level !== t[i]) return false;
+  }
+  return f.length === t.length;
+}
+
+/**
+ * The filter matching exactly the topics both filters match, or `null` when they share none.
+ * (For MQTT's filter grammar the intersection is always expressible as one filter.)
+ */
+export function intersectFilters(a: string, b: string): string | null {
+  const x = a.split('/');
+  const y = b.split('/');
+  const xDollar = a.startsWith('$');
+  const yDollar = b.startsWith('$');
+  // A leading wildcard never matches a `$` topic.
+  if ((xDollar && (y[0] === '+' || y[0] === '#')) || (yDollar && (x[0] === '+' || x[0] === '#'))) return null;
+  const out: string[] = [];
+  for (let i = 0; ; i++) {
+    const p = x[i];
+    const q = y[i];
+    if (p === '#') return [...out, ...y.slice(i)].join('/') || (i === 0 ? '#' : out.join('/'));
+    if (q === '#') return [...out, ...x.slice(i)].join('/') || (i === 0 ? '#' : out.join('/'));
+    if (p === undefined && q === undefined) return out.join('/');
+    if (p === undefined || q === undefined) {
+      // `a/#` also matches `a`; handled above. Otherwise different depths share nothing.
+      return null;
+    }
+    if (p === '+') out.push(q);
+    else if (q === '+' || p === q) out.push(p);
+    else return null;
+  }
+}
+
+export type SubscribeDecision =
+  /** Keep the filter as requested: it lies inside what the client may read. */
+  | { kind: 'allow'; filter: string }
+  /** Replace it by the part the client may read (e.g. a vehicle's `fleet/#` → its own subtree). */
+  | { kind: 'narrow'; filter: string }
+  /** It overlaps several readable areas: keep it and let the forward check drop the rest. */
+  | { kind: 'filter-on-forward'; filter: string }
+  | { kind: 'deny' };
+
+export function decideSubscribe(grants: Grants, filter: string): SubscribeDecision {
+  if (filter.startsWith('$share/') || filter.startsWith('$queue/')) return { kind: 'deny' };
+  const overlaps: string[] = [];
+  for (const allowed of grants.read) {
+    const common = intersectFilters(filter, allowed);
+    if (common === null) continue;
+    if (common === filter) return { kind: 'allow', filter };
+    overlaps.push(common);
+  }
+  if (overlaps.length === 0) return { kind: 'deny' };
+  if (overlaps.length === 1) return { kind: 'narrow', filter: overlaps[0]! };
+  return { kind: 'filter-on-forward', filter };
+}
+
+export function mayPublish(grants: Grants, topic: string): boolean {
+  if (topic.startsWith('$')) return false;
+  return grants.publish.some((f) => topicMatches(f, topic));
+}
+
+export function mayRead(grants: Grants, topic: string): boolean {
+  return grants.read.some((f) => topicMatches(f, topic));
+}

@@ -1,0 +1,95 @@
+/**
+ * InfluxDB line protocol for everything ingest stores, in nanosecond precision, so the spool can
+ * hold exactly the bytes that are later POSTed to `/write` (no re-encoding on the way out).
+ * The layout (measurements, tags, fields, which time) is the one described in ./schema.ts.
+ *
+ * Tag values are vehicle ids (VEHICLE_ID_PATTERN: no space, comma or `=`), reasons and kinds
+ * (fixed codes), so they need no escaping; string fields are escaped, and line breaks in them
+ * are written as the two characters `\n` so that one point is always one line.
+ */
+import type { Sample, TelemetryBatch } from '../../contracts/telemetry.ts';
+import { signalField, signalInfo } from '../../contracts/signals.ts';
+import { DEAD_LETTER_PAYLOAD_BYTES, MEASUREMENTS, type DeadLetter } from './schema.ts';
+
+const MS_TO_NS = '000000';
+
+export function telemetryLines(batch: TelemetryBatch): string {
+  const prefix = `${MEASUREMENTS.telemetry},vehicle=${batch.vehicle} `;
+  let out = '';
+  for (const sample of batch.samples) {
+    let fields = '';
+    for (const key in sample) {
+      if (key === 't') continue;
+      fields += `${fields ? ',' : ''}${signalField(key)}=${(sample as Record<string, number>)[key]}`;
+    }
+    out += `${prefix}${fields} ${sample.t}${MS_TO_NS}\n`;
+  }
+  return out;
+}
+
+export interface FeaturePointMeta {
+  vehicle: string;
+  windowStartMs: number;
+  windowEndMs: number;
+  featureVersion: number;
+}
+
+/** One `features` point; time = window start. Integer bookkeeping fields end in `i`. */
+export function featureLine(meta: FeaturePointMeta, features: Readonly<Record<string, number>>): string {
+  let fields = '';
+  for (const [name, value] of Object.entries(features)) {
+    if (!Number.isFinite(value)) continue;
+    fields += `${fields ? ',' : ''}${name}=${value}`;
+  }
+  fields += `${fields ? ',' : ''}window_s=${(meta.windowEndMs - meta.windowStartMs) / 1000},feature_version=${meta.featureVersion}i`;
+  return `${MEASUREMENTS.features},vehicle=${meta.vehicle} ${fields} ${meta.windowStartMs}${MS_TO_NS}\n`;
+}
+
+/**
+ * Dead letters arrive at receive time and several may share a millisecond; identical tags and
+ * times would overwrite each other, so a per-process sequence fills the sub-millisecond digits.
+ */
+let deadLetterSequence = 0;
+
+export function deadLetterLine(letter: DeadLetter): string {
+  deadLetterSequence = (deadLetterSequence + 1) % 1_000_000;
+  const bytes = Buffer.from(letter.payload.buffer, letter.payload.byteOffset, letter.payload.byteLength);
+  const head = bytes.subarray(0, DEAD_LETTER_PAYLOAD_BYTES);
+  const printable = /^[\x09\x0a\x0d\x20-\x7e]*$/.test(head.toString('latin1'));
+  const payload = printable ? head.toString('utf8') : `base64:${head.toString('base64')}`;
+  const time = `${BigInt(letter.receivedAtMs) * 1_000_000n + BigInt(deadLetterSequence)}`;
+  return (
+    `${MEASUREMENTS.deadLetters},reason=${letter.reason},kind=${letter.kind} ` +
+    `topic=${str(letter.topic)},detail=${str(letter.detail)},payload=${str(payload)},bytes=${bytes.byteLength}i ${time}\n`
+  );
+}
+
+function str(value: string): string {
+  return `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\r?\n/g, '\\n')}"`;
+}
+
+/**
+ * Reads back telemetry lines written by `telemetryLines` (spool replay). Lines of other shapes
+ * and fields that are not signals are skipped: the spool is ours, so that only happens with a
+ * spool written by a different version, and skipping is safer than guessing.
+ */
+export function parseTelemetryLines(body: string): { vehicle: string | undefined; samples: Sample[] } {
+  let vehicle: string | undefined;
+  const samples: Sample[] = [];
+  const prefix = `${MEASUREMENTS.telemetry},vehicle=`;
+  for (const line of body.split('\n')) {
+    if (!line.startsWith(prefix)) continue;
+    const [key, fieldText, time] = line.split(' ');
+    if (key === undefined || fieldText === undefined || time === undefined || time.length <= 6) continue;
+    vehicle = key.slice(prefix.length);
+    const sample: Record<string, number> = { t: Number(time.slice(0, -6)) };
+    for (const pair of fieldText.split(',')) {
+      const eq = pair.indexOf('=');
+      const name = pair.slice(0, eq).toUpperCase();
+      if (eq <= 0 || !signalInfo(name)) continue;
+      sample[name] = Number(pair.slice(eq + 1));
+    }
+    samples.push(sample as Sample);
+  }
+  return { vehicle, samples };
+}

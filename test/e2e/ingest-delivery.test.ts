@@ -1,0 +1,164 @@
+/**
+ * Delivery on real parts (Aedes in this process, a real influxd, ingest in this process or as a
+ * `fleetpulse ingest` child): every sample published with QoS 1 is stored exactly once and every
+ * window's features equal the offline computation, across an InfluxDB outage and across a
+ * SIGKILL of ingest.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import mqtt from 'mqtt';
+import { startBroker, type RunningBroker } from '../../broker/broker-server.ts';
+import { IngestService } from '../../ingest/ingest-service.ts';
+import type { Sample } from '../../contracts/telemetry.ts';
+import { startCli } from '../support/cli.ts';
+import { startRestartableTestInfluxd, waitFor, type RestartableTestInfluxd } from '../support/influx.ts';
+import { expectedFeatures, makeSamples, publishSamples, storedFeatures, storedTimes } from '../ingest/fixtures.ts';
+
+const WINDOW_MS = 10_000;
+const ALL_SHARDS = Array.from({ length: 64 }, (_, i) => i);
+
+/** Publishes `vehicles` vehicles' data in rounds until `until()` is true; returns what was acknowledged. */
+async function publishWhile(url: string, vehicles: string[], baseMs: number, until: () => boolean): Promise<Map<string, Sample[]>> {
+  const client = await mqtt.connectAsync(url, { clientId: `pub-${Math.random().toString(36).slice(2)}` });
+  const sent = new Map<string, Sample[]>(vehicles.map((v) => [v, []]));
+  const seqs = new Map<string, number>();
+  for (let round = 0; round < 100_000 && !until(); round++) {
+    for (const [i, vehicle] of vehicles.entries()) {
+      const samples = makeSamples(baseMs + round * 5000, 5, 1000, i);
+      seqs.set(vehicle, await publishSamples(client, vehicle, samples, 5, seqs.get(vehicle) ?? 0));
+      sent.get(vehicle)!.push(...samples);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await client.endAsync();
+  return sent;
+}
+
+async function expectExactlyOnce(url: string, db: string, sent: Map<string, Sample[]>): Promise<void> {
+  for (const [vehicle, samples] of sent) {
+    expect(samples.length).toBeGreaterThan(20);
+    expect(await storedTimes(url, db, vehicle), vehicle).toEqual(samples.map((s) => s.t));
+    const expected = expectedFeatures(samples, WINDOW_MS);
+    const stored = await storedFeatures(url, db, vehicle);
+    expect([...stored.keys()], `${vehicle} windows`).toEqual([...expected.keys()]);
+    for (const [start, features] of expected) expect(stored.get(start), `${vehicle} window ${start}`).toEqual(features);
+  }
+}
+
+async function allStored(url: string, db: string, sent: Map<string, Sample[]>): Promise<boolean> {
+  for (const [vehicle, samples] of sent) {
+    if ((await storedTimes(url, db, vehicle)).length !== samples.length) return false;
+    if ((await storedFeatures(url, db, vehicle)).size !== expectedFeatures(samples, WINDOW_MS).size) return false;
+  }
+  return true;
+}
+
+describe('ingest delivery', () => {
+  let influx: RestartableTestInfluxd;
+  let broker: RunningBroker;
+  const dirs: string[] = [];
+  const tempDir = (): string => {
+    const dir = mkdtempSync(join(tmpdir(), 'fleetpulse-ingest-e2e-'));
+    dirs.push(dir);
+    return dir;
+  };
+  // Event times start an hour ago, aligned to the window, so windows are comparable offline.
+  const base = Math.floor((Date.now() - 3_600_000) / WINDOW_MS) * WINDOW_MS;
+
+  beforeAll(async () => {
+    influx = await startRestartableTestInfluxd();
+    broker = await startBroker({ host: '127.0.0.1', port: 0 });
+  });
+  afterAll(async () => {
+    await broker?.close();
+    await influx?.dispose();
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('stores every sample exactly once when InfluxDB is down for 30 s mid-stream', async () => {
+    const db = 'outage';
+    const ingest = new IngestService({
+      mqttUrl: broker.url,
+      influxUrl: influx.url,
+      influxDatabase: db,
+      clientId: 'outage-ingest',
+      shards: ALL_SHARDS,
+      spoolDir: tempDir(),
+      flushIntervalMs: 100,
+      windowMs: WINDOW_MS,
+      allowedLatenessMs: 0,
+      idleTimeoutMs: 1000,
+      httpPort: 0,
+    });
+    try {
+      await ingest.start();
+      expect(await waitFor(() => ingest.stats().mqttConnected, 10_000)).toBe(true);
+      await new Promise((r) => setTimeout(r, 300)); // subscription in place
+      const started = Date.now();
+      let phase = 'before';
+      let sawDegraded = false;
+      let spooledWhileDown = 0;
+      const publishing = publishWhile(broker.url, ['out-1', 'out-2', 'out-3'], base, () => phase === 'done');
+      await new Promise((r) => setTimeout(r, 3000));
+      await influx.stop();
+      phase = 'down';
+      const downSince = Date.now();
+      while (Date.now() - downSince < 30_000) {
+        await new Promise((r) => setTimeout(r, 1000));
+        const health = (await (await fetch(`${ingest.httpUrl}/healthz`)).json()) as { status: string };
+        sawDegraded ||= health.status === 'degraded';
+        spooledWhileDown = Math.max(spooledWhileDown, ingest.stats().spool.pendingBytes);
+      }
+      await influx.start();
+      await new Promise((r) => setTimeout(r, 3000));
+      phase = 'done';
+      const sent = await publishing;
+      expect(Date.now() - started).toBeGreaterThan(35_000);
+      expect(sawDegraded).toBe(true);
+      expect(spooledWhileDown).toBeGreaterThan(10_000);
+      expect(ingest.stats().writer.writeFailures).toBeGreaterThan(0);
+      expect(await waitFor(() => allStored(influx.url, db, sent), 30_000, 500)).toBe(true);
+      await expectExactlyOnce(influx.url, db, sent);
+      const metrics = await (await fetch(`${ingest.httpUrl}/metrics`)).text();
+      expect(metrics).toMatch(/^fleetpulse_ingest_influx_write_failures_total [1-9]/m);
+      expect(metrics).toMatch(/^fleetpulse_ingest_spool_bytes \d+/m);
+      expect(metrics).toMatch(/^fleetpulse_ingest_windows_closed_total\{reason="idle"\} [1-9]/m);
+    } finally {
+      await ingest.stop();
+    }
+  });
+
+  it('loses and duplicates nothing when ingest is SIGKILLed mid-stream and restarted', async () => {
+    const db = 'sigkill';
+    const dataDir = tempDir();
+    const args = [
+      'ingest', '--mqtt-url', broker.url, '--influx-url', influx.url, '--influx-database', db, '--data-dir', dataDir,
+      '--client-id', 'killed-ingest', '--http-port', '0', '--window-s', String(WINDOW_MS / 1000), '--allowed-lateness-s', '0',
+      '--idle-timeout-s', '2', '--flush-interval-ms', '100', '--stats-interval-s', '0',
+    ];
+    let worker = startCli(args);
+    try {
+      expect(await waitFor(() => worker.output().includes('subscribed'), 20_000), worker.output()).toBe(true);
+      let done = false;
+      const publishing = publishWhile(broker.url, ['kill-1', 'kill-2', 'kill-3'], base, () => done);
+      await new Promise((r) => setTimeout(r, 4000));
+      worker.child.kill('SIGKILL');
+      await worker.exited;
+      await new Promise((r) => setTimeout(r, 2000)); // the broker queues for the persistent session meanwhile
+      worker = startCli(args);
+      expect(await waitFor(() => worker.output().includes('connected to broker'), 20_000), worker.output()).toBe(true);
+      expect(worker.output()).toMatch(/replayed spool/);
+      await new Promise((r) => setTimeout(r, 3000));
+      done = true;
+      const sent = await publishing;
+      expect(await waitFor(() => allStored(influx.url, db, sent), 30_000, 500), worker.output()).toBe(true);
+      await expectExactlyOnce(influx.url, db, sent);
+    } finally {
+      worker.child.kill('SIGTERM');
+      await Promise.race([worker.exited, new Promise((r) => setTimeout(r, 10_000))]);
+      if (worker.child.exitCode === null) worker.child.kill('SIGKILL');
+    }
+  });
+});
