@@ -23,6 +23,7 @@ import { BrokerMetrics, startMetricsServer } from './broker-metrics.ts';
 import { FileDeviceStore } from './device-store.ts';
 import { LoginLimiter } from './login-limiter.ts';
 import { guardPacketSize } from './packet-size-guard.ts';
+import { guardClientPacketLoop, guardEmitterQueue, type PacketLoopClient, type QueueDrainingEmitter } from './stack-guard.ts';
 
 const require = createRequire(import.meta.url);
 
@@ -221,6 +222,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     ...(access ? access.hooks() : {}),
   };
   const aedes = await Aedes.createBroker(aedesOptions);
+  guardEmitterQueue((aedes as unknown as { mq: QueueDrainingEmitter }).mq);
 
   aedes.on('client', (client) => {
     metrics.connects += 1;
@@ -274,7 +276,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     if (!admit(socket)) return;
     socket.setNoDelay(true);
     guardPacketSize(socket, maxPacketBytes, onOversize(socket));
-    aedes.handle(socket);
+    guardClientPacketLoop(aedes.handle(socket) as unknown as PacketLoopClient);
   };
 
   const closers: Array<() => Promise<void>> = [];
@@ -329,7 +331,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
         if (!admit(socket)) return;
         const stream = createWebSocketStream(ws);
         stream.on('error', () => stream.destroy());
-        aedes.handle(stream, req);
+        guardClientPacketLoop(aedes.handle(stream, req) as unknown as PacketLoopClient);
       });
       wsPort = await listen(http, options.ws.port, options.ws.host ?? options.host);
       const server = wss;

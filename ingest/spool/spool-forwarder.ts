@@ -16,6 +16,7 @@ import { errorMessage } from '../../common/errors.ts';
 import { type Logger, silentLogger } from '../../common/logger.ts';
 import type { DiskSpool, SpoolPosition } from './disk-spool.ts';
 import { Histogram } from '../http/metrics.ts';
+import { ensureDatabase, influxClient } from '../influxdb/influx-admin.ts';
 
 export interface SpoolForwarderOptions {
   spool: DiskSpool;
@@ -44,7 +45,6 @@ export interface SpoolForwarderStats {
 export class SpoolForwarder {
   private readonly log: Logger;
   private readonly writeUrl: string;
-  private readonly queryUrl: string;
   private readonly authHeader: string | undefined;
   private wake: (() => void) | undefined;
   private stopped = false;
@@ -66,7 +66,6 @@ export class SpoolForwarder {
     url.password = '';
     const base = url.toString().replace(/\/$/, '');
     this.writeUrl = `${base}/write?db=${encodeURIComponent(options.database)}&precision=ns`;
-    this.queryUrl = `${base}/query`;
     options.spool.onAppend(() => {
       // Caught up: start the flush interval now. Otherwise only a full batch cuts the wait short.
       if (this.caughtUp || options.spool.stats().pendingBytes >= options.batchBytes) this.wake?.();
@@ -210,15 +209,10 @@ export class SpoolForwarder {
     return 'retry';
   }
 
-  /** CREATE DATABASE (idempotent); false when InfluxDB cannot be reached. */
+  /** CREATE DATABASE (idempotent, through the `influx` client); false when InfluxDB cannot be reached. */
   async createDatabase(timeoutMs = 10_000): Promise<boolean> {
     try {
-      await fetch(this.queryUrl, {
-        method: 'POST',
-        body: new URLSearchParams({ q: `CREATE DATABASE "${this.options.database}"` }),
-        headers: this.authHeader ? { authorization: this.authHeader } : {},
-        signal: AbortSignal.timeout(timeoutMs),
-      });
+      await ensureDatabase(influxClient(this.options.influxUrl, this.options.database, timeoutMs), this.options.database);
       return true;
     } catch {
       return false; // retried with the next write
