@@ -9,11 +9,18 @@
  * clients are connected: messages delivered to the subscriber per second, and p99 latency from
  * publish to delivery (payload carries the send time).
  *
- *   npm run bench:broker                      # 10 and 1000 publishers, QoS 0 and 1, 5 s each
+ *   npm run bench:broker                      # vs Mosquitto: 10 and 1000 publishers, QoS 0 and 1, 5 s each
  *   BENCH_SECONDS=10 BENCH_PUBLISHERS=10 npm run bench:broker
+ *   BENCH_COMPARE=auth BENCH_ROUNDS=3 npm run bench:broker      # the same broker with auth+ACL off vs on
+ *   BENCH_COMPARE=cluster BENCH_QOS=1 npm run bench:broker      # vs `fleetpulse broker --workers 2` (needs redis-server)
+ *
+ * Other knobs: BENCH_QOS (default 0,1), BENCH_ROUNDS (median of N alternating rounds), BENCH_WORKERS (2).
+ * Diagnostics (auth mode's broker-bench-server.ts): BENCH_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR",
+ * BENCH_SERVER_STATS_DIR=DIR (the broker's counters at the end of each run), BENCH_IDLE_BEFORE_LOAD_S=N
+ * (pause between connecting and loading).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
@@ -25,6 +32,12 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const PUBLISHERS = (process.env.BENCH_PUBLISHERS ?? '10,1000').split(',').map(Number);
 const ROOT = join(import.meta.dirname, '..');
 const PAYLOAD_BYTES = 200;
+/** mosquitto: fleetpulse vs Mosquitto; auth: auth+ACL on vs off; cluster: Mosquitto vs fleetpulse vs fleetpulse --workers. */
+const COMPARE = (process.env.BENCH_COMPARE ?? 'mosquitto') as 'mosquitto' | 'auth' | 'cluster';
+const QOS = (process.env.BENCH_QOS ?? '0,1').split(',').map(Number) as Array<0 | 1>;
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 1);
+const WORKERS = Number(process.env.BENCH_WORKERS ?? 2);
+const IDLE_BEFORE_LOAD_S = Number(process.env.BENCH_IDLE_BEFORE_LOAD_S ?? 0);
 
 interface Result {
   broker: string;
@@ -32,6 +45,33 @@ interface Result {
   publishers: number;
   deliveredPerS: number;
   p99Ms: number;
+  /** CPU time of the broker's processes (with their children, e.g. cluster workers, and redis) per delivered message. */
+  cpuUsPerMsg: number;
+}
+
+/**
+ * user+system CPU seconds of these processes and their direct children, from /proc. Unlike msg/s
+ * this hardly moves when other jobs compete for the cores, so it is the fairer cost measure here.
+ */
+function cpuSeconds(pids: readonly number[]): number {
+  const ticks = 100; // USER_HZ on Linux
+  const wanted = new Set(pids);
+  let total = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue; // exited meanwhile
+    }
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const pid = Number(entry);
+    const ppid = Number(fields[1]);
+    if (!wanted.has(pid) && !wanted.has(ppid)) continue;
+    total += (Number(fields[11]) + Number(fields[12])) / ticks;
+  }
+  return total;
 }
 
 async function waitPort(port: number): Promise<void> {
@@ -50,7 +90,7 @@ function connect(port: number, username: string, password: string, clientId: str
   });
 }
 
-async function runLoad(name: string, port: number, passwords: Map<string, string>, vehicles: string[], qos: 0 | 1): Promise<Result> {
+async function runLoad(name: string, port: number, brokerPids: readonly number[], passwords: Map<string, string>, vehicles: string[], qos: 0 | 1): Promise<Result> {
   const sub = await connect(port, 'bench-ingest', passwords.get('bench-ingest')!, 'bench-ingest', '127.0.0.1');
   let delivered = 0;
   let measuring = false;
@@ -68,6 +108,8 @@ async function runLoad(name: string, port: number, passwords: Map<string, string
     const batch = vehicles.slice(i, i + 50);
     pubs.push(...(await Promise.all(batch.map((v, j) => connect(port, v, passwords.get(v)!, v, `127.0.0.${2 + ((i + j) % 50)}`)))));
   }
+  // Diagnostic: an idle pause after connecting (a long connect phase is what auth adds with 1,000 clients).
+  if (IDLE_BEFORE_LOAD_S > 0) await new Promise((r) => setTimeout(r, IDLE_BEFORE_LOAD_S * 1000));
   let running = true;
   const loops = pubs.map(async (client, i) => {
     const topic = topics.telemetry(vehicles[i]!);
@@ -81,8 +123,10 @@ async function runLoad(name: string, port: number, passwords: Map<string, string
   await new Promise((r) => setTimeout(r, 1000)); // warm-up
   measuring = true;
   const started = performance.now();
+  const cpuBefore = cpuSeconds(brokerPids);
   await new Promise((r) => setTimeout(r, SECONDS * 1000));
   measuring = false;
+  const cpu = cpuSeconds(brokerPids) - cpuBefore;
   const elapsed = (performance.now() - started) / 1000;
   running = false;
   await Promise.race([Promise.all(loops), new Promise((r) => setTimeout(r, 5000))]);
@@ -90,10 +134,18 @@ async function runLoad(name: string, port: number, passwords: Map<string, string
   sub.end(true);
   latencies.sort((a, b) => a - b);
   const p99 = latencies.length ? latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * 0.99))]! : NaN;
-  return { broker: name, qos, publishers: vehicles.length, deliveredPerS: delivered / elapsed, p99Ms: p99 };
+  return { broker: name, qos, publishers: vehicles.length, deliveredPerS: delivered / elapsed, p99Ms: p99, cpuUsPerMsg: delivered > 0 ? (cpu * 1e6) / delivered : NaN };
 }
 
-async function startOurs(devicesFile: string): Promise<{ port: number; child: ChildProcess }> {
+interface Started {
+  port: number;
+  child: ChildProcess;
+  /** Extra processes to stop with it (redis-server). */
+  extra?: ChildProcess[];
+}
+
+/** `fleetpulse broker` itself (auth and ACL on), as an operator runs it. */
+async function startOurs(devicesFile: string): Promise<Started> {
   const port = await freePort();
   const child = spawn(process.execPath, [join(ROOT, 'bin', 'fleetpulse.js'), 'broker', '--port', String(port), '--devices-file', devicesFile, '--persistence', 'memory', '--max-failed-logins', '100000'], {
     stdio: ['ignore', 'ignore', 'inherit'],
@@ -103,7 +155,38 @@ async function startOurs(devicesFile: string): Promise<{ port: number; child: Ch
   return { port, child };
 }
 
-async function startMosquitto(dir: string, passwords: Map<string, string>): Promise<{ port: number; child: ChildProcess }> {
+/** The same broker through bench/broker-bench-server.ts, with auth+ACL on or (bench only) off. */
+async function startBenchServer(devicesFile: string | undefined): Promise<Started> {
+  const port = await freePort();
+  const auth = devicesFile ? ['--devices-file', devicesFile] : ['--insecure-no-auth'];
+  // BENCH_SERVER_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", to profile the broker.
+  const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', join(ROOT, 'bench', 'broker-bench-server.ts'), '--port', String(port), ...auth], {
+    cwd: ROOT,
+    stdio: ['ignore', 'ignore', 'ignore'],
+    env: { ...process.env, FLEETPULSE_LOG_LEVEL: 'error' },
+  });
+  await waitPort(port);
+  return { port, child };
+}
+
+/** `fleetpulse broker --workers N` on a fresh redis-server (sessions and messages shared through it). */
+async function startCluster(dir: string, devicesFile: string, workers: number): Promise<Started> {
+  const redisPort = await freePort();
+  const redis = spawn('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' });
+  await waitPort(redisPort);
+  const port = await freePort();
+  const child = spawn(
+    process.execPath,
+    [join(ROOT, 'bin', 'fleetpulse.js'), 'broker', '--port', String(port), '--devices-file', devicesFile, '--persistence', 'redis', '--redis-url', `redis://127.0.0.1:${redisPort}`, '--workers', String(workers), '--max-failed-logins', '100000'],
+    { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, FLEETPULSE_LOG_LEVEL: 'warn' } },
+  );
+  await waitPort(port);
+  await new Promise((r) => setTimeout(r, 2000)); // every worker listening, not only the first
+  return { port, child, extra: [redis] };
+}
+
+async function startMosquitto(dir: string, passwords: Map<string, string>): Promise<Started> {
   const port = await freePort();
   const passwordFile = join(dir, 'mosquitto.passwd');
   // mosquitto_passwd -U hashes a whole clear-text file at once (sha512-pbkdf2).
@@ -128,6 +211,19 @@ async function stop(child: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
+interface Contender {
+  name: string;
+  start(): Promise<Started>;
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length / 2;
+  return sorted.length % 2 === 1 ? sorted[Math.floor(mid)]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+const fmt = (n: number, digits = 0): string => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'fp-bench-broker-'));
   try {
@@ -138,31 +234,70 @@ async function main(): Promise<void> {
     const created = await store.addMany([{ username: 'bench-ingest', role: 'ingest' }, ...vehicles.map((v) => ({ username: v, role: 'vehicle' as const }))]);
     const passwords = new Map(created.map((c) => [c.identity.username, c.password]));
 
+    // The first contender is the baseline of the ratios.
+    const contenders: Contender[] =
+      COMPARE === 'auth'
+        ? [
+            { name: 'auth+ACL off', start: () => startBenchServer(undefined) },
+            { name: 'auth+ACL on', start: () => startBenchServer(store.path) },
+          ]
+        : COMPARE === 'cluster'
+          ? [
+              { name: 'Mosquitto', start: () => startMosquitto(dir, passwords) },
+              { name: 'fleetpulse', start: () => startOurs(store.path) },
+              { name: `fleetpulse --workers ${WORKERS}`, start: () => startCluster(dir, store.path, WORKERS) },
+            ]
+          : [
+              { name: 'Mosquitto', start: () => startMosquitto(dir, passwords) },
+              { name: 'fleetpulse', start: () => startOurs(store.path) },
+            ];
+
     const results: Result[] = [];
     for (const publishers of PUBLISHERS) {
-      for (const qos of [0, 1] as const) {
-        for (const name of ['mosquitto', 'fleetpulse'] as const) {
-          const broker = name === 'mosquitto' ? await startMosquitto(dir, passwords) : await startOurs(store.path);
-          try {
-            const r = await runLoad(name, broker.port, passwords, vehicles.slice(0, publishers), qos);
-            results.push(r);
-            process.stderr.write(`${name.padEnd(10)} qos ${qos} publishers ${String(publishers).padEnd(5)} ${r.deliveredPerS.toFixed(0).padStart(7)} msg/s  p99 ${r.p99Ms.toFixed(1)} ms\n`);
-          } finally {
-            await stop(broker.child);
+      for (const qos of QOS) {
+        // Rounds alternate the contenders so that a noisy neighbour hits them alike.
+        for (let round = 0; round < ROUNDS; round++) {
+          for (const contender of contenders) {
+            const broker = await contender.start();
+            try {
+              const pids = [broker.child, ...(broker.extra ?? [])].map((c) => c.pid!).filter((pid) => pid > 0);
+              const r = await runLoad(contender.name, broker.port, pids, passwords, vehicles.slice(0, publishers), qos);
+              results.push(r);
+              process.stderr.write(`${contender.name.padEnd(24)} qos ${qos} publishers ${String(publishers).padEnd(5)} ${r.deliveredPerS.toFixed(0).padStart(7)} msg/s  p99 ${r.p99Ms.toFixed(1)} ms  broker CPU ${r.cpuUsPerMsg.toFixed(1)} µs/msg\n`);
+            } finally {
+              await stop(broker.child);
+              for (const extra of broker.extra ?? []) await stop(extra);
+            }
           }
         }
       }
     }
 
-    const rows = ['| QoS | publishers | Mosquitto msg/s | fleetpulse msg/s | ratio | Mosquitto p99 ms | fleetpulse p99 ms | ratio |', '|---|---|---|---|---|---|---|---|'];
+    const [base, ...others] = contenders.map((c) => c.name);
+    const header = [
+      'QoS',
+      'publishers',
+      ...contenders.map((c) => `${c.name} msg/s`),
+      ...others.map((o) => `ratio ${o}`),
+      ...contenders.map((c) => `${c.name} p99 ms`),
+      ...others.map((o) => `ratio ${o}`),
+      ...contenders.map((c) => `${c.name} CPU µs/msg`),
+      ...others.map((o) => `ratio ${o}`),
+    ];
+    const rows = [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`];
     for (const publishers of PUBLISHERS) {
-      for (const qos of [0, 1] as const) {
-        const m = results.find((r) => r.broker === 'mosquitto' && r.qos === qos && r.publishers === publishers)!;
-        const f = results.find((r) => r.broker === 'fleetpulse' && r.qos === qos && r.publishers === publishers)!;
-        rows.push(`| ${qos} | ${publishers} | ${m.deliveredPerS.toFixed(0)} | ${f.deliveredPerS.toFixed(0)} | ${(f.deliveredPerS / m.deliveredPerS).toFixed(2)}× | ${m.p99Ms.toFixed(1)} | ${f.p99Ms.toFixed(1)} | ${(f.p99Ms / m.p99Ms).toFixed(2)}× |`);
+      for (const qos of QOS) {
+        const cell = (name: string) => {
+          const runs = results.filter((r) => r.broker === name && r.qos === qos && r.publishers === publishers);
+          return { rate: median(runs.map((r) => r.deliveredPerS)), p99: median(runs.map((r) => r.p99Ms)), cpu: median(runs.map((r) => r.cpuUsPerMsg)) };
+        };
+        const b = cell(base!);
+        const cells = contenders.map((c) => cell(c.name));
+        const o = others.map(cell);
+        rows.push(`| ${[qos, fmt(publishers), ...cells.map((c) => fmt(c.rate)), ...o.map((c) => `${(c.rate / b.rate).toFixed(2)}×`), ...cells.map((c) => fmt(c.p99, 1)), ...o.map((c) => `${(c.p99 / b.p99).toFixed(2)}×`), ...cells.map((c) => fmt(c.cpu, 1)), ...o.map((c) => `${(c.cpu / b.cpu).toFixed(2)}×`)].join(' | ')} |`);
       }
     }
-    process.stdout.write(`\n${SECONDS} s per cell, ${PAYLOAD_BYTES}-byte payloads, ${cpus().length} CPUs (${cpus()[0]?.model ?? 'unknown'})\n\n${rows.join('\n')}\n`);
+    process.stdout.write(`\n${SECONDS} s per cell, median of ${ROUNDS} round(s), ${PAYLOAD_BYTES}-byte payloads, ${cpus().length} CPUs (${cpus()[0]?.model ?? 'unknown'})\n\n${rows.join('\n')}\n`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -22,6 +22,8 @@ export class BrokerMetrics {
   revokedDisconnects = 0;
   /** Subscriptions replaced by a narrower filter (not a denial: the client still gets its share). */
   subscriptionsNarrowed = 0;
+  /** Messages not queued for an offline persistent subscriber whose queue was at its bound. */
+  offlineDropped = 0;
   readonly auth = new Map<AuthResult, number>();
   /** Denials per action and role. */
   readonly denials = new Map<string, number>();
@@ -57,6 +59,7 @@ export class BrokerMetrics {
     counter('fleetpulse_broker_connections_refused_total', 'Connections refused at a connection limit.', this.connectionsRefused);
     counter('fleetpulse_broker_revoked_disconnects_total', 'Live clients disconnected after revocation or rotation.', this.revokedDisconnects);
     counter('fleetpulse_broker_subscriptions_narrowed_total', 'Subscriptions narrowed to what the client may read.', this.subscriptionsNarrowed);
+    counter('fleetpulse_broker_offline_messages_dropped_total', 'Messages not queued for an offline persistent subscriber at its queue bound.', this.offlineDropped);
     lines.push('# HELP fleetpulse_broker_auth_total Authentication attempts by result.', '# TYPE fleetpulse_broker_auth_total counter');
     for (const [result, value] of this.auth) lines.push(`fleetpulse_broker_auth_total{result="${result}"} ${value}`);
     lines.push('# HELP fleetpulse_broker_acl_denials_total ACL denials by action and role.', '# TYPE fleetpulse_broker_acl_denials_total counter');

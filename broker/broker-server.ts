@@ -22,6 +22,7 @@ import { AccessControl } from './access-control.ts';
 import { BrokerMetrics, startMetricsServer } from './broker-metrics.ts';
 import { FileDeviceStore } from './device-store.ts';
 import { LoginLimiter } from './login-limiter.ts';
+import { boundOfflineQueues, type QueueingPersistence } from './offline-queue-bound.ts';
 import { guardPacketSize } from './packet-size-guard.ts';
 import { guardClientPacketLoop, guardEmitterQueue, type PacketLoopClient, type QueueDrainingEmitter } from './stack-guard.ts';
 
@@ -77,6 +78,11 @@ export interface BrokerLimits {
   connectTimeoutMs?: number;
   /** Offline messages delivered per reconnect (Redis persistence). Default 1000. */
   maxSessionDelivery?: number;
+  /**
+   * QoS 1/2 messages queued per offline persistent subscriber (memory and LevelDB persistence); at the
+   * bound new messages are not queued for that client and are counted. Default 100,000.
+   */
+  maxOfflineMessages?: number;
 }
 
 export interface BrokerOptions {
@@ -118,6 +124,8 @@ export interface BrokerStats {
   revokedDisconnects: number;
   oversizePackets: number;
   connectionsRefused: number;
+  /** Messages not queued for an offline persistent subscriber because its queue was full. */
+  offlineDropped: number;
 }
 
 export interface RunningBroker {
@@ -137,7 +145,7 @@ export interface RunningBroker {
   close(): Promise<void>;
 }
 
-interface Persistence {
+interface Persistence extends QueueingPersistence {
   destroy(): Promise<void>;
 }
 
@@ -156,10 +164,13 @@ function redisOptions(url: string): Record<string, unknown> {
   };
 }
 
-async function createPersistence(options: PersistenceOptions, limits: BrokerLimits): Promise<Persistence | undefined> {
+async function createPersistence(options: PersistenceOptions, limits: BrokerLimits): Promise<Persistence> {
   switch (options.kind) {
-    case 'memory':
-      return undefined;
+    case 'memory': {
+      // Aedes' own default, created here so that its offline queues can be bounded too.
+      const AsyncMemoryPersistence = require('aedes-persistence/asyncPersistence.js') as new () => Persistence;
+      return new AsyncMemoryPersistence();
+    }
     case 'level': {
       mkdirSync(options.dir, { recursive: true, mode: 0o700 });
       const { Level } = await import('level');
@@ -204,7 +215,20 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     log.warn('broker started WITHOUT authentication: every client may publish and read everything');
   }
 
+  const persistenceKind = options.persistence?.kind ?? 'memory';
   const persistence = await createPersistence(options.persistence ?? { kind: 'memory' }, limits);
+  let isConnected = (_clientId: string): boolean => false;
+  const offlineQueues =
+    persistenceKind === 'redis'
+      ? undefined
+      : boundOfflineQueues(persistence, {
+          maxMessages: limits.maxOfflineMessages ?? 100_000,
+          isConnected: (clientId) => isConnected(clientId),
+          onDrop: (clientId, first) => {
+            metrics.offlineDropped += 1;
+            if (first) log.warn('offline queue full: new messages for this client are dropped until it reconnects', { clientId, maxOfflineMessages: limits.maxOfflineMessages ?? 100_000 });
+          },
+        });
   let mq: unknown;
   if (options.clusterRedisUrl) {
     const mqemitterRedis = require('mqemitter-redis') as (opts: unknown) => unknown;
@@ -213,7 +237,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
 
   const aedesOptions: AedesOptions = {
     ...(options.brokerId ? { id: options.brokerId } : {}),
-    ...(persistence ? { persistence } : {}),
+    persistence,
     ...(mq ? { mq } : {}),
     queueLimit: limits.queueLimit ?? 42,
     maxInflightInbound: limits.maxInflightInbound ?? 100,
@@ -223,13 +247,17 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   };
   const aedes = await Aedes.createBroker(aedesOptions);
   guardEmitterQueue((aedes as unknown as { mq: QueueDrainingEmitter }).mq);
+  const liveClients = (aedes as unknown as { clients: Record<string, unknown> }).clients;
+  isConnected = (clientId) => liveClients[clientId] !== undefined;
 
   aedes.on('client', (client) => {
     metrics.connects += 1;
+    offlineQueues?.forget(client.id);
     log.debug('client connected', { clientId: client.id, username: access?.identityOf(client)?.username });
   });
   aedes.on('clientDisconnect', (client) => {
     metrics.disconnects += 1;
+    offlineQueues?.forget(client.id);
     log.debug('client disconnected', { clientId: client.id });
   });
   aedes.on('clientError', (client, error) => {
@@ -291,7 +319,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   const cleanupOnFailure = async (error: unknown): Promise<never> => {
     for (const close of closers.reverse()) await close().catch(() => {});
     await new Promise<void>((resolve) => aedes.close(() => resolve()));
-    await persistence?.destroy().catch(() => {});
+    await persistence.destroy().catch(() => {});
     throw error;
   };
 
@@ -397,6 +425,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       revokedDisconnects: metrics.revokedDisconnects,
       oversizePackets: metrics.oversizePackets,
       connectionsRefused: metrics.connectionsRefused,
+      offlineDropped: metrics.offlineDropped,
     };
   }
 
@@ -437,7 +466,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
         await new Promise<void>((resolve) => aedes.close(() => resolve()));
         for (const socket of sockets) socket.destroy();
         for (const close of closers.reverse()) await close();
-        await persistence?.destroy();
+        await persistence.destroy();
       })();
       return closing;
     },

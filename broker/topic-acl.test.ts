@@ -68,10 +68,18 @@ describe('role grants', () => {
     expect(mayPublish(ingest, topics.config('car-a'))).toBe(false);
   });
 
-  it('lets a log shipper publish API logs and read nothing', () => {
+  it('lets a log shipper publish API logs and read only the API blocklist', () => {
     expect(mayPublish(logship, topics.apiLogs('edge-1'))).toBe(true);
     expect(mayPublish(logship, topics.telemetry('car-a'))).toBe(false);
-    expect(decideSubscribe(logship, '#').kind).toBe('deny');
+    expect(mayPublish(logship, topics.apiBlocklist())).toBe(false);
+    expect(decideSubscribe(logship, topics.apiBlocklist()).kind).toBe('allow');
+    expect(decideSubscribe(logship, '#')).toEqual({ kind: 'narrow', filter: topics.apiBlocklist() });
+    expect(decideSubscribe(logship, 'apilogs/#').kind).toBe('deny');
+  });
+
+  it('lets only ingest publish the API blocklist', () => {
+    expect(mayPublish(ingest, topics.apiBlocklist())).toBe(true);
+    expect(mayPublish(viewer, topics.apiBlocklist())).toBe(false);
   });
 
   it('lets a viewer read alerts, status and $SYS but nothing else, and publish nothing', () => {

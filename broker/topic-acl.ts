@@ -3,8 +3,8 @@
  * serve publish checks, subscription narrowing and the per-message forward check.
  *
  *   vehicle  publish its own telemetry and status; read everything under its own vehicle id
- *   ingest   read every fleet topic and every API log; publish alerts
- *   logship  publish API logs only
+ *   ingest   read every fleet topic and every API log; publish alerts and the API blocklist
+ *   logship  publish API logs; read the API blocklist (the edge host's privacy API enforces it)
  *   viewer   read alerts, status and the broker's $SYS metrics
  *
  * Topics beginning with `$` are never published by clients, and are readable only when a grant names
@@ -29,9 +29,9 @@ export function grantsFor(identity: DeviceIdentity): Grants {
       return { publish: [topics.telemetry(id), topics.status(id)], read: [topics.vehicleFilter(id)] };
     }
     case 'ingest':
-      return { publish: [topics.fleetFilter('alerts')], read: [topics.fleetFilter(), topics.apiLogsFilter()] };
+      return { publish: [topics.fleetFilter('alerts'), topics.apiBlocklist()], read: [topics.fleetFilter(), topics.apiLogsFilter()] };
     case 'logship':
-      return { publish: [topics.apiLogsFilter()], read: [] };
+      return { publish: [topics.apiLogsFilter()], read: [topics.apiBlocklist()] };
     case 'viewer':
       return { publish: [], read: [topics.fleetFilter('alerts'), topics.fleetFilter('status'), SYS_FILTER] };
   }

@@ -29,12 +29,24 @@ export const COMMANDS: Record<string, Entry> = {
   certs: { summary: 'Create a development CA and TLS certificates', load: () => import('./commands/certs.ts') },
   ingest: { summary: 'Consume telemetry and write it to InfluxDB', load: () => import('./commands/ingest.ts') },
   agent: { summary: 'Run the vehicle agent', load: () => import('./commands/agent.ts') },
+  api: { summary: 'Run the privacy API (behind nginx when installed)', load: () => import('./commands/api.ts') },
+  logship: { summary: 'Ship an nginx access log to the broker', load: () => import('./commands/logship.ts') },
+  train: {
+    summary: 'Engine anomaly model: train end to end (no subcommand), dataset, report, drift',
+    load: () => import('./commands/train.ts'),
+    subcommands: {
+      dataset: { summary: 'Labelled feature windows from a simulated fleet, split by vehicle', load: () => import('./commands/train.ts').then((m) => ({ default: m.datasetCommand })) },
+      report: { summary: 'Evaluation report of a model on held-out vehicles (Markdown + SVG)', load: () => import('./commands/train.ts').then((m) => ({ default: m.reportCommand })) },
+      drift: { summary: 'PSI of recent feature windows against the training set; whether to retrain', load: () => import('./commands/train.ts').then((m) => ({ default: m.driftCommand })) },
+    },
+  },
   simulate: {
     summary: 'Simulators: a fleet of vehicles, batch data generation, the realism report',
     subcommands: {
       fleet: { summary: 'Run a simulated fleet, one agent per vehicle', load: () => import('./commands/simulate-fleet.ts') },
       'realism-report': { summary: 'Compare the simulator with a real drive (Markdown + SVG charts)', load: () => import('./commands/simulate-realism-report.ts') },
       generate: { summary: 'Generate simulated fleet data with ground truth, as fast as the CPU goes', load: () => import('./commands/simulate-generate.ts') },
+      'api-traffic': { summary: 'Simulated API customers and attackers through nginx (loopback)', load: () => import('./commands/simulate-api-traffic.ts') },
     },
   },
 };
@@ -74,8 +86,9 @@ async function resolveCommand(argv: readonly string[], io: MainIo): Promise<{ de
   }
   const entry = COMMANDS[name];
   if (!entry) throw new UsageError(`unknown command '${name}'\n\n${topHelp()}`);
-  if (entry.load) return { definition: (await entry.load()).default, rest };
   const [sub, ...subRest] = rest;
+  // A group with its own command (e.g. `train`) runs it unless a subcommand is named.
+  if (entry.load && (sub === undefined || !entry.subcommands?.[sub])) return { definition: (await entry.load()).default, rest };
   if (sub === undefined || sub === '--help' || sub === '-h') {
     io.out(groupHelp(name, entry));
     return sub === undefined ? 2 : 0;

@@ -6,6 +6,7 @@
  *   fleet/{shard}/{vehicleId}/alerts      ingest → agent, viewers
  *   fleet/{shard}/{vehicleId}/config      retained, operator → agent
  *   apilogs/{source}                      log shipper → ingest
+ *   security/api-blocklist                retained, ingest → privacy API (abuse blocklist)
  *
  * `shard = fnv1a32(vehicleId) mod 64` lets ingest workers split the fleet with plain
  * subscriptions (Aedes has no shared subscriptions) while each vehicle always lands on the
@@ -59,9 +60,16 @@ export const topics = {
   },
   /** Filter for every API log topic. */
   apiLogsFilter: () => 'apilogs/#',
+  /** The abuse blocklist (retained, JSON `ApiBlocklist` of contracts/api-logs.ts), ingest → privacy API. */
+  apiBlocklist: () => 'security/api-blocklist',
   /** The broker's own counters (JSON), published under MQTT's `$SYS` convention. */
   brokerMetrics: (brokerId: string) => `$SYS/${brokerId}/fleetpulse/metrics`,
 } as const;
+
+/** True for `apilogs/{source}` topics (the source is checked by the batch's own field). */
+export function isApiLogsTopic(topic: string): boolean {
+  return topic.startsWith('apilogs/') && topic.indexOf('/', 8) === -1 && topic.length > 8;
+}
 
 export interface ParsedVehicleTopic {
   shard: number;

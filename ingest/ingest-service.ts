@@ -25,7 +25,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { decodeTelemetry, type DeadLetterReason, type Sample } from '../contracts/telemetry.ts';
-import { parseVehicleTopic, topics } from '../contracts/topics.ts';
+import { isApiLogsTopic, parseVehicleTopic, topics } from '../contracts/topics.ts';
 import { errorMessage } from '../common/errors.ts';
 import { type Logger, silentLogger } from '../common/logger.ts';
 import { computeFeatures, FEATURE_SET_ID, FEATURE_VERSION, type FeatureVector } from '../models/features.ts';
@@ -36,6 +36,7 @@ import { SequenceTracker } from './sequence-tracker.ts';
 import { DiskSpool, type FsyncPolicy, type SpoolRecordType, type SpoolStats } from './spool/disk-spool.ts';
 import { SpoolForwarder, type SpoolForwarderStats } from './spool/spool-forwarder.ts';
 import { VehicleWindows, type ClosedWindow, type WindowStats } from './windows/vehicle-windows.ts';
+import type { ApiLogProcessor } from './apilogs/api-log-processor.ts';
 
 export interface IngestOptions {
   mqttUrl: string;
@@ -75,6 +76,8 @@ export interface IngestOptions {
   httpHost?: string;
   statsIntervalMs?: number;
   logger?: Logger;
+  /** API-log analytics (ingest/apilogs/); when given, `apilogs/#` is consumed too. */
+  apiLogs?: ApiLogProcessor;
 }
 
 export type IngestDeadLetterReason = DeadLetterReason | 'internal_error';
@@ -209,6 +212,14 @@ export class IngestService {
       );
     };
     this.client = client;
+    if (this.options.apiLogs) {
+      const apiLogs = this.options.apiLogs;
+      apiLogs.attach(client);
+      // Subscribed on every connect: a session persisted before API logs were enabled lacks it.
+      client.on('connect', () => client.subscribe({ [topics.apiLogsFilter()]: { qos: 1 } }, (error) => {
+        if (error) this.log.error('apilogs subscribe failed', { error: errorMessage(error) });
+      }));
+    }
     client.on('connect', (connack) => {
       this.log.info('connected to broker', { url: this.options.mqttUrl, sessionPresent: connack.sessionPresent });
       if (!connack.sessionPresent) {
@@ -260,6 +271,7 @@ export class IngestService {
   /** Returns a promise only when the message waits for spool space (acknowledge after it). */
   private handleMessage(topic: string, payload: Buffer): Promise<void> | undefined {
     this.counters.messagesIn += 1;
+    if (this.options.apiLogs && isApiLogsTopic(topic)) return this.handleApiLogs(this.options.apiLogs, topic, payload);
     const parsed = parseVehicleTopic(topic);
     if (!parsed || parsed.kind !== 'telemetry') return this.deadLetter('unknown_topic', topic, 'not a telemetry topic', payload);
     try {
@@ -302,6 +314,8 @@ export class IngestService {
   private closeIdleWindows(): void {
     if (this.stopped) return;
     for (const window of this.windows.closeIdle(Date.now())) void this.emitWindow(window);
+    const apiLines = this.options.apiLogs?.tick();
+    if (apiLines) void this.append('f', apiLines);
   }
 
   /**
@@ -326,6 +340,19 @@ export class IngestService {
       },
     );
     return mine;
+  }
+
+  /** API-log batches go through the same spool and acknowledgement as telemetry (derived lines as `f` records). */
+  private handleApiLogs(apiLogs: ApiLogProcessor, topic: string, payload: Buffer): Promise<void> | undefined {
+    try {
+      const result = apiLogs.handle(topic, payload);
+      if (result.ok) return result.lines ? this.append('f', result.lines) : undefined;
+      this.counters.deadLetters += 1;
+      this.deadLettersByReason[result.reason] = (this.deadLettersByReason[result.reason] ?? 0) + 1;
+      return this.append('d', deadLetterLine({ reason: result.reason, kind: 'apilogs', topic, detail: result.detail, payload, receivedAtMs: Date.now() }));
+    } catch (error) {
+      return this.deadLetter('internal_error', topic, errorMessage(error), payload);
+    }
   }
 
   private deadLetter(reason: IngestDeadLetterReason, topic: string, detail: string, payload: Uint8Array): Promise<void> | undefined {
@@ -393,6 +420,20 @@ export class IngestService {
       .counter('influx_rejected_chunks_total', 'Chunks InfluxDB rejected as malformed', s.writer.rejectedChunks)
       .histogram('influx_write_seconds', 'Duration of successful InfluxDB writes', this.forwarder.writeSeconds)
       .gauge('mqtt_connected', '1 while connected to the broker', s.mqttConnected ? 1 : 0);
+    const api = this.options.apiLogs?.stats();
+    if (api) {
+      m.counter('api_log_lines_total', 'API access-log lines received', api.lines)
+        .counter('api_requests_total', 'API requests aggregated (after dedup)', api.requests)
+        .counter('api_duplicate_lines_total', 'API log lines dropped as already seen (request id)', api.duplicates)
+        .counter('api_malformed_lines_total', 'API log lines that did not parse', api.malformedLines)
+        .counter('api_forgotten_ids_total', 'Request ids evicted from the dedup set at its bound', api.forgottenIds)
+        .counter('api_late_requests_total', 'API requests later than their window (not aggregated)', api.windows.lateRequests)
+        .counter('api_forced_window_closes_total', 'API windows closed early at the open-cell bound', api.windows.forcedCloses)
+        .gauge('api_open_cells', 'Open API window cells', api.windows.openCells)
+        .counter('api_detections_total', 'Abuse detections', api.detections)
+        .gauge('api_blocklist_entries', 'Entries on the API blocklist', api.blocklist.entries)
+        .counter('api_blocklist_evicted_total', 'Blocklist entries dropped at its bound', api.blocklist.evicted);
+    }
     return m.toString();
   }
 

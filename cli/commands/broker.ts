@@ -1,10 +1,12 @@
 import { existsSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { opt } from '../../common/config.ts';
 import { ConfigError } from '../../common/errors.ts';
 import { createLogger } from '../../common/logger.ts';
 import { brokerPaths } from '../../broker/broker-paths.ts';
 import { startBroker, type PersistenceOptions } from '../../broker/broker-server.ts';
+import { brokerWorkerIndex, startWorkerPool } from '../../broker/worker-pool.ts';
 import { defineCommand } from '../command.ts';
 import { sharedOptions } from '../shared-options.ts';
 
@@ -16,7 +18,8 @@ export const brokerOptions = {
   persistence: opt.oneOf(['level', 'memory', 'redis'] as const, 'Session store: level (on disk, <data-dir>/broker/sessions), memory, or redis (cluster)', { default: 'level' }),
   redisUrl: opt.url('Redis for --persistence redis and --cluster', ['redis'], { default: 'redis://127.0.0.1:6379' }),
   cluster: opt.boolean('Share messages with other brokers through Redis pub/sub (needs --persistence redis)', { default: false }),
-  brokerId: opt.string('Broker id, unique within a cluster (default random)', { required: false }),
+  brokerId: opt.string('Broker id, unique within a cluster (default random; with --workers <id or host>-w<index>-<pid>)', { required: false }),
+  workers: opt.int('Broker processes on this host sharing the ports (Node cluster, round-robin); above 1 needs --persistence redis and implies --cluster', { default: 1, min: 1, max: 64 }),
   tls: opt.boolean('Also listen with TLS (certificates from `fleetpulse certs`)', { default: false }),
   tlsPort: opt.int('TLS port', { default: 8883, min: 0, max: 65535 }),
   certsDir: opt.string('Directory with ca.crt, server.crt, server.key (default <data-dir>/certs)', { required: false }),
@@ -29,6 +32,7 @@ export const brokerOptions = {
   maxConnections: opt.int('Connections across all listeners', { default: 10_000, min: 1 }),
   maxConnectionsPerAddress: opt.int('Connections per source address (0 = no limit)', { default: 0, min: 0 }),
   maxFailedLogins: opt.int('Failed logins per address and minute before the address is refused', { default: 10, min: 1 }),
+  maxOfflineMessages: opt.int('QoS 1/2 messages queued per offline persistent subscriber; newer ones are dropped and counted (level and memory persistence)', { default: 100_000, min: 1 }),
 };
 
 export default defineCommand({
@@ -40,6 +44,9 @@ export default defineCommand({
     if (config.cluster && config.persistence !== 'redis') {
       throw new ConfigError('fleetpulse broker', [{ field: 'persistence', message: 'must be redis with --cluster (brokers of a cluster share sessions)' }]);
     }
+    if (config.workers > 1 && config.persistence !== 'redis') {
+      throw new ConfigError('fleetpulse broker', [{ field: 'persistence', message: 'must be redis with --workers above 1 (the workers share sessions and messages through Redis)' }]);
+    }
     const paths = brokerPaths(config.dataDir);
     const certsDir = config.certsDir ?? paths.certsDir;
     if (config.tls) {
@@ -48,22 +55,40 @@ export default defineCommand({
         throw new ConfigError('fleetpulse broker', [{ field: 'certsDir', message: `${certsDir} lacks ${missing.join(', ')}: run 'fleetpulse certs' first` }]);
       }
     }
+    const worker = brokerWorkerIndex();
+    if (config.workers > 1 && worker === undefined) {
+      // The primary only supervises; every worker runs this command again with the same options.
+      const pool = startWorkerPool({ workers: config.workers, logger: createLogger('broker') });
+      let failure: Error | undefined;
+      return {
+        done: pool.done.then((error) => void (failure = error)),
+        stop: async () => {
+          await pool.stop();
+          if (failure) throw failure;
+        },
+      };
+    }
     const persistence: PersistenceOptions =
       config.persistence === 'level' ? { kind: 'level', dir: paths.sessionsDir } : config.persistence === 'redis' ? { kind: 'redis', url: config.redisUrl } : { kind: 'memory' };
+    // A fresh id per worker process: receivers drop messages whose (broker id, counter) they have
+    // seen, so a replacement worker must not restart the counter of its predecessor's id.
+    const brokerId = worker === undefined ? config.brokerId : `${config.brokerId ?? hostname()}-w${worker}-${process.pid}`;
+    const cluster = config.cluster || worker !== undefined;
     const broker = await startBroker({
       host: config.host,
       port: config.port,
-      logger: createLogger('broker'),
-      ...(config.brokerId ? { brokerId: config.brokerId } : {}),
+      logger: createLogger(worker === undefined ? 'broker' : `broker-w${worker}`),
+      ...(brokerId ? { brokerId } : {}),
       auth: { devicesFile: config.devicesFile ?? paths.devicesFile, maxFailedLogins: config.maxFailedLogins },
       persistence,
-      ...(config.cluster ? { clusterRedisUrl: config.redisUrl } : {}),
+      ...(cluster ? { clusterRedisUrl: config.redisUrl } : {}),
       ...(config.tls
         ? { tls: { port: config.tlsPort, certFile: join(certsDir, 'server.crt'), keyFile: join(certsDir, 'server.key'), caFile: join(certsDir, 'ca.crt'), requireClientCert: config.requireClientCert } }
         : {}),
       ...(config.ws ? { ws: { port: config.wsPort } } : {}),
-      ...(config.metrics ? { metrics: { port: config.metricsPort } } : {}),
-      limits: { maxPacketBytes: config.maxPacketBytes, maxConnections: config.maxConnections, maxConnectionsPerAddress: config.maxConnectionsPerAddress },
+      // Each worker has its own counters, so its own metrics port: the base port + its index.
+      ...(config.metrics ? { metrics: { port: config.metricsPort === 0 || worker === undefined ? config.metricsPort : config.metricsPort + worker } } : {}),
+      limits: { maxPacketBytes: config.maxPacketBytes, maxConnections: config.maxConnections, maxConnectionsPerAddress: config.maxConnectionsPerAddress, maxOfflineMessages: config.maxOfflineMessages },
     });
     return { stop: () => broker.close() };
   },

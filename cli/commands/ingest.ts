@@ -3,6 +3,7 @@ import { opt } from '../../common/config.ts';
 import { createLogger } from '../../common/logger.ts';
 import { parseShardRanges, SHARD_COUNT } from '../../contracts/topics.ts';
 import { IngestService } from '../../ingest/ingest-service.ts';
+import { apiLogOptions, createApiLogProcessor } from '../../ingest/apilogs/api-log-options.ts';
 import { defineCommand } from '../command.ts';
 import { sharedOptions } from '../shared-options.ts';
 
@@ -31,6 +32,7 @@ export const ingestOptions = {
   httpPort: opt.int('Port of /healthz and /metrics (0 = any free port)', { default: 9464, min: 0, max: 65535 }),
   httpHost: opt.string('Address of the /healthz and /metrics server', { default: '127.0.0.1' }),
   statsIntervalS: opt.int('Seconds between stats log lines (0 = off)', { default: 10, min: 0 }),
+  ...apiLogOptions,
 };
 
 export default defineCommand({
@@ -73,6 +75,7 @@ export default defineCommand({
       httpHost: config.httpHost,
       statsIntervalMs: config.statsIntervalS * 1000,
       logger: createLogger('ingest'),
+      apiLogs: await createApiLogProcessor(config, createLogger('apilogs')),
     });
     await service.start();
     return { stop: () => service.stop() };

@@ -15,6 +15,8 @@ import { SHARD_COUNT } from '../../contracts/topics.ts';
 import { SimulatedFleet, fleetVehicleIds } from '../../simulator/fleet.ts';
 import { defineCommand } from '../command.ts';
 import { sharedOptions } from '../shared-options.ts';
+import { nginxExecutable } from '../../api/nginx/managed-nginx.ts';
+import { createApiLogProcessor, defaultApiLogConfig } from '../../ingest/apilogs/api-log-options.ts';
 
 export default defineCommand({
   path: 'up',
@@ -29,6 +31,9 @@ export default defineCommand({
     influxPort: opt.int('Port of the managed local influxd', { default: 8086, min: 0, max: 65535 }),
     influxDatabase: sharedOptions.influxDatabase,
     dataDir: sharedOptions.dataDir,
+    api: opt.oneOf(['auto', 'on', 'off'] as const, 'Privacy API behind nginx with log shipping and API analytics: auto = when nginx is installed', { default: 'auto' }),
+    apiPort: opt.int('Port of nginx in front of the privacy API', { default: 8080, min: 0, max: 65535 }),
+    apiTrafficRate: opt.number('Simulated API requests per second (0 = none)', { default: 5, min: 0, max: 10_000 }),
   },
   async run(config, ctx) {
     const log = createLogger('up');
@@ -59,8 +64,11 @@ export default defineCommand({
       const brokerFiles = brokerPaths(dataDir);
       const vehicleIds = fleetVehicleIds(config.vehicles, 'sim-');
       const ingestUser = 'fleetpulse-ingest';
+      const edgeUser = 'fleetpulse-edge';
+      const withApi = config.api === 'on' || (config.api === 'auto' && nginxExecutable() !== undefined);
       const passwords = await provisionLocalCredentials(brokerFiles.devicesFile, brokerFiles.localCredentialsFile, [
         { username: ingestUser, role: 'ingest' },
+        ...(withApi ? [{ username: edgeUser, role: 'logship' as const }] : []),
         ...vehicleIds.map((id) => ({ username: id, role: 'vehicle' as const })),
       ]);
       const broker = await startBroker({
@@ -72,6 +80,9 @@ export default defineCommand({
       });
       stops.push({ name: 'broker', stop: () => broker.close() });
 
+      // The demo customer table must exist before ingest enriches with it.
+      const apiStack = withApi ? await import('../../api/api-demo-stack.ts') : undefined;
+      apiStack?.ensureDemoCustomers(join(dataDir, 'api', 'customers.json'));
       const ingest = new IngestService({
         mqttUrl: broker.url,
         influxUrl,
@@ -85,6 +96,7 @@ export default defineCommand({
         httpPort: 0,
         statsIntervalMs: 10_000,
         logger: createLogger('ingest'),
+        apiLogs: withApi ? await createApiLogProcessor(defaultApiLogConfig(dataDir), createLogger('apilogs')) : undefined,
       });
       await ingest.start();
       stops.push({ name: 'ingest', stop: () => ingest.stop() });
@@ -104,6 +116,13 @@ export default defineCommand({
       await fleet.start();
       stops.push({ name: 'fleet', stop: () => fleet.stop() });
 
+      let apiSummary: string[] = [];
+      if (withApi) {
+        const stack = await apiStack!.startApiDemoStack({ dataDir, mqttUrl: broker.url, username: edgeUser, password: passwords.get(edgeUser) ?? '', nginxPort: config.apiPort, trafficRate: config.apiTrafficRate, logger: createLogger('api') });
+        stops.push({ name: 'api', stop: () => stack.stop() });
+        apiSummary = stack.summary;
+      }
+
       const ids = vehicleIds;
       const u = new URL(influxUrl);
       ctx.print(
@@ -114,6 +133,7 @@ export default defineCommand({
           `  Broker    ${broker.url}  (login required; identities in ${brokerFiles.devicesFile}, sessions on disk)`,
           `  Ingest    shards 0-${SHARD_COUNT - 1} → 30 s windows + features → InfluxDB, health and metrics ${ingest.httpUrl ?? '(off)'}`,
           `  Fleet     ${config.vehicles} simulated vehicles${ids.length ? ` (${ids[0]} … ${ids[ids.length - 1]})` : ''}, ${config.sampleRateHz} sample/s each, a batch every 2 s`,
+          ...apiSummary,
           '',
           'Look at the data:',
           `  influx -host ${u.hostname} -port ${u.port || 8086} -database ${config.influxDatabase} -execute 'SELECT count(rpm) FROM telemetry GROUP BY vehicle'`,

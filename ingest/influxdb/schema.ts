@@ -5,6 +5,9 @@
  *   features       tag vehicle; one float field per feature (models/features.ts), window_s,
  *                  feature_version (int); time = window START (event time)
  *   dead_letters   tags reason, kind; fields topic, detail, payload, bytes; time = receive time
+ *   api_requests   windowed API traffic; tags source, window, endpoint, status_class, country,
+ *                  customer, plan; time = window start (ingest/apilogs/api-lines.ts)
+ *   api_threats    abuse detections; tags source, rule, kind; subject and evidence are fields
  *
  * A point's identity in InfluxDB is (measurement, tags, time). Telemetry uses the sample's event
  * time and the vehicle tag only, so a redelivered batch overwrites the same points instead of
@@ -15,6 +18,8 @@ export const MEASUREMENTS = {
   telemetry: 'telemetry',
   features: 'features',
   deadLetters: 'dead_letters',
+  apiRequests: 'api_requests',
+  apiThreats: 'api_threats',
 } as const;
 
 /** Points are written in nanosecond precision (./line-protocol.ts); telemetry and features times are whole milliseconds. */

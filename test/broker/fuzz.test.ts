@@ -10,20 +10,14 @@ import type { RunningBroker } from '../../broker/broker-server.ts';
 import { topics } from '../../contracts/topics.ts';
 import { connectClient, deviceFixture, startAuthBroker, waitFor, type Fixture } from './broker-fixture.ts';
 import { DISCONNECT, PINGREQ, connectPacket, frame, publishPacket, subscribePacket } from './mqtt-bytes.ts';
+import { createRng } from '../../simulator/rng.ts';
 
 const CASES = 400;
 const CONCURRENCY = 16;
 
-/** mulberry32: small, seeded, good enough to vary inputs reproducibly. */
+/** Seeded random numbers in [0, 1): the simulator's generator, so runs repeat with a seed. */
 function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return createRng(seed).next;
 }
 
 describe('fuzzing the broker with malformed MQTT', () => {

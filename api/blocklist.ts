@@ -1,0 +1,103 @@
+/**
+ * The blocklist the privacy API enforces, replaced wholesale by every retained publish of
+ * `topics.apiBlocklist()` (see contracts/api-logs.ts). Entries past their `untilMs` are ignored.
+ */
+import { BlockList, isIP } from 'node:net';
+import mqtt, { type MqttClient } from 'mqtt';
+import { apiBlocklistSchema, type BlockEntry } from '../contracts/api-logs.ts';
+import { topics } from '../contracts/topics.ts';
+import { errorMessage } from '../common/errors.ts';
+import { type Logger, silentLogger } from '../common/logger.ts';
+import { KEY_PREFIX_LENGTH } from './customer-table.ts';
+
+export class Blocklist {
+  private ips = new Map<string, BlockEntry>();
+  private keys = new Map<string, BlockEntry>();
+  private nets: Array<{ entry: BlockEntry; list: BlockList; family: 'ipv4' | 'ipv6' }> = [];
+  private counters = { updates: 0, invalidUpdates: 0, blocked: 0 };
+  lastUpdatedMs = 0;
+
+  replace(entries: readonly BlockEntry[], updatedMs: number): void {
+    const ips = new Map<string, BlockEntry>();
+    const keys = new Map<string, BlockEntry>();
+    const nets: typeof this.nets = [];
+    for (const entry of entries) {
+      if (entry.kind === 'ip') ips.set(entry.value, entry);
+      else if (entry.kind === 'key') keys.set(entry.value.slice(0, KEY_PREFIX_LENGTH), entry);
+      else {
+        const [address, bits] = entry.value.split('/');
+        const family = address ? isIP(address) : 0;
+        if (!address || family === 0 || bits === undefined) continue;
+        const list = new BlockList();
+        const fam = family === 6 ? 'ipv6' : 'ipv4';
+        list.addSubnet(address, Number(bits), fam);
+        nets.push({ entry, list, family: fam });
+      }
+    }
+    this.ips = ips;
+    this.keys = keys;
+    this.nets = nets;
+    this.lastUpdatedMs = updatedMs;
+    this.counters.updates += 1;
+  }
+
+  /** Parses and applies a retained blocklist payload; false (counted) when it is invalid. */
+  applyPayload(payload: Buffer): boolean {
+    if (payload.length === 0) {
+      this.replace([], Date.now());
+      return true;
+    }
+    try {
+      const parsed = apiBlocklistSchema.safeParse(JSON.parse(payload.toString('utf8')));
+      if (!parsed.success) throw new Error('schema');
+      this.replace(parsed.data.entries, parsed.data.updatedMs);
+      return true;
+    } catch {
+      this.counters.invalidUpdates += 1;
+      return false;
+    }
+  }
+
+  /** The entry that blocks this client (address and optional API key), if any. */
+  match(clientIp: string, apiKey: string | undefined, nowMs = Date.now()): BlockEntry | undefined {
+    const live = (e: BlockEntry | undefined): BlockEntry | undefined => (e && e.untilMs > nowMs ? e : undefined);
+    let hit = live(this.ips.get(clientIp));
+    if (!hit && apiKey) hit = live(this.keys.get(apiKey.slice(0, KEY_PREFIX_LENGTH)));
+    if (!hit && this.nets.length > 0) {
+      const family = isIP(clientIp);
+      if (family !== 0) {
+        const fam = family === 6 ? 'ipv6' : 'ipv4';
+        for (const n of this.nets) if (n.family === fam && n.entry.untilMs > nowMs && n.list.check(clientIp, fam)) hit = n.entry;
+      }
+    }
+    if (hit) this.counters.blocked += 1;
+    return hit;
+  }
+
+  stats(): { entries: number; updates: number; invalidUpdates: number; blocked: number } {
+    return { entries: this.ips.size + this.keys.size + this.nets.length, ...this.counters };
+  }
+}
+
+export interface BlocklistSubscription {
+  readonly client: MqttClient;
+  close(): Promise<void>;
+}
+
+/** Keeps `blocklist` in step with the retained topic; reconnects on its own while the broker is down. */
+export function subscribeBlocklist(blocklist: Blocklist, options: { mqttUrl: string; username?: string; password?: string; clientId: string; logger?: Logger }): BlocklistSubscription {
+  const log = options.logger ?? silentLogger;
+  const client = mqtt.connect(options.mqttUrl, { clientId: options.clientId, clean: true, reconnectPeriod: 1000, username: options.username, password: options.password });
+  client.on('connect', () => {
+    client.subscribe(topics.apiBlocklist(), { qos: 1 }, (error) => {
+      if (error) log.warn('blocklist subscribe failed', { error: errorMessage(error) });
+    });
+  });
+  client.on('message', (topic, payload) => {
+    if (topic !== topics.apiBlocklist()) return;
+    if (blocklist.applyPayload(payload)) log.info('blocklist updated', { entries: blocklist.stats().entries });
+    else log.warn('invalid blocklist payload ignored', { bytes: payload.length });
+  });
+  client.on('error', (error) => log.warn('blocklist broker connection error', { error: errorMessage(error) }));
+  return { client, close: () => client.endAsync() };
+}

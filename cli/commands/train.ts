@@ -1,0 +1,203 @@
+/**
+ * `fleetpulse train …`: dataset, model, report and drift for the engine anomaly model.
+ *
+ *   fleetpulse train            end to end: dataset → both families → ONNX + metadata → report
+ *   fleetpulse train dataset    labelled windows from a simulated fleet, to a directory
+ *   fleetpulse train report     evaluation report of a model file on a dataset's test vehicles
+ *   fleetpulse train drift      PSI of recent feature windows against the model's training windows
+ *
+ * Retraining from the Parquet archive (`--from-archive DIR`) is not here yet: the archive writer
+ * is not built. It will be one more dataset source next to the simulator (see docs/models.md).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { opt } from '../../common/config.ts';
+import { ConfigError } from '../../common/errors.ts';
+import { readDataset, writeDataset } from '../../models/dataset-file.ts';
+import { buildReference, detectDrift, readReference, writeReference } from '../../models/drift.ts';
+import { evaluate } from '../../models/evaluation.ts';
+import { FEATURE_SET_ID, type FeatureVector } from '../../models/features.ts';
+import { metadataPathFor } from '../../models/model-metadata.ts';
+import { writeModelReport } from '../../models/model-report.ts';
+import { OnnxModel } from '../../models/onnx-model.ts';
+import { type Family, trainAndExport, writeModel } from '../../models/train-pipeline.ts';
+import { buildFleetDataset, DEFAULT_LABEL_SEVERITY, splitRows, type WindowDataset } from '../../models/window-dataset.ts';
+import { defineCommand } from '../command.ts';
+import { sharedOptions } from '../shared-options.ts';
+
+const START_MS = Date.UTC(2025, 0, 6);
+
+function parseFamilies(text: string): Family[] {
+  const parts = text.split(',').map((s) => s.trim());
+  if (parts.length === 0 || parts.some((p) => p !== 'mlp' && p !== 'gbt')) throw new Error(`'${text}' is not a list of model families (mlp, gbt)`);
+  return parts as Family[];
+}
+
+const datasetOptions = {
+  vehicles: opt.int('Simulated vehicles', { default: 100, min: 6, max: 10_000 }),
+  days: opt.number('Simulated days per vehicle', { default: 30, min: 1, max: 365 }),
+  faulty: opt.number('Percentage of vehicles with a developing fault', { default: 60, min: 1, max: 100 }),
+  seed: opt.int('Seed: same seed, same dataset and model', { default: 42 }),
+  windowS: opt.int('Window length, seconds (ingest default: 30)', { default: 30, min: 1, max: 3600 }),
+  labelSeverity: opt.number('A window is faulty when the fault severity is at least this', { default: DEFAULT_LABEL_SEVERITY, min: 0.01, max: 1 }),
+};
+
+function makeDataset(c: { vehicles: number; days: number; faulty: number; seed: number; windowS: number; labelSeverity: number }, print: (l: string) => void): WindowDataset {
+  const t0 = performance.now();
+  let lastPrint = 0;
+  return buildFleetDataset({
+    vehicles: c.vehicles,
+    days: c.days,
+    faultyFraction: c.faulty / 100,
+    seed: c.seed,
+    startMs: START_MS,
+    windowMs: c.windowS * 1000,
+    labelSeverity: c.labelSeverity,
+    // Every fault starts and fails inside the simulated period, so lead time is measurable.
+    onsetDays: [1, Math.max(1.5, c.days * 0.3)],
+    failureAfterDays: [Math.min(6, c.days * 0.2), Math.max(Math.min(6, c.days * 0.2) + 0.5, c.days * 0.65)],
+    onProgress: (done, total, windows) => {
+      const now = performance.now();
+      if (done === total || now - lastPrint > 5000) {
+        lastPrint = now;
+        print(`dataset: ${done}/${total} vehicles, ${windows.toLocaleString('en')} windows, ${((now - t0) / 1000).toFixed(0)} s`);
+      }
+    },
+  });
+}
+
+export const datasetCommand = defineCommand({
+  path: 'train dataset',
+  section: 'train',
+  summary: 'Generate labelled feature windows from a simulated fleet (split by vehicle) into a directory.',
+  options: { ...datasetOptions, out: opt.string('Output directory', { default: '.fleetpulse/train/dataset' }) },
+  async run(c, ctx) {
+    const d = makeDataset(c, ctx.print);
+    const hash = writeDataset(c.out, d);
+    const pos = d.label.filter((l) => l === 1).length;
+    ctx.print(`wrote ${d.label.length} windows (${pos} faulty, ${d.label.filter((l) => l === -1).length} ambiguous) of ${d.vehicles.length} vehicles to ${c.out} (${hash})`);
+  },
+});
+
+async function reportOn(model: OnnxModel, d: WindowDataset, reportPath: string, imageDir: string, command: string, trainingRunS?: number): Promise<string[]> {
+  const rows = splitRows(d, 'test', false);
+  const F = d.featureNames.length;
+  const data = new Float32Array(rows.length * F);
+  rows.forEach((r, i) => data.set(d.x.subarray(r * F, (r + 1) * F), i * F));
+  const scores = await model.scoreMatrix(data, rows.length);
+  const e = evaluate(d, 'test', rows, scores, model.metadata.threshold);
+  return writeModelReport(d, model.metadata, e, { reportPath, imageDir, command, ...(trainingRunS !== undefined ? { trainingRunS } : {}) });
+}
+
+const trainOptions = {
+  ...datasetOptions,
+  out: opt.string('Directory for model.onnx, model.json and reference.json', { default: 'models/default' }),
+  datasetDir: opt.string('Where the generated dataset is kept', { default: '.fleetpulse/train/dataset' }),
+  families: opt.parsed('Model families to train and choose from', '<list>', parseFamilies, { default: 'mlp,gbt' }),
+  modelVersion: opt.int('Model version written into the metadata', { default: 1, min: 1 }),
+  maxTrainRows: opt.int('Most training windows used (class-balanced subsample)', { default: 40_000, min: 100 }),
+  report: opt.string('Report file (Markdown); images go to <dir of report>/img', { default: 'docs/model-report.md' }),
+};
+
+export const trainCommand = defineCommand({
+  path: 'train',
+  section: 'train',
+  usage: 'train [options]   (subcommands: train dataset | train report | train drift, each with --help)',
+  summary: 'Train the engine anomaly model end to end: simulated dataset, MLP and gradient-boosted trees, ONNX export, report.',
+  options: trainOptions,
+  async run(c, ctx) {
+    const t0 = performance.now();
+    const d = makeDataset(c, ctx.print);
+    writeDataset(c.datasetDir, d);
+    const result = await trainAndExport(d, { seed: c.seed, families: c.families, modelVersion: c.modelVersion, negativesPerPositive: 2, maxTrainRows: c.maxTrainRows, log: ctx.print });
+    const modelPath = writeModel(c.out, result);
+    const trainRows = splitRows(d, 'train');
+    const F = d.featureNames.length;
+    const data = new Float32Array(trainRows.length * F);
+    trainRows.forEach((r, i) => data.set(d.x.subarray(r * F, (r + 1) * F), i * F));
+    writeReference(join(c.out, 'reference.json'), buildReference(d.featureNames, d.featureSetId, data, trainRows.length));
+    const model = await OnnxModel.load(modelPath, FEATURE_SET_ID);
+    try {
+      const runS = (performance.now() - t0) / 1000;
+      const images = await reportOn(model, d, c.report, join(dirname(c.report), 'img'), 'fleetpulse train', runS);
+      const m = result.metadata.metrics.test;
+      ctx.print(`model ${modelPath} (${result.metadata.family}, threshold ${result.metadata.threshold}): test ROC-AUC ${m.rocAuc?.toFixed(4)}, F1 ${m.f1.toFixed(3)}, median lead ${result.test.medianLeadDays.all?.toFixed(1)} days`);
+      ctx.print(`report ${c.report} (+ ${images.join(', ')}); total ${runS.toFixed(0)} s`);
+    } finally {
+      await model.close();
+    }
+  },
+});
+
+export const reportCommand = defineCommand({
+  path: 'train report',
+  section: 'train',
+  summary: 'Evaluation report of a model file on the held-out vehicles of a dataset (Markdown + SVG).',
+  options: {
+    model: opt.string('Model file', { default: 'models/default/model.onnx' }),
+    dataset: opt.string('Dataset directory (fleetpulse train dataset)', { default: '.fleetpulse/train/dataset' }),
+    report: opt.string('Report file (Markdown); images go to <dir of report>/img', { default: 'docs/model-report.md' }),
+  },
+  async run(c, ctx) {
+    const d = readDataset(c.dataset);
+    const model = await OnnxModel.load(c.model, d.featureSetId);
+    try {
+      const images = await reportOn(model, d, c.report, join(dirname(c.report), 'img'), `fleetpulse train report --model ${c.model} --dataset ${c.dataset}`);
+      ctx.print(`report ${c.report} (+ ${images.join(', ')})`);
+    } finally {
+      await model.close();
+    }
+  },
+});
+
+/** Feature windows from a JSON-lines file: `{"features":{…}}` or a flat object of numbers per line. */
+function readFeaturesFile(path: string): FeatureVector[] {
+  const out: FeatureVector[] = [];
+  for (const line of readFileSync(path, 'utf8').split('\n')) {
+    if (!line.trim()) continue;
+    const o = JSON.parse(line) as Record<string, unknown>;
+    const src = (typeof o.features === 'object' && o.features !== null ? o.features : o) as Record<string, unknown>;
+    const v: FeatureVector = {};
+    for (const [k, x] of Object.entries(src)) if (typeof x === 'number' && Number.isFinite(x)) v[k] = x;
+    out.push(v);
+  }
+  return out;
+}
+
+async function readFeaturesInflux(url: string, database: string, sinceH: number): Promise<FeatureVector[]> {
+  const { InfluxDB } = await import('influx');
+  const u = new URL(url);
+  const influx = new InfluxDB({ host: u.hostname, port: Number(u.port || 8086), protocol: u.protocol === 'https:' ? 'https' : 'http', database });
+  const rows = await influx.query<Record<string, unknown>>(`SELECT * FROM features WHERE time > now() - ${Math.round(sinceH * 3600)}s`);
+  return rows.map((r) => {
+    const v: FeatureVector = {};
+    for (const [k, x] of Object.entries(r)) if (typeof x === 'number' && Number.isFinite(x)) v[k] = x;
+    return v;
+  });
+}
+
+export const driftCommand = defineCommand({
+  path: 'train drift',
+  section: 'train',
+  summary: 'Compare recent feature windows (InfluxDB `features`, or a JSON-lines file) with the training set (PSI per feature); say whether to retrain.',
+  options: {
+    model: opt.string('Model file; its reference.json holds the training distributions', { default: 'models/default/model.onnx' }),
+    features: opt.string('JSON-lines file of feature windows instead of InfluxDB', { default: '-' }),
+    sinceHours: opt.number('InfluxDB: windows of the last N hours', { default: 24, min: 0.01, max: 8760 }),
+    influxUrl: sharedOptions.influxUrl,
+    influxDatabase: sharedOptions.influxDatabase,
+    top: opt.int('Features listed', { default: 10, min: 1, max: 1000 }),
+  },
+  async run(c, ctx) {
+    const refPath = join(dirname(c.model), 'reference.json');
+    if (!existsSync(metadataPathFor(c.model))) throw new ConfigError('fleetpulse train drift', [{ field: 'model', message: `${c.model} has no metadata beside it` }]);
+    const ref = readReference(refPath);
+    const recent = c.features !== '-' ? readFeaturesFile(c.features) : await readFeaturesInflux(c.influxUrl, c.influxDatabase, c.sinceHours);
+    const r = detectDrift(ref, recent);
+    ctx.print(`compared ${r.windows} recent windows with ${ref.windows} training windows`);
+    for (const f of r.features.slice(0, c.top)) ctx.print(`  ${f.name.padEnd(34)} PSI ${f.psi.toFixed(3)}  ${f.level}`);
+    ctx.print(`${r.retrain ? 'RETRAIN' : 'OK'}: ${r.reason}`);
+  },
+});
+
+export default trainCommand;

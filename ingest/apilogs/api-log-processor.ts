@@ -1,0 +1,162 @@
+/**
+ * The API-log side of ingest: one `apilogs/{source}` batch in, line protocol out (to the spool,
+ * acknowledged like telemetry), plus blocklist updates over MQTT.
+ *
+ *   batch ─▶ parse line ─▶ dedup (nginx request id) ─▶ client IP (trusted proxies) ─▶ geo (mmdb)
+ *         ─▶ customer (dimension table) ─┬─▶ ApiWindows (10 s, 1 min) ─▶ api_requests
+ *                                        └─▶ AbuseDetector ─▶ api_threats + Blocklist publish
+ *
+ * Deduplication: a batch can arrive twice (QoS 1, shipper restarts), so every request id seen is
+ * remembered (bounded LRU of `maxRememberedIds`, evictions counted). A duplicate older than that
+ * falls into a closed window and is dropped as late, so counts stay exact either way.
+ * Malformed lines are counted and skipped; a malformed batch is a dead letter.
+ */
+import { apiLogBatchSchema, API_LOG_BATCH_MAX_BYTES } from '../../contracts/api-logs.ts';
+import type { TrustedProxies } from '../../api/client-ip.ts';
+import { UNKNOWN_CUSTOMER, type CustomerTable } from '../../api/customer-table.ts';
+import type { Logger } from '../../common/logger.ts';
+import { silentLogger } from '../../common/logger.ts';
+import { parseAccessLogLine, endpointOf, statusClass } from './access-log-record.ts';
+import { AbuseDetector, type AbuseThresholds } from './abuse-detector.ts';
+import { apiRequestLine, apiThreatLine } from './api-lines.ts';
+import { ApiWindows, type ApiWindowOptions, type ClosedCell } from './api-windows.ts';
+import { BlocklistPublisher, type BlocklistClient } from './blocklist-publisher.ts';
+import type { GeoLookup } from './geo-lookup.ts';
+
+export interface ApiLogProcessorOptions {
+  geo: GeoLookup;
+  customers: CustomerTable;
+  trustedProxies: TrustedProxies;
+  windows: ApiWindowOptions;
+  thresholds: AbuseThresholds;
+  blockMs: number;
+  maxBlocklistEntries: number;
+  maxRememberedIds: number;
+  knownEndpoints?: readonly string[];
+  logger?: Logger;
+}
+
+export type ApiLogResult = { ok: true; lines: string } | { ok: false; reason: 'too_large' | 'not_json' | 'schema' | 'topic_mismatch'; detail: string };
+
+export interface ApiLogStats {
+  batches: number;
+  lines: number;
+  requests: number;
+  duplicates: number;
+  malformedLines: number;
+  forgottenIds: number;
+  detections: number;
+  windows: ReturnType<ApiWindows['stats']>;
+  blocklist: ReturnType<BlocklistPublisher['stats']>;
+}
+
+export class ApiLogProcessor {
+  private readonly windows: ApiWindows;
+  private readonly detector: AbuseDetector;
+  readonly blocklist: BlocklistPublisher;
+  private readonly seen = new Map<string, true>();
+  private readonly known: ReadonlySet<string>;
+  private readonly log: Logger;
+  private counters = { batches: 0, lines: 0, requests: 0, duplicates: 0, malformedLines: 0, forgottenIds: 0, detections: 0 };
+
+  constructor(private readonly options: ApiLogProcessorOptions) {
+    this.log = options.logger ?? silentLogger;
+    this.windows = new ApiWindows(options.windows);
+    this.detector = new AbuseDetector(options.thresholds, options.blockMs);
+    this.blocklist = new BlocklistPublisher(options.maxBlocklistEntries, this.log.child('blocklist'));
+    this.known = new Set(options.knownEndpoints ?? ['/v1/blur', '/openapi.json', '/healthz']);
+  }
+
+  /** Where blocklist updates go (the ingest worker's MQTT client, once connected). */
+  attach(client: BlocklistClient): void {
+    this.blocklist.attach(client);
+  }
+
+  /** Processes one batch; returns the line protocol to spool (possibly empty) or why it is a dead letter. */
+  handle(topic: string, payload: Buffer, nowMs = Date.now()): ApiLogResult {
+    if (payload.length > API_LOG_BATCH_MAX_BYTES) return { ok: false, reason: 'too_large', detail: `${payload.length} bytes` };
+    let json: unknown;
+    try {
+      json = JSON.parse(payload.toString('utf8'));
+    } catch {
+      return { ok: false, reason: 'not_json', detail: 'batch is not JSON' };
+    }
+    const parsed = apiLogBatchSchema.safeParse(json);
+    if (!parsed.success) return { ok: false, reason: 'schema', detail: parsed.error.issues[0]?.message ?? 'schema' };
+    const batch = parsed.data;
+    if (topic !== `apilogs/${batch.source}`) return { ok: false, reason: 'topic_mismatch', detail: `source ${batch.source} on ${topic}` };
+    this.counters.batches += 1;
+    let out = '';
+    for (const line of batch.lines) {
+      this.counters.lines += 1;
+      const result = parseAccessLogLine(line);
+      if (!result.ok) {
+        this.counters.malformedLines += 1;
+        continue;
+      }
+      const r = result.record;
+      if (r.requestId) {
+        if (this.seen.has(r.requestId)) {
+          this.counters.duplicates += 1;
+          continue;
+        }
+        this.seen.set(r.requestId, true);
+        if (this.seen.size > this.options.maxRememberedIds) {
+          this.seen.delete(this.seen.keys().next().value!);
+          this.counters.forgottenIds += 1;
+        }
+      }
+      this.counters.requests += 1;
+      const clientIp = this.options.trustedProxies.clientIp(r.remoteAddr, r.forwardedFor);
+      const geo = this.options.geo.lookup(clientIp);
+      const customer = this.options.customers.lookupPrefix(r.keyPrefix);
+      const closed = this.windows.add(
+        batch.source,
+        {
+          timeMs: r.timeMs,
+          endpoint: endpointOf(r.path, this.known),
+          statusClass: statusClass(r.status),
+          country: geo.country,
+          customer: customer.customer,
+          plan: customer.plan,
+          status: r.status,
+          bytesIn: r.bytesIn,
+          bytesOut: r.bytesOut,
+          latencyUs: Math.round(r.requestTime * 1_000_000),
+        },
+        nowMs,
+      );
+      out += this.cellLines(closed);
+      for (const d of this.detector.observe({ timeMs: r.timeMs, clientIp, status: r.status, path: r.path, requestId: r.requestId, keyPrefix: r.keyPrefix, knownKey: customer.customer !== UNKNOWN_CUSTOMER && customer.plan !== '_none', country: geo.country })) {
+        this.counters.detections += 1;
+        // Blocks run on the wall clock (the API enforces them now), from detection on.
+        const untilMs = nowMs + this.options.blockMs;
+        out += apiThreatLine(batch.source, d, untilMs);
+        this.blocklist.add({ kind: d.kind, value: d.subject, reason: d.rule, sinceMs: nowMs, untilMs });
+        this.log.warn('abuse detected', { rule: d.rule, subject: d.subject, count: d.count, source: batch.source });
+      }
+    }
+    return { ok: true, lines: out };
+  }
+
+  /** Periodic: closes idle sources' windows, expires blocklist entries. Returns lines to spool. */
+  tick(nowMs = Date.now()): string {
+    this.blocklist.expire(nowMs);
+    return this.cellLines(this.windows.closeIdle(nowMs));
+  }
+
+  /** Closes every open window (benchmarks and tests that end a run). */
+  closeAll(): string {
+    return this.cellLines(this.windows.closeAll());
+  }
+
+  stats(): ApiLogStats {
+    return { ...this.counters, windows: this.windows.stats(), blocklist: this.blocklist.stats() };
+  }
+
+  private cellLines(cells: readonly ClosedCell[]): string {
+    let out = '';
+    for (const c of cells) out += apiRequestLine(c);
+    return out;
+  }
+}

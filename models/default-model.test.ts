@@ -1,0 +1,42 @@
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { FEATURE_NAMES, FEATURE_SET_ID, FEATURE_VERSION, computeFeatures } from './features.ts';
+import { OnnxModel } from './onnx-model.ts';
+import { vehicleWindows } from './window-dataset.ts';
+import { PROFILES } from '../simulator/profiles.ts';
+import { SimulatedVehicle } from '../simulator/simulated-vehicle.ts';
+import { baseSpec, drive, specWithSeverity } from '../simulator/test-support.ts';
+
+const MODEL = join(import.meta.dirname, 'default', 'model.onnx');
+
+function meanScoreOf(model: OnnxModel, severity: number): Promise<number> {
+  const spec = specWithSeverity(baseSpec(PROFILES['compact-2.0-maf']), severity > 0 ? 'vacuum_leak' : undefined, severity);
+  const { samples } = drive(spec, 1, 21);
+  const windows = [...vehicleWindows(samples.map((s) => ({ t: s.t, wire: SimulatedVehicle.toWire(s), truth: s.truth })), 30_000)].filter((w) => w.samples.length >= 20);
+  return model.score(windows.map((w) => computeFeatures(w.samples.map((s) => s.wire)))).then((scores) => scores.reduce((a, b) => a + b, 0) / scores.length);
+}
+
+describe('shipped default model', () => {
+  it('loads in onnxruntime-node with metadata matching models/features.ts', async () => {
+    const model = await OnnxModel.load(MODEL, FEATURE_SET_ID);
+    try {
+      expect(model.metadata.featureNames).toEqual(FEATURE_NAMES);
+      expect(model.metadata.featureVersion).toBe(FEATURE_VERSION);
+      expect(model.metadata.windowMs).toBe(30_000);
+    } finally {
+      await model.close();
+    }
+  });
+
+  it('scores a clearly faulty vehicle above the threshold and a healthy one below', async () => {
+    const model = await OnnxModel.load(MODEL, FEATURE_SET_ID);
+    try {
+      const healthy = await meanScoreOf(model, 0);
+      const faulty = await meanScoreOf(model, 0.9);
+      expect(healthy).toBeLessThan(model.metadata.threshold);
+      expect(faulty).toBeGreaterThan(model.metadata.threshold);
+    } finally {
+      await model.close();
+    }
+  });
+});

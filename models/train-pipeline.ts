@@ -1,0 +1,136 @@
+/**
+ * From a window dataset to an exported model: train both families on the training vehicles,
+ * choose on the validation vehicles (ROC-AUC), choose the threshold on validation (best F1),
+ * export ONNX, score validation and test with onnxruntime (the deployed artefact, not the
+ * TypeScript copy) and write `<out>/model.onnx` + `<out>/model.json`.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { DEFAULT_GBT_OPTIONS, type GbtModel, type GbtOptions, gbtPredict, trainGbt } from './gbt.ts';
+import { evaluate, type Evaluation } from './evaluation.ts';
+import { bestF1Threshold, rocAuc } from './metrics.ts';
+import { DEFAULT_MLP_OPTIONS, type MlpModel, type MlpOptions, mlpPredict, trainMlp } from './mlp.ts';
+import type { ModelMetadata } from './model-metadata.ts';
+import { exportOnnx, INPUT_NAME, OUTPUT_NAME } from './onnx/onnx-export.ts';
+import { balanceRows, selectRows } from './training-data.ts';
+import { datasetHash, splitRows, type Split, type WindowDataset } from './window-dataset.ts';
+
+export type Family = 'mlp' | 'gbt';
+
+export interface TrainOptions {
+  seed: number;
+  families: readonly Family[];
+  modelVersion: number;
+  /** Negatives kept per positive in the training rows (class balance). */
+  negativesPerPositive: number;
+  maxTrainRows: number;
+  mlp?: Partial<Omit<MlpOptions, 'seed' | 'onEpoch'>>;
+  gbt?: Partial<Omit<GbtOptions, 'seed' | 'onRound'>>;
+  log?: (line: string) => void;
+}
+
+export interface TrainResult {
+  metadata: ModelMetadata;
+  onnx: Uint8Array;
+  model: MlpModel | GbtModel;
+  test: Evaluation;
+  testRows: number[];
+  testScores: Float32Array;
+}
+
+/** Scores rows of the dataset with an ONNX model held in memory. */
+export async function scoreRowsOnnx(bytes: Uint8Array, d: WindowDataset, rows: readonly number[]): Promise<Float32Array> {
+  const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1, interOpNumThreads: 1 });
+  try {
+    const out = new Float32Array(rows.length);
+    const F = d.featureNames.length;
+    const batch = 8192;
+    for (let s = 0; s < rows.length; s += batch) {
+      const part = rows.slice(s, s + batch);
+      const data = new Float32Array(part.length * F);
+      part.forEach((r, i) => data.set(d.x.subarray(r * F, (r + 1) * F), i * F));
+      const res = await session.run({ [INPUT_NAME]: new ort.Tensor('float32', data, [part.length, F]) });
+      out.set(res[OUTPUT_NAME]!.data as Float32Array, s);
+    }
+    return out;
+  } finally {
+    await session.release();
+  }
+}
+
+function labelsOf(d: WindowDataset, rows: readonly number[]): number[] {
+  return rows.map((r) => (d.label[r] === 1 ? 1 : 0));
+}
+
+export async function trainAndExport(d: WindowDataset, o: TrainOptions): Promise<TrainResult> {
+  const log = o.log ?? (() => {});
+  const started = performance.now();
+  const trainRows = balanceRows(d, splitRows(d, 'train'), o.negativesPerPositive, o.maxTrainRows);
+  const { x, y } = selectRows(d, trainRows);
+  const positives = y.reduce((a, b) => a + b, 0);
+  log(`training rows: ${x.rows} (${positives} faulty, ${x.rows - positives} healthy) from ${d.vehicles.filter((v) => v.split === 'train').length} vehicles`);
+  const valRows = splitRows(d, 'validation');
+  const val = selectRows(d, valRows);
+  const mlpOptions: MlpOptions = { ...DEFAULT_MLP_OPTIONS, ...o.mlp, seed: o.seed };
+  const gbtOptions: GbtOptions = { ...DEFAULT_GBT_OPTIONS, ...o.gbt, seed: o.seed };
+  const candidates: Array<{ family: Family; model: MlpModel | GbtModel; auc: number | null }> = [];
+  for (const family of o.families) {
+    const t0 = performance.now();
+    let model: MlpModel | GbtModel;
+    let pred: Float64Array;
+    if (family === 'mlp') {
+      model = trainMlp(x, y, { ...mlpOptions, onEpoch: (e, loss) => log(`  mlp epoch ${e}/${mlpOptions.epochs}  loss ${loss.toFixed(4)}`) });
+      pred = mlpPredict(model, val.x);
+    } else {
+      const every = Math.max(1, Math.round(gbtOptions.rounds / 10));
+      model = trainGbt(x, y, { ...gbtOptions, onRound: (r, loss) => (r % every === 0 || r === gbtOptions.rounds ? log(`  gbt round ${r}/${gbtOptions.rounds}  loss ${loss.toFixed(4)}`) : undefined) });
+      pred = gbtPredict(model, val.x);
+    }
+    const auc = rocAuc(pred, val.y);
+    log(`${family}: validation ROC-AUC ${auc?.toFixed(4) ?? 'n/a'} (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+    candidates.push({ family, model, auc });
+  }
+  const chosen = [...candidates].sort((a, b) => (b.auc ?? -1) - (a.auc ?? -1))[0];
+  if (!chosen) throw new Error('no model family to train');
+  const provisional = exportOnnx(chosen.model, { featureCount: d.featureNames.length, modelVersion: o.modelVersion });
+  const valScores = await scoreRowsOnnx(provisional, d, valRows);
+  const { threshold } = bestF1Threshold(valScores, labelsOf(d, valRows));
+  const valEval = evaluate(d, 'validation', valRows, valScores, threshold);
+  const testRows = splitRows(d, 'test', false);
+  const testScores = await scoreRowsOnnx(provisional, d, testRows);
+  const test = evaluate(d, 'test', testRows, testScores, threshold);
+  const durationS = (performance.now() - started) / 1000;
+  const metadata: ModelMetadata = {
+    schema: 'fleetpulse.model-metadata/1',
+    modelVersion: o.modelVersion,
+    family: chosen.family,
+    createdAt: new Date().toISOString(),
+    featureNames: [...d.featureNames],
+    featureVersion: d.featureVersion,
+    featureSetId: d.featureSetId,
+    windowMs: d.windowMs,
+    threshold,
+    input: { name: INPUT_NAME, dtype: 'float32', absentValue: 'NaN' },
+    output: { name: OUTPUT_NAME, dtype: 'float32', meaning: 'probability that the window shows a developing fault (severity ≥ labelSeverity)' },
+    labelSeverity: d.labelSeverity,
+    trainingData: { hash: datasetHash(d), source: d.source, windows: d.label.length, vehicles: d.vehicles.length },
+    metrics: { test: test.overall, validation: valEval.overall, perFault: test.perFault },
+    selection: { rule: 'highest validation ROC-AUC; threshold = best F1 on validation windows', candidates: candidates.map((c) => ({ family: c.family, validationRocAuc: c.auc })) },
+    training: { seed: o.seed, durationS: Math.round(durationS * 10) / 10, options: { negativesPerPositive: o.negativesPerPositive, maxTrainRows: o.maxTrainRows, ...(chosen.family === 'mlp' ? { ...mlpOptions } : { ...gbtOptions }) } },
+  };
+  // The metadata travels inside the ONNX file too, for tools that only see the .onnx.
+  const onnx = exportOnnx(chosen.model, { featureCount: d.featureNames.length, modelVersion: o.modelVersion, metadata: { featureSetId: d.featureSetId, threshold: String(threshold), featureNames: d.featureNames.join(',') } });
+  return { metadata, onnx, model: chosen.model, test, testRows, testScores };
+}
+
+/** Writes `<dir>/model.onnx` and `<dir>/model.json`; returns the model path. */
+export function writeModel(dir: string, r: Pick<TrainResult, 'onnx' | 'metadata'>): string {
+  mkdirSync(dir, { recursive: true });
+  const path = join(dir, 'model.onnx');
+  writeFileSync(path, r.onnx);
+  writeFileSync(join(dir, 'model.json'), `${JSON.stringify(r.metadata, null, 1)}\n`);
+  return path;
+}
+
+export type { Split };
