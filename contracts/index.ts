@@ -1,3 +1,4 @@
 export * from './signals.ts';
 export * from './telemetry.ts';
 export * from './topics.ts';
+export * from './alerts.ts';

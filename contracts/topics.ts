@@ -3,7 +3,7 @@
  *
  *   fleet/{shard}/{vehicleId}/telemetry   QoS 1, agent → ingest
  *   fleet/{shard}/{vehicleId}/status      retained, agent (with last will)
- *   fleet/{shard}/{vehicleId}/alerts      ingest → agent, viewers
+ *   fleet/{shard}/{vehicleId}/alerts      QoS 1, ingest → agent, viewers (JSON, contracts/alerts.ts)
  *   fleet/{shard}/{vehicleId}/config      retained, operator → agent
  *   apilogs/{source}                      log shipper → ingest
  *   security/api-blocklist                retained, ingest → privacy API (abuse blocklist)

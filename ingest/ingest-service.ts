@@ -36,6 +36,7 @@ import { SequenceTracker } from './sequence-tracker.ts';
 import { DiskSpool, type FsyncPolicy, type SpoolRecordType, type SpoolStats } from './spool/disk-spool.ts';
 import { SpoolForwarder, type SpoolForwarderStats } from './spool/spool-forwarder.ts';
 import { VehicleWindows, type ClosedWindow, type WindowStats } from './windows/vehicle-windows.ts';
+import { ArchiveSink, type ArchiveSinkOptions, type ArchiveStats } from './archive/archive-sink.ts';
 import type { ApiLogProcessor } from './apilogs/api-log-processor.ts';
 
 export interface IngestOptions {
@@ -53,6 +54,9 @@ export interface IngestOptions {
    * restart), which suits tests and library use only.
    */
   spoolDir?: string;
+  /** Raw telemetry Parquet archive (ingest/archive/); off when absent. */
+  archiveDir?: string;
+  archive?: Omit<ArchiveSinkOptions, 'dir' | 'worker' | 'logger'>;
   spoolMaxBytes?: number;
   spoolSegmentBytes?: number;
   spoolFsync?: FsyncPolicy;
@@ -99,6 +103,8 @@ export interface FeatureWindow {
  */
 export interface WindowListener {
   onWindow(window: FeatureWindow): void;
+  /** Resolves once work queued from earlier windows is done; awaited by `flush` and by `stop` before the spool closes. */
+  flush?(): Promise<void>;
 }
 
 export interface IngestStats {
@@ -113,6 +119,7 @@ export interface IngestStats {
   replayedRecords: number;
   spool: SpoolStats;
   writer: SpoolForwarderStats;
+  archive?: ArchiveStats;
   windows: WindowStats;
   mqttConnected: boolean;
 }
@@ -124,6 +131,8 @@ export class IngestService {
   private readonly windows: VehicleWindows<Sample>;
   private readonly sequences = new SequenceTracker(1_000_000);
   private readonly listeners: WindowListener[] = [];
+  private readonly metricsSources: Array<(m: MetricsText) => void> = [];
+  private readonly archive: ArchiveSink | undefined;
   private client: MqttClient | undefined;
   private http: RunningHttpServer | undefined;
   private timers: NodeJS.Timeout[] = [];
@@ -162,7 +171,9 @@ export class IngestService {
       maxVehicles: options.maxVehicles ?? 200_000,
       maxBufferedSamples: options.maxBufferedPoints ?? 2_000_000,
     });
-    this.spool.retentionFloor = () => this.windows.retentionFloor();
+    // The archive holds the segments of rows not yet in a complete file (at-least-once, see ArchiveSink).
+    this.archive = options.archiveDir ? new ArchiveSink({ ...options.archive, dir: options.archiveDir, worker: options.clientId, logger: this.log.child('archive') }) : undefined;
+    this.spool.retentionFloor = () => Math.min(this.windows.retentionFloor(), this.archive?.retentionFloor() ?? Infinity);
   }
 
   /** Adds a consumer of closed windows (e.g. the anomaly scorer). */
@@ -177,6 +188,7 @@ export class IngestService {
     // consuming (the spool takes the data, the writer creates the database when it can).
     if (!(await this.forwarder.createDatabase(2000))) this.log.warn('InfluxDB not reachable yet; spooling until it is', { url: this.options.influxUrl });
     this.forwarder.start();
+    this.archive?.start();
     if (this.options.httpPort !== undefined) {
       this.http = await startIngestHttpServer(this, this.options.httpHost ?? '127.0.0.1', this.options.httpPort);
       this.log.info('metrics and health', { url: this.http.url });
@@ -260,6 +272,7 @@ export class IngestService {
       if (!vehicle) continue;
       const closedUpTo = Math.max(record.closedUpTo ?? -Infinity, emitted.get(vehicle) ?? -Infinity);
       if (Number.isFinite(closedUpTo)) this.windows.restoreClosedUpTo(vehicle, closedUpTo, now);
+      this.archive?.add(vehicle, parsed, record.segment);
       const { closed } = this.windows.add(vehicle, parsed, record.segment, now, false);
       for (const window of closed) void this.emitWindow(window);
       samples += parsed.length;
@@ -286,6 +299,12 @@ export class IngestService {
       const lines = telemetryLines(batch);
       const { closed } = this.windows.add(batch.vehicle, batch.samples, segment, Date.now());
       let pending = this.append('t', lines, batch.vehicle, closedBefore);
+      // Archived once durable in the spool (only then can the message be acknowledged).
+      if (this.archive) {
+        const archive = this.archive;
+        if (pending) void pending.then(() => archive.add(batch.vehicle, batch.samples, segment), () => undefined);
+        else archive.add(batch.vehicle, batch.samples, segment);
+      }
       for (const window of closed) pending = this.emitWindow(window) ?? pending;
       this.counters.batchesAccepted += 1;
       this.counters.samplesAccepted += batch.samples.length;
@@ -368,9 +387,32 @@ export class IngestService {
       deadLettersByReason: { ...this.deadLettersByReason },
       spool: this.spool.stats(),
       writer: this.forwarder.stats(),
+      ...(this.archive ? { archive: this.archive.stats() } : {}),
       windows: this.windows.stats(Date.now()),
       mqttConnected: this.client?.connected ?? false,
     };
+  }
+
+  /**
+   * Stores derived points (line protocol, e.g. model scores) through the spool like features;
+   * a promise when the spool is full. Not replayed into windows.
+   */
+  appendDerived(lines: string): Promise<void> | undefined {
+    return this.append('f', lines);
+  }
+
+  /** Publishes on the broker connection, QoS 1 (mqtt.js queues it while reconnecting); false before start. */
+  publish(topic: string, payload: Buffer): boolean {
+    if (!this.client) return false;
+    this.client.publish(topic, payload, { qos: 1 }, (error) => {
+      if (error) this.log.warn('publish failed', { topic, error: errorMessage(error) });
+    });
+    return true;
+  }
+
+  /** Adds lines to /metrics (rendered on every scrape). */
+  addMetrics(source: (m: MetricsText) => void): void {
+    this.metricsSources.push(source);
   }
 
   /** URL of the /healthz and /metrics server, when it runs. */
@@ -420,6 +462,15 @@ export class IngestService {
       .counter('influx_rejected_chunks_total', 'Chunks InfluxDB rejected as malformed', s.writer.rejectedChunks)
       .histogram('influx_write_seconds', 'Duration of successful InfluxDB writes', this.forwarder.writeSeconds)
       .gauge('mqtt_connected', '1 while connected to the broker', s.mqttConnected ? 1 : 0);
+    if (s.archive) {
+      m.counter('archive_rows_written_total', 'Samples written to the Parquet archive (repeats after a restart included)', s.archive.rowsWritten)
+        .counter('archive_files_written_total', 'Parquet archive files completed', s.archive.filesWritten)
+        .counter('archive_bytes_written_total', 'Bytes of Parquet archive files completed', s.archive.bytesWritten)
+        .counter('archive_write_failures_total', 'Failed archive file writes (rows kept and retried)', s.archive.writeFailures)
+        .counter('archive_rows_dropped_total', 'Archive rows dropped at the buffer bound after failed writes', s.archive.rowsDropped)
+        .gauge('archive_rows_buffered', 'Samples waiting for the next archive file', s.archive.rowsBuffered);
+    }
+    for (const source of this.metricsSources) source(m);
     const api = this.options.apiLogs?.stats();
     if (api) {
       m.counter('api_log_lines_total', 'API access-log lines received', api.lines)
@@ -439,6 +490,7 @@ export class IngestService {
 
   /** Resolves once everything received so far is written to InfluxDB (or dead-lettered there). */
   async flush(): Promise<void> {
+    for (const listener of this.listeners) await listener.flush?.();
     await this.tail;
     await this.forwarder.flush();
   }
@@ -470,8 +522,11 @@ export class IngestService {
     if (this.stopped) return;
     this.stopped = true;
     for (const timer of this.timers.splice(0)) clearInterval(timer);
+    // Before the broker connection ends: listeners may still publish (alerts).
+    for (const listener of this.listeners) await listener.flush?.().catch((error: unknown) => this.log.error('window listener flush failed', { error: errorMessage(error) }));
     await this.client?.endAsync();
     await this.tail?.catch(() => undefined);
+    this.archive?.close();
     await this.forwarder.stop(drainTimeoutMs);
     this.spool.close();
     await this.http?.close();

@@ -161,20 +161,38 @@ class ColumnBuilder {
   }
 }
 
-/** Windows of one vehicle, closed exactly as ingest closes them, in event-time order. */
-export function* vehicleWindows(samples: Iterable<WindowedSample>, windowMs: number): Generator<{ startMs: number; samples: WindowedSample[] }> {
+/**
+ * One vehicle's windows fed in pieces (`push` samples in time order, then `end`), closed exactly
+ * as ingest closes them: the incremental form of `vehicleWindows`, for sources that arrive in
+ * chunks (the archive).
+ */
+export function vehicleWindower<S extends { t: number }>(windowMs: number): { push(samples: readonly S[]): { startMs: number; samples: S[] }[]; end(): { startMs: number; samples: S[] }[] } {
   // Lateness 0 and an idle close at the end: for in-order batch data this yields the same windows
   // ingest closes with any lateness (lateness only delays when a window closes, not what is in it).
-  const windows = new VehicleWindows<WindowedSample>({ sizeMs: windowMs, slideMs: windowMs, allowedLatenessMs: 0, idleTimeoutMs: 0, maxVehicles: 1, maxBufferedSamples: Number.MAX_SAFE_INTEGER });
+  const windows = new VehicleWindows<S>({ sizeMs: windowMs, slideMs: windowMs, allowedLatenessMs: 0, idleTimeoutMs: 0, maxVehicles: 1, maxBufferedSamples: Number.MAX_SAFE_INTEGER });
+  const out = (closed: { startMs: number; samples: S[] }[]) => closed.map((w) => ({ startMs: w.startMs, samples: w.samples }));
+  return {
+    push(samples) {
+      const closed: { startMs: number; samples: S[] }[] = [];
+      for (let i = 0; i < samples.length; i += 64) closed.push(...out(windows.add('v', samples.slice(i, i + 64), 0, 0).closed));
+      return closed;
+    },
+    end: () => out(windows.closeIdle(Number.POSITIVE_INFINITY)),
+  };
+}
+
+/** Windows of one vehicle, closed exactly as ingest closes them, in event-time order. */
+export function* vehicleWindows(samples: Iterable<WindowedSample>, windowMs: number): Generator<{ startMs: number; samples: WindowedSample[] }> {
+  const windower = vehicleWindower<WindowedSample>(windowMs);
   let batch: WindowedSample[] = [];
   for (const s of samples) {
     batch.push(s);
     if (batch.length < 64) continue;
-    for (const w of windows.add('v', batch, 0, 0).closed) yield { startMs: w.startMs, samples: w.samples };
+    yield* windower.push(batch);
     batch = [];
   }
-  if (batch.length) for (const w of windows.add('v', batch, 0, 0).closed) yield { startMs: w.startMs, samples: w.samples };
-  for (const w of windows.closeIdle(Number.POSITIVE_INFINITY)) yield { startMs: w.startMs, samples: w.samples };
+  if (batch.length) yield* windower.push(batch);
+  yield* windower.end();
 }
 
 /** Feature row of one window's wire samples, NaN where absent (FEATURE_NAMES order). */

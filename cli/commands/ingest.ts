@@ -4,6 +4,7 @@ import { createLogger } from '../../common/logger.ts';
 import { parseShardRanges, SHARD_COUNT } from '../../contracts/topics.ts';
 import { IngestService } from '../../ingest/ingest-service.ts';
 import { apiLogOptions, createApiLogProcessor } from '../../ingest/apilogs/api-log-options.ts';
+import { attachScoring, scoringOptions } from '../../ingest/scoring/scoring-options.ts';
 import { defineCommand } from '../command.ts';
 import { sharedOptions } from '../shared-options.ts';
 
@@ -17,6 +18,9 @@ export const ingestOptions = {
   clientId: opt.string('MQTT client id; the broker keeps this worker\'s session under it', { default: 'fleetpulse-ingest' }),
   shards: opt.parsed(`Shards this worker consumes, e.g. 0-31 or 0-7,32-39 (of 0-${SHARD_COUNT - 1})`, '<ranges>', parseShardRanges, { default: `0-${SHARD_COUNT - 1}` }),
   spoolDir: opt.string('Write-ahead spool directory (default <dataDir>/ingest-spool/<influxDatabase>/<clientId>)', { default: '-' }),
+  archiveDir: opt.string('Raw telemetry Parquet archive directory (date=YYYY-MM-DD partitions); - = off', { default: '-' }),
+  archiveMaxRows: opt.int('Archive: samples per Parquet file at most (a file is also cut archiveMaxAgeS after its first sample)', { default: 50_000, min: 100, max: 5_000_000 }),
+  archiveMaxAgeS: opt.int('Archive: longest time a sample waits before its file is written, seconds', { default: 60, min: 1, max: 3600 }),
   spoolMaxMb: opt.int('Spool bound in MiB; when full, acknowledgements wait (back-pressure on the broker)', { default: 1024, min: 2 }),
   spoolSegmentMb: opt.int('Spool segment size in MiB (space is freed a segment at a time)', { default: 8, min: 1 }),
   spoolFsync: opt.oneOf(['interval', 'always', 'never'] as const, 'When the spool is fsynced: always = before each acknowledgement (survives power loss), interval = every spoolFsyncIntervalMs, never = by the kernel', { default: 'interval' }),
@@ -33,6 +37,7 @@ export const ingestOptions = {
   httpHost: opt.string('Address of the /healthz and /metrics server', { default: '127.0.0.1' }),
   statsIntervalS: opt.int('Seconds between stats log lines (0 = off)', { default: 10, min: 0 }),
   ...apiLogOptions,
+  ...scoringOptions,
 };
 
 export default defineCommand({
@@ -59,6 +64,7 @@ export default defineCommand({
       ...(config.password ? { password: config.password } : {}),
       shards: config.shards,
       spoolDir,
+      ...(config.archiveDir !== '-' ? { archiveDir: resolve(config.archiveDir), archive: { maxRowsPerFile: config.archiveMaxRows, maxFileAgeMs: config.archiveMaxAgeS * 1000 } } : {}),
       spoolMaxBytes: config.spoolMaxMb * MiB,
       spoolSegmentBytes: config.spoolSegmentMb * MiB,
       spoolFsync: config.spoolFsync,
@@ -77,7 +83,13 @@ export default defineCommand({
       logger: createLogger('ingest'),
       apiLogs: await createApiLogProcessor(config, createLogger('apilogs')),
     });
+    const scoring = await attachScoring(service, config, createLogger('scoring'));
     await service.start();
-    return { stop: () => service.stop() };
+    return {
+      stop: async () => {
+        await service.stop();
+        await scoring?.close();
+      },
+    };
   },
 });

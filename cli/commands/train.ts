@@ -6,13 +6,16 @@
  *   fleetpulse train report     evaluation report of a model file on a dataset's test vehicles
  *   fleetpulse train drift      PSI of recent feature windows against the model's training windows
  *
- * Retraining from the Parquet archive (`--from-archive DIR`) is not here yet: the archive writer
- * is not built. It will be one more dataset source next to the simulator (see docs/models.md).
+ * `--from-archive DIR` (all four) takes the windows from ingest's Parquet archive instead of the
+ * simulator. Archived data has no ground truth, so `train --from-archive` refreshes the model's
+ * normal-behaviour reference instead of fitting a classifier (docs/models.md, "Retraining from
+ * the archive").
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { opt } from '../../common/config.ts';
 import { ConfigError } from '../../common/errors.ts';
+import { buildArchiveDataset, featureVectors } from '../../models/archive-reader.ts';
 import { readDataset, writeDataset } from '../../models/dataset-file.ts';
 import { buildReference, detectDrift, readReference, writeReference } from '../../models/drift.ts';
 import { evaluate } from '../../models/evaluation.ts';
@@ -42,6 +45,36 @@ const datasetOptions = {
   labelSeverity: opt.number('A window is faulty when the fault severity is at least this', { default: DEFAULT_LABEL_SEVERITY, min: 0.01, max: 1 }),
 };
 
+const archiveOptions = {
+  fromArchive: opt.string('Read the windows from this Parquet archive directory (ingest --archive-dir) instead of simulating; - = simulate', { default: '-' }),
+  archiveFrom: opt.string('Archive: first day, YYYY-MM-DD (inclusive); - = from the start', { default: '-' }),
+  archiveTo: opt.string('Archive: last day, YYYY-MM-DD (inclusive); - = to the end', { default: '-' }),
+};
+
+/** Unlabelled windows of the archive (see models/archive-reader.ts). */
+async function archiveDataset(c: { fromArchive: string; archiveFrom: string; archiveTo: string; windowS?: number }, print: (l: string) => void): Promise<WindowDataset> {
+  for (const field of ['archiveFrom', 'archiveTo'] as const) {
+    if (c[field] !== '-' && !/^\d{4}-\d{2}-\d{2}$/.test(c[field])) throw new ConfigError('fleetpulse train', [{ field, message: `'${c[field]}' is not a day (YYYY-MM-DD)` }]);
+  }
+  const t0 = performance.now();
+  let lastPrint = 0;
+  const d = await buildArchiveDataset({
+    dir: c.fromArchive,
+    ...(c.archiveFrom !== '-' ? { from: c.archiveFrom } : {}),
+    ...(c.archiveTo !== '-' ? { to: c.archiveTo } : {}),
+    windowMs: (c.windowS ?? 30) * 1000,
+    onProgress: (vehicles, windows) => {
+      const now = performance.now();
+      if (now - lastPrint > 5000) {
+        lastPrint = now;
+        print(`archive: ${vehicles} vehicles, ${windows.toLocaleString('en')} windows, ${((now - t0) / 1000).toFixed(0)} s`);
+      }
+    },
+  });
+  print(`archive ${c.fromArchive}: ${d.source.files} files, ${d.source.samples} samples (${d.source.duplicatesDropped} repeats dropped), ${d.vehicles.length} vehicles, ${d.t.length} windows`);
+  return d;
+}
+
 function makeDataset(c: { vehicles: number; days: number; faulty: number; seed: number; windowS: number; labelSeverity: number }, print: (l: string) => void): WindowDataset {
   const t0 = performance.now();
   let lastPrint = 0;
@@ -70,9 +103,9 @@ export const datasetCommand = defineCommand({
   path: 'train dataset',
   section: 'train',
   summary: 'Generate labelled feature windows from a simulated fleet (split by vehicle) into a directory.',
-  options: { ...datasetOptions, out: opt.string('Output directory', { default: '.fleetpulse/train/dataset' }) },
+  options: { ...datasetOptions, ...archiveOptions, out: opt.string('Output directory', { default: '.fleetpulse/train/dataset' }) },
   async run(c, ctx) {
-    const d = makeDataset(c, ctx.print);
+    const d = c.fromArchive !== '-' ? await archiveDataset(c, ctx.print) : makeDataset(c, ctx.print);
     const hash = writeDataset(c.out, d);
     const pos = d.label.filter((l) => l === 1).length;
     ctx.print(`wrote ${d.label.length} windows (${pos} faulty, ${d.label.filter((l) => l === -1).length} ambiguous) of ${d.vehicles.length} vehicles to ${c.out} (${hash})`);
@@ -91,6 +124,7 @@ async function reportOn(model: OnnxModel, d: WindowDataset, reportPath: string, 
 
 const trainOptions = {
   ...datasetOptions,
+  ...archiveOptions,
   out: opt.string('Directory for model.onnx, model.json and reference.json', { default: 'models/default' }),
   datasetDir: opt.string('Where the generated dataset is kept', { default: '.fleetpulse/train/dataset' }),
   families: opt.parsed('Model families to train and choose from', '<list>', parseFamilies, { default: 'mlp,gbt' }),
@@ -106,6 +140,7 @@ export const trainCommand = defineCommand({
   summary: 'Train the engine anomaly model end to end: simulated dataset, MLP and gradient-boosted trees, ONNX export, report.',
   options: trainOptions,
   async run(c, ctx) {
+    if (c.fromArchive !== '-') return refreshFromArchive(c, ctx.print);
     const t0 = performance.now();
     const d = makeDataset(c, ctx.print);
     writeDataset(c.datasetDir, d);
@@ -128,6 +163,32 @@ export const trainCommand = defineCommand({
     }
   },
 });
+
+/**
+ * `train --from-archive`: the archive has no labels, so the classifier is kept; the model's drift
+ * reference (`reference.json`) becomes the archive's windows (the fleet's current normal), and the
+ * share of archive windows the model flags at its threshold is reported as the alarm rate to expect.
+ */
+async function refreshFromArchive(c: { fromArchive: string; archiveFrom: string; archiveTo: string; windowS: number; out: string; datasetDir: string }, print: (l: string) => void): Promise<void> {
+  const modelPath = join(c.out, 'model.onnx');
+  if (!existsSync(modelPath) || !existsSync(metadataPathFor(modelPath))) throw new ConfigError('fleetpulse train --from-archive', [{ field: 'out', message: `${c.out} holds no model (model.onnx + metadata) whose reference to refresh` }]);
+  const d = await archiveDataset(c, print);
+  if (d.t.length === 0) throw new ConfigError('fleetpulse train --from-archive', [{ field: 'fromArchive', message: `${c.fromArchive} holds no windows in the day range` }]);
+  writeDataset(c.datasetDir, d);
+  const rows = d.t.length;
+  const model = await OnnxModel.load(modelPath, d.featureSetId);
+  try {
+    const scores = await model.scoreMatrix(d.x, rows);
+    let flagged = 0;
+    for (const s of scores) if (s >= model.metadata.threshold) flagged += 1;
+    print(`model ${modelPath} (threshold ${model.metadata.threshold}) flags ${flagged} of ${rows} archive windows (${((100 * flagged) / rows).toFixed(2)} %)`);
+  } finally {
+    await model.close();
+  }
+  const refPath = join(c.out, 'reference.json');
+  writeReference(refPath, buildReference(d.featureNames, d.featureSetId, d.x, rows));
+  print(`drift reference ${refPath} refreshed from ${rows} archive windows of ${d.vehicles.length} vehicles; the classifier is unchanged (archived data has no labels)`);
+}
 
 export const reportCommand = defineCommand({
   path: 'train report',
@@ -183,6 +244,8 @@ export const driftCommand = defineCommand({
   options: {
     model: opt.string('Model file; its reference.json holds the training distributions', { default: 'models/default/model.onnx' }),
     features: opt.string('JSON-lines file of feature windows instead of InfluxDB', { default: '-' }),
+    ...archiveOptions,
+    windowS: opt.int('Archive: window length, seconds', { default: 30, min: 1, max: 3600 }),
     sinceHours: opt.number('InfluxDB: windows of the last N hours', { default: 24, min: 0.01, max: 8760 }),
     influxUrl: sharedOptions.influxUrl,
     influxDatabase: sharedOptions.influxDatabase,
@@ -192,7 +255,7 @@ export const driftCommand = defineCommand({
     const refPath = join(dirname(c.model), 'reference.json');
     if (!existsSync(metadataPathFor(c.model))) throw new ConfigError('fleetpulse train drift', [{ field: 'model', message: `${c.model} has no metadata beside it` }]);
     const ref = readReference(refPath);
-    const recent = c.features !== '-' ? readFeaturesFile(c.features) : await readFeaturesInflux(c.influxUrl, c.influxDatabase, c.sinceHours);
+    const recent = c.fromArchive !== '-' ? featureVectors(await archiveDataset(c, ctx.print)) : c.features !== '-' ? readFeaturesFile(c.features) : await readFeaturesInflux(c.influxUrl, c.influxDatabase, c.sinceHours);
     const r = detectDrift(ref, recent);
     ctx.print(`compared ${r.windows} recent windows with ${ref.windows} training windows`);
     for (const f of r.features.slice(0, c.top)) ctx.print(`  ${f.name.padEnd(34)} PSI ${f.psi.toFixed(3)}  ${f.level}`);

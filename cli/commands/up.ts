@@ -17,6 +17,7 @@ import { defineCommand } from '../command.ts';
 import { sharedOptions } from '../shared-options.ts';
 import { nginxExecutable } from '../../api/nginx/managed-nginx.ts';
 import { createApiLogProcessor, defaultApiLogConfig } from '../../ingest/apilogs/api-log-options.ts';
+import { attachScoring, defaultScoringConfig, scoringOptions } from '../../ingest/scoring/scoring-options.ts';
 
 export default defineCommand({
   path: 'up',
@@ -34,6 +35,8 @@ export default defineCommand({
     api: opt.oneOf(['auto', 'on', 'off'] as const, 'Privacy API behind nginx with log shipping and API analytics: auto = when nginx is installed', { default: 'auto' }),
     apiPort: opt.int('Port of nginx in front of the privacy API', { default: 8080, min: 0, max: 65535 }),
     apiTrafficRate: opt.number('Simulated API requests per second (0 = none)', { default: 5, min: 0, max: 10_000 }),
+    scoring: scoringOptions.scoring,
+    model: scoringOptions.model,
   },
   async run(config, ctx) {
     const log = createLogger('up');
@@ -92,14 +95,16 @@ export default defineCommand({
         password: passwords.get(ingestUser),
         shards: Array.from({ length: SHARD_COUNT }, (_, i) => i),
         spoolDir: join(dataDir, 'ingest-spool', config.influxDatabase, ingestUser),
+        archiveDir: join(dataDir, 'archive'),
         flushIntervalMs: 200,
         httpPort: 0,
         statsIntervalMs: 10_000,
         logger: createLogger('ingest'),
         apiLogs: withApi ? await createApiLogProcessor(defaultApiLogConfig(dataDir), createLogger('apilogs')) : undefined,
       });
+      const scoring = await attachScoring(ingest, { ...defaultScoringConfig(), scoring: config.scoring, model: config.model, dataDir, influxDatabase: config.influxDatabase, clientId: ingestUser }, createLogger('scoring'));
       await ingest.start();
-      stops.push({ name: 'ingest', stop: () => ingest.stop() });
+      stops.push({ name: 'ingest', stop: async () => { await ingest.stop(); await scoring?.close(); } });
 
       const fleet = new SimulatedFleet({
         vehicles: config.vehicles,
@@ -132,6 +137,7 @@ export default defineCommand({
           `  InfluxDB  ${influxUrl}  database "${config.influxDatabase}" ${influxNote}`,
           `  Broker    ${broker.url}  (login required; identities in ${brokerFiles.devicesFile}, sessions on disk)`,
           `  Ingest    shards 0-${SHARD_COUNT - 1} → 30 s windows + features → InfluxDB, health and metrics ${ingest.httpUrl ?? '(off)'}`,
+          `  Scoring   ${scoring ? `model v${scoring.stats().model.modelVersion} → anomaly + alerts (InfluxDB, MQTT fleet/+/+/alerts), hot reload on model change` : 'off (--no-scoring)'}`,
           `  Fleet     ${config.vehicles} simulated vehicles${ids.length ? ` (${ids[0]} … ${ids[ids.length - 1]})` : ''}, ${config.sampleRateHz} sample/s each, a batch every 2 s`,
           ...apiSummary,
           '',

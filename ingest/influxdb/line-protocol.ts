@@ -45,6 +45,42 @@ export function featureLine(meta: FeaturePointMeta, features: Readonly<Record<st
   return `${MEASUREMENTS.features},vehicle=${meta.vehicle} ${fields} ${meta.windowStartMs}${MS_TO_NS}\n`;
 }
 
+export interface AnomalyPoint {
+  vehicle: string;
+  windowStartMs: number;
+  modelVersion: number;
+  score: number;
+  anomalous: boolean;
+  threshold: number;
+}
+
+/** One `anomaly` point; time = window start, so scoring a window again overwrites it. */
+export function anomalyLine(p: AnomalyPoint): string {
+  return `${MEASUREMENTS.anomaly},vehicle=${p.vehicle},model=${p.modelVersion} score=${p.score},anomalous=${p.anomalous},threshold=${p.threshold} ${p.windowStartMs}${MS_TO_NS}\n`;
+}
+
+export interface AlertPoint {
+  vehicle: string;
+  state: 'raised' | 'cleared';
+  windowStartMs: number;
+  alertId: string;
+  score: number;
+  threshold: number;
+  modelVersion: number;
+  windows: number;
+  /** `name:deviation` pairs, largest first. */
+  topFeatures: ReadonlyArray<{ name: string; deviation: number }>;
+}
+
+/** One `alerts` point per state change; time = start of the window that changed the state. */
+export function alertLine(p: AlertPoint): string {
+  const top = p.topFeatures.map((f) => `${f.name}:${f.deviation}`).join(',');
+  return (
+    `${MEASUREMENTS.alerts},vehicle=${p.vehicle},state=${p.state} ` +
+    `alert_id=${str(p.alertId)},score=${p.score},threshold=${p.threshold},model_version=${p.modelVersion}i,windows=${p.windows}i,top_features=${str(top)} ${p.windowStartMs}${MS_TO_NS}\n`
+  );
+}
+
 /**
  * Dead letters arrive at receive time and several may share a millisecond; identical tags and
  * times would overwrite each other, so a per-process sequence fills the sub-millisecond digits.

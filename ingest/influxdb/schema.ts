@@ -8,6 +8,11 @@
  *   api_requests   windowed API traffic; tags source, window, endpoint, status_class, country,
  *                  customer, plan; time = window start (ingest/apilogs/api-lines.ts)
  *   api_threats    abuse detections; tags source, rule, kind; subject and evidence are fields
+ *   anomaly        model score per window; tags vehicle, model (model version); fields score,
+ *                  anomalous (bool), threshold; time = window START (ingest/scoring/)
+ *   alerts         alert state changes; tags vehicle, state (raised|cleared); fields alert_id,
+ *                  score, threshold, model_version (int), windows (int), top_features;
+ *                  time = start of the window that changed the state (ingest/alerts/)
  *
  * A point's identity in InfluxDB is (measurement, tags, time). Telemetry uses the sample's event
  * time and the vehicle tag only, so a redelivered batch overwrites the same points instead of
@@ -20,6 +25,8 @@ export const MEASUREMENTS = {
   deadLetters: 'dead_letters',
   apiRequests: 'api_requests',
   apiThreats: 'api_threats',
+  anomaly: 'anomaly',
+  alerts: 'alerts',
 } as const;
 
 /** Points are written in nanosecond precision (./line-protocol.ts); telemetry and features times are whole milliseconds. */

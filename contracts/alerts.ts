@@ -1,0 +1,54 @@
+/**
+ * Vehicle alerts, ingest → `topics.alerts(vehicleId)` (QoS 1, not retained), read by agents and
+ * viewers. JSON, one alert state change per message: `raised` after the model flagged
+ * `raiseAfterWindows` consecutive windows, `cleared` after `clearAfterWindows` normal ones.
+ * A reader must ignore unknown fields and refuse an unknown `schema` version.
+ */
+import { z } from 'zod';
+
+export const ALERT_SCHEMA = 'fleetpulse.alert/1';
+
+export const alertFeatureSchema = z.object({
+  name: z.string(),
+  value: z.number(),
+  /** Robust z-score of `value` against the model's training windows (median and decile spread). */
+  deviation: z.number(),
+});
+
+export const alertMessageSchema = z.object({
+  schema: z.literal(ALERT_SCHEMA),
+  /** Stable per raised alert: `<vehicle>:<window start ms of the raising window>`; the clear repeats it. */
+  alertId: z.string(),
+  vehicle: z.string(),
+  state: z.enum(['raised', 'cleared']),
+  kind: z.literal('engine_anomaly'),
+  /** Event time (ms) of the start of the window that changed the state. */
+  windowStartMs: z.number().int(),
+  windowEndMs: z.number().int(),
+  modelVersion: z.number().int(),
+  /** The changing window's score and the model's threshold (anomalous when score ≥ threshold). */
+  score: z.number(),
+  threshold: z.number(),
+  /** Consecutive windows on this side of the threshold that triggered the change. */
+  windows: z.number().int().positive(),
+  /** Features furthest from the training data in the changing window, largest |deviation| first. */
+  topFeatures: z.array(alertFeatureSchema).max(10),
+  /** Processing time (ms) the change was decided. */
+  emittedAtMs: z.number().int(),
+});
+
+export type AlertMessage = z.infer<typeof alertMessageSchema>;
+
+export function encodeAlert(alert: AlertMessage): Buffer {
+  return Buffer.from(JSON.stringify(alert));
+}
+
+/** Parses an alert payload; `undefined` when it is not a valid v1 alert. */
+export function decodeAlert(payload: Uint8Array): AlertMessage | undefined {
+  try {
+    const parsed = alertMessageSchema.safeParse(JSON.parse(Buffer.from(payload).toString('utf8')));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
+  }
+}

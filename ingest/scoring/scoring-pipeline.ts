@@ -1,0 +1,191 @@
+/**
+ * Model scoring and alerting attached to an IngestService:
+ *
+ *   closed window ─▶ BatchingWindowScorer (micro-batches, current model of ModelProvider)
+ *                      └─▶ `anomaly` point (spool → InfluxDB) ─▶ HysteresisAlertTracker
+ *                                                                 └─ state change ─▶ `alerts` point + MQTT topics.alerts(vehicle), QoS 1
+ *
+ * Order per change: state persisted (tracker), then the `alerts` point spooled, then published.
+ * What a hard crash can lose: windows closed but not yet scored (at most one batch delay) are
+ * neither scored nor counted after the restart, because ingest does not emit windows twice.
+ */
+import { encodeAlert, type AlertMessage } from '../../contracts/alerts.ts';
+import { ALERT_SCHEMA } from '../../contracts/alerts.ts';
+import { topics } from '../../contracts/topics.ts';
+import { errorMessage } from '../../common/errors.ts';
+import { type Logger, silentLogger } from '../../common/logger.ts';
+import { RAISE_AFTER_WINDOWS } from '../../models/evaluation.ts';
+import { alertLine, anomalyLine } from '../influxdb/line-protocol.ts';
+import type { FeatureWindow, IngestService, WindowListener } from '../ingest-service.ts';
+import { AlertStateFile } from '../alerts/alert-state-file.ts';
+import { HysteresisAlertTracker } from '../alerts/alert-tracker.ts';
+import type { ModelProvider } from './model-provider.ts';
+import { BatchingWindowScorer, type ScoredWindow } from './window-scorer.ts';
+
+const MAX_UNPUBLISHED = 10_000;
+
+export interface ScoringPipelineOptions {
+  provider: ModelProvider;
+  batchSize?: number;
+  maxDelayMs?: number;
+  maxQueue?: number;
+  /** Poll period for new model files (ms); 0 = no hot reload. Default 2000. */
+  modelPollMs?: number;
+  /** Anomalous windows in a row that raise an alert (default RAISE_AFTER_WINDOWS, as the evaluation assumes). */
+  raiseAfterWindows?: number;
+  /** Normal windows in a row that clear it (default 3). */
+  clearAfterWindows?: number;
+  /** Alert state file; without it alert state does not survive a restart. */
+  alertStatePath?: string;
+  maxAlertVehicles?: number;
+  /** Features listed as evidence in an alert (default 5). */
+  topFeatures?: number;
+  logger?: Logger;
+}
+
+export class ScoringPipeline implements WindowListener {
+  readonly scorer: BatchingWindowScorer;
+  readonly tracker: HysteresisAlertTracker;
+  private readonly log: Logger;
+  private counters = { anomalyPoints: 0, anomalousWindows: 0, alertsPublished: 0, alertPublishFailures: 0, alertsDropped: 0, nonFiniteScores: 0 };
+  /** Alerts decided before the broker client exists (windows replayed at start); bounded, oldest dropped. */
+  private readonly unpublished: Array<{ topic: string; payload: Buffer }> = [];
+  private retry: NodeJS.Timeout | undefined;
+
+  private constructor(
+    private readonly ingest: IngestService,
+    private readonly options: ScoringPipelineOptions,
+  ) {
+    this.log = options.logger ?? silentLogger;
+    this.tracker = new HysteresisAlertTracker({
+      raiseAfter: options.raiseAfterWindows ?? RAISE_AFTER_WINDOWS,
+      clearAfter: options.clearAfterWindows ?? 3,
+      ...(options.alertStatePath ? { stateFile: new AlertStateFile(options.alertStatePath, this.log.child('alerts')) } : {}),
+      ...(options.maxAlertVehicles ? { maxVehicles: options.maxAlertVehicles } : {}),
+      logger: this.log.child('alerts'),
+    });
+    this.scorer = new BatchingWindowScorer({
+      provider: options.provider,
+      sink: (scored) => this.onScored(scored),
+      ...(options.batchSize ? { batchSize: options.batchSize } : {}),
+      ...(options.maxDelayMs !== undefined ? { maxDelayMs: options.maxDelayMs } : {}),
+      ...(options.maxQueue ? { maxQueue: options.maxQueue } : {}),
+      logger: this.log,
+    });
+  }
+
+  /** Attaches scoring to `ingest` (call before `ingest.start()`, so replayed windows are scored too) and starts watching the model. */
+  static attach(ingest: IngestService, options: ScoringPipelineOptions): ScoringPipeline {
+    const pipeline = new ScoringPipeline(ingest, options);
+    ingest.addWindowListener(pipeline);
+    ingest.addMetrics((m) => pipeline.metrics(m));
+    options.provider.watch(options.modelPollMs ?? 2000);
+    return pipeline;
+  }
+
+  onWindow(window: FeatureWindow): void {
+    this.scorer.onWindow(window);
+  }
+
+  async flush(): Promise<void> {
+    await this.scorer.flush();
+    this.publishPending();
+  }
+
+  /** After `ingest.stop()`: persists alert state and releases the model. */
+  async close(): Promise<void> {
+    await this.scorer.flush();
+    if (this.retry) clearTimeout(this.retry);
+    this.tracker.close();
+    await this.options.provider.close();
+  }
+
+  stats() {
+    return { ...this.counters, scorer: this.scorer.stats(), alerts: this.tracker.stats(), model: this.options.provider.stats() };
+  }
+
+  private onScored(scored: readonly ScoredWindow[]): void {
+    let lines = '';
+    for (const w of scored) {
+      if (!Number.isFinite(w.score)) {
+        this.counters.nonFiniteScores += 1;
+        continue;
+      }
+      const { version, threshold } = w.model;
+      lines += anomalyLine({ vehicle: w.vehicle, windowStartMs: w.startMs, modelVersion: version, score: w.score, anomalous: w.anomalous, threshold });
+      this.counters.anomalyPoints += 1;
+      if (w.anomalous) this.counters.anomalousWindows += 1;
+      const change = this.tracker.observe(w.vehicle, w.startMs, w.anomalous);
+      if (!change) continue;
+      const alert: AlertMessage = {
+        schema: ALERT_SCHEMA,
+        alertId: change.alertId,
+        vehicle: w.vehicle,
+        state: change.state,
+        kind: 'engine_anomaly',
+        windowStartMs: w.startMs,
+        windowEndMs: w.endMs,
+        modelVersion: version,
+        score: w.score,
+        threshold,
+        windows: change.windows,
+        topFeatures: w.model.reference?.top(w.features, this.options.topFeatures ?? 5) ?? [],
+        emittedAtMs: Date.now(),
+      };
+      lines += alertLine({ ...alert, topFeatures: alert.topFeatures });
+      this.log.info(`alert ${change.state}`, { vehicle: w.vehicle, alertId: change.alertId, score: w.score, top: alert.topFeatures.map((f) => f.name).join(',') });
+      this.unpublished.push({ topic: topics.alerts(w.vehicle), payload: encodeAlert(alert) });
+      if (this.unpublished.length > MAX_UNPUBLISHED) {
+        this.unpublished.shift();
+        this.counters.alertsDropped += 1;
+      }
+    }
+    this.publishPending();
+    // A full spool makes this wait; scoring runs off the acknowledgement path, so nothing blocks on it.
+    if (lines) void this.ingest.appendDerived(lines)?.catch((error: unknown) => this.log.error('anomaly points not spooled', { error: errorMessage(error) }));
+  }
+
+  /** Hands queued alerts to the broker client (which queues them itself while reconnecting). */
+  private publishPending(): void {
+    while (this.unpublished.length > 0) {
+      const next = this.unpublished[0]!;
+      try {
+        if (!this.ingest.publish(next.topic, next.payload)) {
+          // Ingest not started yet (replayed windows): try again shortly.
+          this.retry ??= setTimeout(() => {
+            this.retry = undefined;
+            this.publishPending();
+          }, 500).unref();
+          return;
+        }
+        this.counters.alertsPublished += 1;
+      } catch (error) {
+        this.counters.alertPublishFailures += 1;
+        this.log.error('alert not published', { topic: next.topic, error: errorMessage(error) });
+      }
+      this.unpublished.shift();
+    }
+  }
+
+  private metrics(m: import('../http/metrics.ts').MetricsText): void {
+    const s = this.stats();
+    m.counter('windows_scored_total', 'Windows scored by the model', s.scorer.scored)
+      .counter('inference_batches_total', 'Inference batches run', s.scorer.batches)
+      .histogram('inference_batch_size', 'Windows per inference batch', this.scorer.batchSizes)
+      .histogram('inference_batch_seconds', 'Duration of one inference batch (onnxruntime)', this.scorer.batchSeconds)
+      .gauge('scoring_queue_windows', 'Windows waiting to be scored', s.scorer.queued)
+      .counter('scoring_dropped_windows_total', 'Windows not scored because the scoring queue was full', s.scorer.dropped)
+      .counter('scoring_failed_batches_total', 'Inference batches that failed', s.scorer.failedBatches)
+      .counter('anomalous_windows_total', 'Windows scored at or above the threshold', s.anomalousWindows)
+      .gauge('model_version', 'Version of the model scoring now', s.model.modelVersion)
+      .counter('model_reloads_total', 'Models swapped in without a restart', s.model.reloads)
+      .counter('model_reload_failures_total', 'New model files rejected, by reason (the previous model stays)', Object.entries(s.model.reloadFailures).map(([reason, n]) => [{ reason }, n] as [Record<string, string>, number]))
+      .counter('alerts_total', 'Alert state changes, by state', [[{ state: 'raised' }, s.alerts.raised], [{ state: 'cleared' }, s.alerts.cleared]])
+      .gauge('alerts_active', 'Vehicles with a raised alert', s.alerts.alerting)
+      .counter('alert_replayed_windows_total', 'Scored windows ignored by alerting as already counted', s.alerts.replayedWindows)
+      .counter('alert_state_forgotten_total', 'Vehicles dropped from alert state at its bound', s.alerts.forgotten)
+      .counter('alerts_published_total', 'Alert messages handed to the broker client (QoS 1)', s.alertsPublished)
+      .counter('alerts_unpublished_dropped_total', 'Alerts dropped from the bounded queue waiting for the broker client', s.alertsDropped)
+      .counter('alert_persist_failures_total', 'Failed writes of the alert state file', s.alerts.persistFailures);
+  }
+}

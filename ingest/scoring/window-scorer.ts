@@ -1,0 +1,140 @@
+/**
+ * Scores closed windows with the current model, micro-batched across vehicles.
+ *
+ * Guarantees:
+ * - A batch is scored when `batchSize` windows are queued or `maxDelayMs` after the oldest queued
+ *   window arrived, whichever comes first; one batch at a time, in arrival order, so a vehicle's
+ *   windows reach `sink` in closing order.
+ * - The queue holds at most `maxQueue` windows; beyond, new windows are not scored (counted as
+ *   `dropped`, logged) — scoring must not hold up acknowledgements.
+ * - A batch that fails to score (an onnxruntime error) is counted and skipped.
+ * - `flush()` resolves once every window queued before it is scored and handed to `sink`.
+ */
+import { errorMessage } from '../../common/errors.ts';
+import { type Logger, silentLogger } from '../../common/logger.ts';
+import type { FeatureVector } from '../../models/features.ts';
+import { Histogram } from '../http/metrics.ts';
+import type { FeatureWindow, WindowListener } from '../ingest-service.ts';
+import type { LoadedModel, ModelProvider } from './model-provider.ts';
+
+export interface ScoredWindow {
+  vehicle: string;
+  startMs: number;
+  endMs: number;
+  features: FeatureVector;
+  score: number;
+  anomalous: boolean;
+  model: LoadedModel;
+}
+
+export interface WindowScorerOptions {
+  provider: ModelProvider;
+  /** Receives each scored batch, synchronously, in order. */
+  sink: (scored: readonly ScoredWindow[]) => void;
+  batchSize?: number;
+  maxDelayMs?: number;
+  maxQueue?: number;
+  logger?: Logger;
+}
+
+export interface WindowScorerStats {
+  queued: number;
+  scored: number;
+  batches: number;
+  dropped: number;
+  failedBatches: number;
+}
+
+interface Pending {
+  vehicle: string;
+  startMs: number;
+  endMs: number;
+  features: FeatureVector;
+}
+
+export class BatchingWindowScorer implements WindowListener {
+  readonly batchSizes = new Histogram([1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096]);
+  readonly batchSeconds = new Histogram([0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1]);
+  private readonly queue: Pending[] = [];
+  private readonly batchSize: number;
+  private readonly maxDelayMs: number;
+  private readonly maxQueue: number;
+  private readonly log: Logger;
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private counters = { scored: 0, batches: 0, dropped: 0, failedBatches: 0 };
+
+  constructor(private readonly options: WindowScorerOptions) {
+    this.batchSize = options.batchSize ?? 256;
+    this.maxDelayMs = options.maxDelayMs ?? 200;
+    this.maxQueue = options.maxQueue ?? 100_000;
+    this.log = options.logger ?? silentLogger;
+  }
+
+  onWindow(window: FeatureWindow): void {
+    if (this.queue.length >= this.maxQueue) {
+      this.counters.dropped += 1;
+      if (this.counters.dropped % 1000 === 1) this.log.warn('scoring queue full: window not scored', { vehicle: window.vehicle, dropped: this.counters.dropped });
+      return;
+    }
+    this.queue.push({ vehicle: window.vehicle, startMs: window.startMs, endMs: window.endMs, features: window.features });
+    if (this.queue.length >= this.batchSize) this.kick();
+    else if (!this.timer) {
+      this.timer = setTimeout(() => {
+        this.timer = undefined;
+        this.kick();
+      }, this.maxDelayMs);
+      this.timer.unref();
+    }
+  }
+
+  async flush(): Promise<void> {
+    for (let i = 0; i < 1_000_000 && (this.queue.length > 0 || this.running); i++) {
+      this.kick();
+      await this.running;
+    }
+  }
+
+  stats(): WindowScorerStats {
+    return { queued: this.queue.length, ...this.counters };
+  }
+
+  /** Starts the batch loop unless it runs; it drains the queue in batches of at most batchSize. */
+  private kick(): void {
+    if (this.running) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.running = (async () => {
+      while (this.queue.length > 0) await this.scoreBatch(this.queue.splice(0, this.batchSize));
+    })().finally(() => {
+      this.running = undefined;
+    });
+  }
+
+  private async scoreBatch(batch: Pending[]): Promise<void> {
+    const started = performance.now();
+    let results: ScoredWindow[];
+    try {
+      results = await this.options.provider.use(async (model) => {
+        const scores = await model.model.score(batch.map((w) => w.features));
+        return batch.map((w, i) => {
+          const score = scores[i]!;
+          return { ...w, score, anomalous: score >= model.threshold, model };
+        });
+      });
+    } catch (error) {
+      this.counters.failedBatches += 1;
+      this.log.error('scoring a batch failed; its windows are not scored', { windows: batch.length, error: errorMessage(error) });
+      return;
+    }
+    this.batchSeconds.observe((performance.now() - started) / 1000);
+    this.batchSizes.observe(batch.length);
+    this.counters.batches += 1;
+    this.counters.scored += batch.length;
+    try {
+      this.options.sink(results);
+    } catch (error) {
+      this.log.error('scored windows not stored', { windows: batch.length, error: errorMessage(error) });
+    }
+  }
+}

@@ -1,0 +1,182 @@
+/**
+ * The raw telemetry archive on real parts: Aedes in this process, a real influxd, `fleetpulse
+ * ingest --archive-dir` as a child that is SIGKILLed mid-stream and restarted. Every sample
+ * published is read back from the archive once, in the partition of its day; and the archive of a
+ * fleet whose driving style changed makes `fleetpulse train drift --from-archive` advise retraining.
+ */
+import { copyFileSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import mqtt from 'mqtt';
+import { startBroker, type RunningBroker } from '../../broker/broker-server.ts';
+import type { Sample } from '../../contracts/telemetry.ts';
+import { ArchiveSink } from '../../ingest/archive/archive-sink.ts';
+import { readArchive, readArchiveSamples } from '../../models/archive-reader.ts';
+import { buildReference, writeReference } from '../../models/drift.ts';
+import { FEATURE_NAMES, FEATURE_SET_ID } from '../../models/features.ts';
+import { featureRow, vehicleWindower } from '../../models/window-dataset.ts';
+import type { DriverStyle } from '../../simulator/driver-style.ts';
+import { generateVehicleSamples } from '../../simulator/fleet-generator.ts';
+import { planFleet } from '../../simulator/fleet-plan.ts';
+import { SimulatedVehicle, type VehicleSpec } from '../../simulator/simulated-vehicle.ts';
+import { ROOT, runCli, startCli } from '../support/cli.ts';
+import { startTestInfluxd, waitFor, type TestInfluxd } from '../support/influx.ts';
+import { makeSamples, publishSamples, storedTimes } from '../ingest/fixtures.ts';
+
+const DAY = 86_400_000;
+
+async function publishWhile(url: string, vehicles: string[], baseMs: number, until: () => boolean): Promise<Map<string, Sample[]>> {
+  const client = await mqtt.connectAsync(url, { clientId: `pub-${Math.random().toString(36).slice(2)}` });
+  const sent = new Map<string, Sample[]>(vehicles.map((v) => [v, []]));
+  const seqs = new Map<string, number>();
+  for (let round = 0; round < 10_000 && !until(); round++) {
+    for (const [i, vehicle] of vehicles.entries()) {
+      const samples = makeSamples(baseMs + round * 5000, 5, 1000, i);
+      seqs.set(vehicle, await publishSamples(client, vehicle, samples, 5, seqs.get(vehicle) ?? 0));
+      sent.get(vehicle)!.push(...samples);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await client.endAsync();
+  return sent;
+}
+
+describe('ingest archive', () => {
+  let influx: TestInfluxd;
+  let broker: RunningBroker;
+  const dirs: string[] = [];
+  const tempDir = (): string => {
+    const dir = mkdtempSync(join(tmpdir(), 'fleetpulse-archive-e2e-'));
+    dirs.push(dir);
+    return dir;
+  };
+
+  beforeAll(async () => {
+    influx = await startTestInfluxd();
+    broker = await startBroker({ host: '127.0.0.1', port: 0 });
+  });
+  afterAll(async () => {
+    await broker?.close();
+    await influx?.dispose();
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('archives every sample once, by day, across a SIGKILL and restart of ingest', async () => {
+    const db = 'archive';
+    const dataDir = tempDir();
+    const archiveDir = join(dataDir, 'archive');
+    const args = [
+      'ingest', '--mqtt-url', broker.url, '--influx-url', influx.url, '--influx-database', db, '--data-dir', dataDir,
+      '--client-id', 'archive-ingest', '--http-port', '0', '--flush-interval-ms', '100', '--stats-interval-s', '0',
+      '--archive-dir', archiveDir, '--archive-max-rows', '100', '--archive-max-age-s', '1',
+    ];
+    // Event times start 40 s before a UTC midnight, so the stream crosses into the next day.
+    const midnight = Math.floor(Date.now() / DAY) * DAY;
+    const base = midnight - 40_000;
+    const vehicles = ['arch-1', 'arch-2', 'arch-3'];
+    let worker = startCli(args);
+    let sent: Map<string, Sample[]>;
+    try {
+      expect(await waitFor(() => worker.output().includes('subscribed'), 20_000), worker.output()).toBe(true);
+      let done = false;
+      const publishing = publishWhile(broker.url, vehicles, base, () => done);
+      await new Promise((r) => setTimeout(r, 3000));
+      worker.child.kill('SIGKILL');
+      await worker.exited;
+      await new Promise((r) => setTimeout(r, 1500)); // the broker queues for the persistent session meanwhile
+      worker = startCli(args);
+      expect(await waitFor(() => worker.output().includes('connected to broker'), 20_000), worker.output()).toBe(true);
+      expect(worker.output()).toMatch(/replayed spool/);
+      await new Promise((r) => setTimeout(r, 2000));
+      done = true;
+      sent = await publishing;
+      const all = async () => {
+        for (const [vehicle, samples] of sent) if ((await storedTimes(influx.url, db, vehicle)).length !== samples.length) return false;
+        return true;
+      };
+      expect(await waitFor(all, 30_000, 500), worker.output()).toBe(true);
+    } finally {
+      // A graceful stop writes what the archive still buffers.
+      worker.child.kill('SIGTERM');
+      await Promise.race([worker.exited, new Promise((r) => setTimeout(r, 15_000))]);
+      if (worker.child.exitCode === null) worker.child.kill('SIGKILL');
+    }
+    expect(worker.child.exitCode, worker.output()).toBe(0);
+
+    const total = [...sent.values()].reduce((n, s) => n + s.length, 0);
+    expect(total).toBeGreaterThan(300);
+    expect([...sent.values()].every((s) => s.some((x) => x.t < midnight) && s.some((x) => x.t >= midnight))).toBe(true);
+
+    // Read back: exactly the samples sent, each once, per vehicle in time order.
+    const stats = { files: 0, rows: 0, duplicates: 0 };
+    const got = new Map<string, Sample[]>();
+    for await (const c of readArchive({ dir: archiveDir }, stats)) got.set(c.vehicle, [...(got.get(c.vehicle) ?? []), ...c.samples]);
+    expect(got).toEqual(sent);
+    expect(stats.rows - stats.duplicates).toBe(total);
+    expect(stats.files).toBeGreaterThan(3);
+
+    // Partitioned by the event time's UTC day.
+    const day = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+    expect(readdirSync(archiveDir).sort()).toEqual([`date=${day(midnight - 1)}`, `date=${day(midnight)}`]);
+    for (const d of [day(midnight - 1), day(midnight)]) {
+      const part = await readArchiveSamples({ dir: archiveDir, from: d, to: d });
+      for (const [vehicle, samples] of sent) expect(part.get(vehicle), `${vehicle} ${d}`).toEqual(samples.filter((s) => day(s.t) === d));
+    }
+    // Only complete files: no temporary names left behind.
+    for (const d of readdirSync(archiveDir)) expect(readdirSync(join(archiveDir, d)).filter((f) => !f.endsWith('.parquet'))).toEqual([]);
+  }, 60_000);
+
+  it('train drift --from-archive advises retraining after the fleet changes its driving style', async () => {
+    const START = Date.UTC(2025, 0, 6);
+    // As models/drift.test.ts: a healthy fleet of calm and normal drivers, referenced on its first two days.
+    const fleet = planFleet({ vehicles: 8, idPrefix: 'drift-', seed: 11, faultyFraction: 0, startMs: START, schedule: 'daily' }).map((s, i) => ({ ...s, style: (i % 2 ? 'calm' : 'normal') as DriverStyle }));
+    const samplesOf = function* (spec: VehicleSpec, fromDay: number, toDay: number) {
+      for (const s of generateVehicleSamples(spec, 11, START, START + toDay * DAY)) if (s.t >= START + fromDay * DAY) yield { t: s.t, wire: SimulatedVehicle.toWire(s) };
+    };
+    const rows: Float32Array[] = [];
+    for (const spec of fleet) {
+      const windower = vehicleWindower<{ t: number; wire: Sample }>(30_000);
+      for (const w of [...windower.push([...samplesOf(spec, 0, 2)]), ...windower.end()]) rows.push(featureRow(w.samples.map((s) => s.wire)));
+    }
+    const F = FEATURE_NAMES.length;
+    const data = new Float32Array(rows.length * F);
+    rows.forEach((r, i) => data.set(r, i * F));
+    const modelDir = tempDir();
+    copyFileSync(join(ROOT, 'models/default/model.onnx'), join(modelDir, 'model.onnx'));
+    copyFileSync(join(ROOT, 'models/default/model.json'), join(modelDir, 'model.json'));
+    writeReference(join(modelDir, 'reference.json'), buildReference(FEATURE_NAMES, FEATURE_SET_ID, data, rows.length));
+
+    /** Days 2–4 of the fleet in `style` (or unchanged), written through the archive writer ingest uses. */
+    const archiveOf = (style: DriverStyle | undefined): string => {
+      const dir = tempDir();
+      const sink = new ArchiveSink({ dir, worker: 'test' });
+      for (const spec of fleet) {
+        const batch: Sample[] = [];
+        for (const s of samplesOf(style ? { ...spec, style } : spec, 2, 4)) batch.push(s.wire);
+        sink.add(spec.vehicleId, batch, 1);
+      }
+      sink.close();
+      return dir;
+    };
+    const drift = (dir: string) => runCli(['train', 'drift', '--model', join(modelDir, 'model.onnx'), '--from-archive', dir], {}, 60_000);
+
+    const aggressive = archiveOf('aggressive');
+    const changed = await drift(aggressive);
+    expect(changed.code, changed.stderr).toBe(0);
+    expect(changed.stdout).toMatch(/archive .*: \d+ files, \d+ samples/);
+    expect(changed.stdout).toMatch(/^RETRAIN:/m);
+    const same = await drift(archiveOf(undefined));
+    expect(same.code, same.stderr).toBe(0);
+    expect(same.stdout).toMatch(/^OK:/m);
+
+    // Accepting the new style as normal: `train --from-archive` refreshes the reference, after which
+    // the same archive no longer drifts.
+    const refresh = await runCli(['train', '--from-archive', aggressive, '--out', modelDir, '--dataset-dir', join(tempDir(), 'dataset')], {}, 60_000);
+    expect(refresh.code, refresh.stderr).toBe(0);
+    expect(refresh.stdout).toMatch(/flags \d+ of \d+ archive windows/);
+    expect(refresh.stdout).toMatch(/drift reference .* refreshed from \d+ archive windows of 8 vehicles/);
+    const after = await drift(aggressive);
+    expect(after.stdout).toMatch(/^OK:/m);
+  }, 60_000);
+});

@@ -1,0 +1,43 @@
+/** Micro-batching of the scorer with the real shipped model. */
+import { describe, expect, it } from 'vitest';
+import { computeFeatures, FEATURE_SET_ID } from '../../models/features.ts';
+import { ModelProvider } from '../../ingest/scoring/model-provider.ts';
+import { DEFAULT_MODEL_PATH } from '../../ingest/scoring/scoring-options.ts';
+import { BatchingWindowScorer, type ScoredWindow } from '../../ingest/scoring/window-scorer.ts';
+import { layOut, simulatedWindows, WINDOW_MS } from './scoring-fixtures.ts';
+
+describe('BatchingWindowScorer', () => {
+  it('scores by size and by time, in order, with the same scores as the model on its own', async () => {
+    const provider = await ModelProvider.load(DEFAULT_MODEL_PATH);
+    try {
+      const windows = simulatedWindows('vacuum_leak', 0.9, 10);
+      const batches: ScoredWindow[][] = [];
+      const scorer = new BatchingWindowScorer({ provider, batchSize: 4, maxDelayMs: 30, sink: (b) => batches.push([...b]) });
+      const features = windows.map((w) => computeFeatures(layOut([w], 0)));
+      features.forEach((f, i) => scorer.onWindow({ vehicle: 'v', startMs: i * WINDOW_MS, endMs: (i + 1) * WINDOW_MS, features: f, featureSetId: FEATURE_SET_ID, samples: [] }));
+      await scorer.flush();
+      // Two full batches by size, the rest at the flush.
+      expect(batches.map((b) => b.length)).toEqual([4, 4, 2]);
+      expect(scorer.stats()).toMatchObject({ scored: 10, batches: 3, dropped: 0, queued: 0 });
+      const flat = batches.flat();
+      expect(flat.map((w) => w.startMs)).toEqual(features.map((_, i) => i * WINDOW_MS));
+      const direct = await provider.current.model.score(features);
+      expect(flat.map((w) => w.score)).toEqual([...direct]);
+      expect(flat.every((w) => w.anomalous === w.score >= provider.current.threshold)).toBe(true);
+
+      // By time alone: one window is scored after maxDelayMs without a flush.
+      scorer.onWindow({ vehicle: 'v', startMs: 20 * WINDOW_MS, endMs: 21 * WINDOW_MS, features: features[0]!, featureSetId: FEATURE_SET_ID, samples: [] });
+      for (let i = 0; i < 100 && batches.length < 4; i++) await new Promise((r) => setTimeout(r, 20));
+      expect(batches.map((b) => b.length)).toEqual([4, 4, 2, 1]);
+      expect(scorer.batchSizes.snapshot().count).toBe(4);
+
+      // The queue bound: windows beyond maxQueue waiting are not scored, and counted.
+      const bounded = new BatchingWindowScorer({ provider, batchSize: 100, maxDelayMs: 10_000, maxQueue: 2, sink: (b) => batches.push([...b]) });
+      for (let i = 0; i < 3; i++) bounded.onWindow({ vehicle: 'w', startMs: i * WINDOW_MS, endMs: (i + 1) * WINDOW_MS, features: features[i]!, featureSetId: FEATURE_SET_ID, samples: [] });
+      await bounded.flush();
+      expect(bounded.stats()).toMatchObject({ scored: 2, dropped: 1, queued: 0 });
+    } finally {
+      await provider.close();
+    }
+  });
+});
