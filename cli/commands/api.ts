@@ -22,7 +22,7 @@ export const apiOptions = {
   host: opt.string('Address the API listens on (nginx proxies to it)', { default: '127.0.0.1' }),
   port: opt.int('Port of the API itself (0 = any free port)', { default: 8081, min: 0, max: 65535 }),
   nginx: opt.oneOf(['auto', 'on', 'off'] as const, 'Run nginx in front: auto = when installed', { default: 'auto' }),
-  nginxPort: opt.int('Port nginx listens on, on loopback (0 = any free port)', { default: 8080, min: 0, max: 65535 }),
+  nginxPort: opt.int('Port nginx listens on, on loopback (0 = any free port)', { default: 8090, min: 0, max: 65535 }),
   customersFile: opt.string('Customer dimension table (API keys), reloaded on change (default <dataDir>/api/customers.json)', { default: '-' }),
   trustedProxies: opt.parsed('Proxies whose X-Forwarded-For is believed, CIDRs separated by commas', '<cidrs>', cidrList, { default: '127.0.0.0/8,::1/128' }),
   maxMb: opt.number('Largest upload, MiB', { default: 10, min: 0.01, max: 200 }),

@@ -14,7 +14,7 @@ export default defineCommand({
   section: 'simulate',
   summary: 'Send simulated customer and attacker traffic through nginx (loopback only).',
   options: {
-    target: opt.url('nginx in front of the privacy API (loopback)', ['http'], { default: 'http://127.0.0.1:8080' }),
+    target: opt.url('nginx in front of the privacy API (loopback)', ['http'], { default: 'http://127.0.0.1:8090' }),
     customersFile: opt.string('Customer table whose keys the simulated customers use (default <dataDir>/api/customers.json)', { default: '-' }),
     requests: opt.int('Requests in all', { default: 2000, min: 1, max: 10_000_000 }),
     durationS: opt.int('Stop after this many seconds at the latest', { default: 60, min: 1, max: 86_400 }),

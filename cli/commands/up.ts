@@ -33,7 +33,7 @@ export default defineCommand({
     influxDatabase: sharedOptions.influxDatabase,
     dataDir: sharedOptions.dataDir,
     api: opt.oneOf(['auto', 'on', 'off'] as const, 'Privacy API behind nginx with log shipping and API analytics: auto = when nginx is installed', { default: 'auto' }),
-    apiPort: opt.int('Port of nginx in front of the privacy API', { default: 8080, min: 0, max: 65535 }),
+    apiPort: opt.int('Port of nginx in front of the privacy API', { default: 8090, min: 0, max: 65535 }),
     apiTrafficRate: opt.number('Simulated API requests per second (0 = none)', { default: 5, min: 0, max: 10_000 }),
     scoring: scoringOptions.scoring,
     model: scoringOptions.model,
