@@ -22,6 +22,7 @@ import { AccessControl } from './access-control.ts';
 import { BrokerMetrics, startMetricsServer } from './broker-metrics.ts';
 import { FileDeviceStore } from './device-store.ts';
 import { LoginLimiter } from './login-limiter.ts';
+import { useConstantTimeQueue, type QueueingEmitter } from './emitter-queue.ts';
 import { boundOfflineQueues, type QueueingPersistence } from './offline-queue-bound.ts';
 import { guardPacketSize } from './packet-size-guard.ts';
 import { guardClientPacketLoop, guardEmitterQueue, type PacketLoopClient, type QueueDrainingEmitter } from './stack-guard.ts';
@@ -247,6 +248,8 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   };
   const aedes = await Aedes.createBroker(aedesOptions);
   guardEmitterQueue((aedes as unknown as { mq: QueueDrainingEmitter }).mq);
+  // Its backlog must cost O(1) per message, or a busy broker slows down as it falls behind (emitter-queue.ts).
+  useConstantTimeQueue((aedes as unknown as { mq: QueueingEmitter }).mq);
   const liveClients = (aedes as unknown as { clients: Record<string, unknown> }).clients;
   isConnected = (clientId) => liveClients[clientId] !== undefined;
 
