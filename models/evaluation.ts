@@ -12,6 +12,51 @@ import type { Split, WindowDataset } from './window-dataset.ts';
 export const RAISE_AFTER_WINDOWS = 3;
 const DAY_S = 86_400;
 
+/**
+ * The false-alarm budget the threshold is chosen for: alerts raised per driving day on the healthy
+ * validation vehicles. A fleet operator reads every alert; a best-F1 threshold optimises windows,
+ * not alerts, and raised several a day per healthy vehicle.
+ */
+export const TARGET_FALSE_ALERTS_PER_DAY = 0.2;
+
+/** Alerts raised per driving day on the healthy vehicles among `rows`; null when there are none. */
+export function healthyFalseAlertsPerDay(d: WindowDataset, rows: readonly number[], scores: ArrayLike<number>, threshold: number): number | null {
+  const byVehicle = new Map<number, number[]>();
+  rows.forEach((r, i) => {
+    const vi = d.vehicle[r]!;
+    if (d.vehicles[vi]!.fault !== null) return;
+    let list = byVehicle.get(vi);
+    if (!list) byVehicle.set(vi, (list = []));
+    list.push(i);
+  });
+  let alerts = 0;
+  let windows = 0;
+  for (const list of byVehicle.values()) {
+    alerts += alertRaises(list.map((i) => d.t[rows[i]!]!), list.map((i) => scores[i]!), threshold, RAISE_AFTER_WINDOWS).length;
+    windows += list.length;
+  }
+  return windows === 0 ? null : alerts / ((windows * d.windowMs) / 1000 / DAY_S);
+}
+
+/**
+ * The lowest threshold (steps of 0.001) such that it and every higher threshold keep the healthy
+ * false-alert rate on `rows` at most `target` per driving day — the most sensitive model within the
+ * false-alarm budget. The scan runs downwards and stops at the first threshold over budget: the
+ * rate is not monotone (hysteresis merges runs into one alert, so a threshold low enough to flag
+ * nearly every window raises only one long alert per vehicle). 0.999 when even that is over budget;
+ * 0.5 when `rows` hold no healthy vehicle.
+ */
+export function thresholdForFalseAlertRate(d: WindowDataset, rows: readonly number[], scores: ArrayLike<number>, target: number): number {
+  let best = 999;
+  for (let k = 999; k >= 1; k--) {
+    const rate = healthyFalseAlertsPerDay(d, rows, scores, k / 1000);
+    if (rate === null) return 0.5;
+    if (rate > target) break;
+    best = k;
+  }
+  return best / 1000;
+}
+
 export interface VehicleLead {
   vehicle: string;
   fault: string;
@@ -60,7 +105,9 @@ export function evaluate(d: WindowDataset, split: Split, rows: readonly number[]
   const byVehicle = new Map<number, Array<{ r: number; s: number }>>();
   rows.forEach((r, i) => {
     const v = d.vehicle[r]!;
-    byVehicle.set(v, [...(byVehicle.get(v) ?? []), { r, s: scores[i]! }]);
+    let list = byVehicle.get(v);
+    if (!list) byVehicle.set(v, (list = []));
+    list.push({ r, s: scores[i]! });
   });
   const leads: VehicleLead[] = [];
   const healthy = { vehicles: 0, drivingDays: 0, falseAlerts: 0 };

@@ -1,6 +1,7 @@
 /**
  * From a window dataset to an exported model: train both families on the training vehicles,
- * choose on the validation vehicles (ROC-AUC), choose the threshold on validation (best F1),
+ * choose on the validation vehicles (ROC-AUC), choose the threshold on validation (the most
+ * sensitive one within a false-alarm budget on the healthy validation vehicles),
  * export ONNX, score validation and test with onnxruntime (the deployed artefact, not the
  * TypeScript copy) and write `<out>/model.onnx` + `<out>/model.json`.
  */
@@ -8,8 +9,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { DEFAULT_GBT_OPTIONS, type GbtModel, type GbtOptions, gbtPredict, trainGbt } from './gbt.ts';
-import { evaluate, type Evaluation } from './evaluation.ts';
-import { bestF1Threshold, rocAuc } from './metrics.ts';
+import { evaluate, type Evaluation, TARGET_FALSE_ALERTS_PER_DAY, thresholdForFalseAlertRate } from './evaluation.ts';
+import { rocAuc } from './metrics.ts';
 import { DEFAULT_MLP_OPTIONS, type MlpModel, type MlpOptions, mlpPredict, trainMlp } from './mlp.ts';
 import type { ModelMetadata } from './model-metadata.ts';
 import { exportOnnx, INPUT_NAME, OUTPUT_NAME } from './onnx/onnx-export.ts';
@@ -59,10 +60,6 @@ export async function scoreRowsOnnx(bytes: Uint8Array, d: WindowDataset, rows: r
   }
 }
 
-function labelsOf(d: WindowDataset, rows: readonly number[]): number[] {
-  return rows.map((r) => (d.label[r] === 1 ? 1 : 0));
-}
-
 export async function trainAndExport(d: WindowDataset, o: TrainOptions): Promise<TrainResult> {
   const log = o.log ?? (() => {});
   const started = performance.now();
@@ -95,7 +92,7 @@ export async function trainAndExport(d: WindowDataset, o: TrainOptions): Promise
   if (!chosen) throw new Error('no model family to train');
   const provisional = exportOnnx(chosen.model, { featureCount: d.featureNames.length, modelVersion: o.modelVersion });
   const valScores = await scoreRowsOnnx(provisional, d, valRows);
-  const { threshold } = bestF1Threshold(valScores, labelsOf(d, valRows));
+  const threshold = thresholdForFalseAlertRate(d, valRows, valScores, TARGET_FALSE_ALERTS_PER_DAY);
   const valEval = evaluate(d, 'validation', valRows, valScores, threshold);
   const testRows = splitRows(d, 'test', false);
   const testScores = await scoreRowsOnnx(provisional, d, testRows);
@@ -116,7 +113,7 @@ export async function trainAndExport(d: WindowDataset, o: TrainOptions): Promise
     labelSeverity: d.labelSeverity,
     trainingData: { hash: datasetHash(d), source: d.source, windows: d.label.length, vehicles: d.vehicles.length },
     metrics: { test: test.overall, validation: valEval.overall, perFault: test.perFault },
-    selection: { rule: 'highest validation ROC-AUC; threshold = best F1 on validation windows', candidates: candidates.map((c) => ({ family: c.family, validationRocAuc: c.auc })) },
+    selection: { rule: `highest validation ROC-AUC; threshold = lowest at and above which healthy validation vehicles raise at most ${TARGET_FALSE_ALERTS_PER_DAY} alerts per driving day`, candidates: candidates.map((c) => ({ family: c.family, validationRocAuc: c.auc })) },
     training: { seed: o.seed, durationS: Math.round(durationS * 10) / 10, options: { negativesPerPositive: o.negativesPerPositive, maxTrainRows: o.maxTrainRows, ...(chosen.family === 'mlp' ? { ...mlpOptions } : { ...gbtOptions }) } },
   };
   // The metadata travels inside the ONNX file too, for tools that only see the .onnx.
