@@ -24,6 +24,10 @@ export class BrokerMetrics {
   subscriptionsNarrowed = 0;
   /** Messages not queued for an offline persistent subscriber whose queue was at its bound. */
   offlineDropped = 0;
+  /** Publisher batch reads held back because the message bus was at its backlog bound. */
+  busParkedBatches = 0;
+  /** Times the message bus reached its backlog bound. */
+  busBackpressureEngaged = 0;
   readonly auth = new Map<AuthResult, number>();
   /** Denials per action and role. */
   readonly denials = new Map<string, number>();
@@ -60,6 +64,8 @@ export class BrokerMetrics {
     counter('fleetpulse_broker_revoked_disconnects_total', 'Live clients disconnected after revocation or rotation.', this.revokedDisconnects);
     counter('fleetpulse_broker_subscriptions_narrowed_total', 'Subscriptions narrowed to what the client may read.', this.subscriptionsNarrowed);
     counter('fleetpulse_broker_offline_messages_dropped_total', 'Messages not queued for an offline persistent subscriber at its queue bound.', this.offlineDropped);
+    counter('fleetpulse_broker_bus_parked_batches_total', 'Publisher socket reads held back while the message bus was at its backlog bound.', this.busParkedBatches);
+    counter('fleetpulse_broker_bus_backpressure_engaged_total', 'Times the message bus reached its backlog bound.', this.busBackpressureEngaged);
     lines.push('# HELP fleetpulse_broker_auth_total Authentication attempts by result.', '# TYPE fleetpulse_broker_auth_total counter');
     for (const [result, value] of this.auth) lines.push(`fleetpulse_broker_auth_total{result="${result}"} ${value}`);
     lines.push('# HELP fleetpulse_broker_acl_denials_total ACL denials by action and role.', '# TYPE fleetpulse_broker_acl_denials_total counter');

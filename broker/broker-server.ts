@@ -25,6 +25,7 @@ import { LoginLimiter } from './login-limiter.ts';
 import { useConstantTimeQueue, type QueueingEmitter } from './emitter-queue.ts';
 import { boundOfflineQueues, type QueueingPersistence } from './offline-queue-bound.ts';
 import { guardPacketSize } from './packet-size-guard.ts';
+import { PublishBackpressure, type BackpressureClient } from './publish-backpressure.ts';
 import { guardClientPacketLoop, guardEmitterQueue, type PacketLoopClient, type QueueDrainingEmitter } from './stack-guard.ts';
 
 const require = createRequire(import.meta.url);
@@ -80,6 +81,11 @@ export interface BrokerLimits {
   /** Offline messages delivered per reconnect (Redis persistence). Default 1000. */
   maxSessionDelivery?: number;
   /**
+   * Messages waiting on the broker's internal bus above which publishers' sockets are no longer read
+   * until it drains to half (publish-backpressure.ts). Default 20,000.
+   */
+  maxBusBacklog?: number;
+  /**
    * QoS 1/2 messages queued per offline persistent subscriber (memory and LevelDB persistence); at the
    * bound new messages are not queued for that client and are counted. Default 100,000.
    */
@@ -127,6 +133,10 @@ export interface BrokerStats {
   connectionsRefused: number;
   /** Messages not queued for an offline persistent subscriber because its queue was full. */
   offlineDropped: number;
+  /** Publisher batch reads held back because the message bus was at its backlog bound. */
+  busParkedBatches: number;
+  /** Messages waiting on the message bus now. */
+  busQueueLength: number;
 }
 
 export interface RunningBroker {
@@ -248,8 +258,24 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   };
   const aedes = await Aedes.createBroker(aedesOptions);
   guardEmitterQueue((aedes as unknown as { mq: QueueDrainingEmitter }).mq);
-  // Its backlog must cost O(1) per message, or a busy broker slows down as it falls behind (emitter-queue.ts).
-  useConstantTimeQueue((aedes as unknown as { mq: QueueingEmitter }).mq);
+  // Its backlog must cost O(1) per message, or a busy broker slows down as it falls behind (emitter-queue.ts),
+  // and it is bounded by reading publishers' sockets only while it is short (publish-backpressure.ts).
+  let backpressure: PublishBackpressure | undefined;
+  const busQueue = useConstantTimeQueue((aedes as unknown as { mq: QueueingEmitter }).mq, () => backpressure?.onBusShift());
+  backpressure = new PublishBackpressure(busQueue, {
+    highWatermark: limits.maxBusBacklog ?? 20_000,
+    onEngaged: (queued) => {
+      metrics.busBackpressureEngaged += 1;
+      log.warn('message bus backlog at its bound: pausing publishers until it drains', { queued, maxBusBacklog: limits.maxBusBacklog ?? 20_000 });
+    },
+    onParked: () => {
+      metrics.busParkedBatches += 1;
+    },
+  });
+  const packetLoop = (client: unknown): void => {
+    guardClientPacketLoop(client as PacketLoopClient);
+    backpressure?.attach(client as BackpressureClient);
+  };
   const liveClients = (aedes as unknown as { clients: Record<string, unknown> }).clients;
   isConnected = (clientId) => liveClients[clientId] !== undefined;
 
@@ -307,7 +333,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     if (!admit(socket)) return;
     socket.setNoDelay(true);
     guardPacketSize(socket, maxPacketBytes, onOversize(socket));
-    guardClientPacketLoop(aedes.handle(socket) as unknown as PacketLoopClient);
+    packetLoop(aedes.handle(socket));
   };
 
   const closers: Array<() => Promise<void>> = [];
@@ -362,7 +388,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
         if (!admit(socket)) return;
         const stream = createWebSocketStream(ws);
         stream.on('error', () => stream.destroy());
-        guardClientPacketLoop(aedes.handle(stream, req) as unknown as PacketLoopClient);
+        packetLoop(aedes.handle(stream, req));
       });
       wsPort = await listen(http, options.ws.port, options.ws.host ?? options.host);
       const server = wss;
@@ -374,7 +400,12 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
 
     if (options.metrics) {
       const started = await startMetricsServer(options.metrics.host ?? options.host, options.metrics.port, () =>
-        metrics.render({ fleetpulse_broker_connected_clients: clientCount(), fleetpulse_broker_open_connections: sockets.size }),
+        metrics.render({
+          fleetpulse_broker_connected_clients: clientCount(),
+          fleetpulse_broker_open_connections: sockets.size,
+          fleetpulse_broker_bus_queue_length: busQueue.length,
+          fleetpulse_broker_bus_waiting_publishers: backpressure?.waiting ?? 0,
+        }),
       );
       metricsPort = started.port;
       closers.push(() => new Promise<void>((resolve) => started.server.close(() => resolve())));
@@ -429,6 +460,8 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       oversizePackets: metrics.oversizePackets,
       connectionsRefused: metrics.connectionsRefused,
       offlineDropped: metrics.offlineDropped,
+      busParkedBatches: backpressure?.parkedBatches ?? 0,
+      busQueueLength: busQueue.length,
     };
   }
 

@@ -18,6 +18,9 @@ export class FifoQueue<T> {
   private items: Array<T | undefined> = [];
   private head = 0;
 
+  /** `onShift` runs after every successful shift (the broker's backlog bound listens there). */
+  constructor(private readonly onShift?: () => void) {}
+
   get length(): number {
     return this.items.length - this.head;
   }
@@ -37,6 +40,7 @@ export class FifoQueue<T> {
       this.items = this.items.slice(this.head);
       this.head = 0;
     }
+    this.onShift?.();
     return item;
   }
 }
@@ -47,13 +51,18 @@ export interface QueueingEmitter {
   _messageCallbacks: { push(item: unknown): number; shift(): unknown; readonly length: number };
 }
 
-/** Swaps the emitter's queues for `FifoQueue`s, keeping anything already queued in order. */
-export function useConstantTimeQueue(emitter: QueueingEmitter): void {
-  const swap = (old: QueueingEmitter['_messageQueue']): FifoQueue<unknown> => {
-    const queue = new FifoQueue<unknown>();
+/**
+ * Swaps the emitter's queues for `FifoQueue`s, keeping anything already queued in order; returns the
+ * message queue. `onShift` runs each time a message leaves it.
+ */
+export function useConstantTimeQueue(emitter: QueueingEmitter, onShift?: () => void): FifoQueue<unknown> {
+  const swap = (old: QueueingEmitter['_messageQueue'], hook?: () => void): FifoQueue<unknown> => {
+    const queue = new FifoQueue<unknown>(hook);
     while (old.length > 0) queue.push(old.shift());
     return queue;
   };
-  emitter._messageQueue = swap(emitter._messageQueue);
+  const messages = swap(emitter._messageQueue, onShift);
+  emitter._messageQueue = messages;
   emitter._messageCallbacks = swap(emitter._messageCallbacks);
+  return messages;
 }

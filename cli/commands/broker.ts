@@ -32,6 +32,7 @@ export const brokerOptions = {
   maxConnections: opt.int('Connections across all listeners', { default: 10_000, min: 1 }),
   maxConnectionsPerAddress: opt.int('Connections per source address (0 = no limit)', { default: 0, min: 0 }),
   maxFailedLogins: opt.int('Failed logins per address and minute before the address is refused', { default: 10, min: 1 }),
+  maxBusBacklog: opt.int('Messages waiting on the internal message bus above which publishers are not read until it drains to half (a soft bound: one socket read per client may still arrive)', { default: 20_000, min: 1 }),
   maxOfflineMessages: opt.int('QoS 1/2 messages queued per offline persistent subscriber; newer ones are dropped and counted (level and memory persistence)', { default: 100_000, min: 1 }),
 };
 
@@ -88,7 +89,7 @@ export default defineCommand({
       ...(config.ws ? { ws: { port: config.wsPort } } : {}),
       // Each worker has its own counters, so its own metrics port: the base port + its index.
       ...(config.metrics ? { metrics: { port: config.metricsPort === 0 || worker === undefined ? config.metricsPort : config.metricsPort + worker } } : {}),
-      limits: { maxPacketBytes: config.maxPacketBytes, maxConnections: config.maxConnections, maxConnectionsPerAddress: config.maxConnectionsPerAddress, maxOfflineMessages: config.maxOfflineMessages },
+      limits: { maxPacketBytes: config.maxPacketBytes, maxConnections: config.maxConnections, maxConnectionsPerAddress: config.maxConnectionsPerAddress, maxOfflineMessages: config.maxOfflineMessages, maxBusBacklog: config.maxBusBacklog },
     });
     return { stop: () => broker.close() };
   },
