@@ -31,6 +31,12 @@ export const COMMANDS: Record<string, Entry> = {
   agent: { summary: 'Run the vehicle agent', load: () => import('./commands/agent.ts') },
   api: { summary: 'Run the privacy API (behind nginx when installed)', load: () => import('./commands/api.ts') },
   logship: { summary: 'Ship an nginx access log to the broker', load: () => import('./commands/logship.ts') },
+  obd: {
+    summary: 'OBD-II adapter tools: probe',
+    subcommands: {
+      probe: { summary: 'Probe an ELM327 adapter and the car: version, protocol, PIDs, VIN, DTCs, values', load: () => import('./commands/obd-probe.ts') },
+    },
+  },
   train: {
     summary: 'Engine anomaly model: train end to end (no subcommand), dataset, report, drift',
     load: () => import('./commands/train.ts'),
@@ -41,12 +47,13 @@ export const COMMANDS: Record<string, Entry> = {
     },
   },
   simulate: {
-    summary: 'Simulators: a fleet of vehicles, batch data generation, the realism report',
+    summary: 'Simulators: a fleet of vehicles, batch data generation, the realism report, an ELM327 adapter',
     subcommands: {
       fleet: { summary: 'Run a simulated fleet, one agent per vehicle', load: () => import('./commands/simulate-fleet.ts') },
       'realism-report': { summary: 'Compare the simulator with a real drive (Markdown + SVG charts)', load: () => import('./commands/simulate-realism-report.ts') },
       generate: { summary: 'Generate simulated fleet data with ground truth, as fast as the CPU goes', load: () => import('./commands/simulate-generate.ts') },
       'api-traffic': { summary: 'Simulated API customers and attackers through nginx (loopback)', load: () => import('./commands/simulate-api-traffic.ts') },
+      elm327: { summary: 'An emulated ELM327 adapter on a simulated car, on a real pseudo-terminal', load: () => import('./commands/simulate-elm327.ts') },
     },
   },
 };

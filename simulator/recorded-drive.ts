@@ -2,27 +2,20 @@
  * Reads a carOBD CSV recording (e.g. /work/shared/data/carobd-etios-drive1.csv) into signals of
  * our catalogue. Quirks handled: CRLF line ends, a trailing comma on every line, headers written
  * as `NAME ()`, no timestamp column (the engine run time column stands in), repeated rows.
+ * Repeated rows are dropped here, as statistics want; the agent's replay source (agent/replay-source.ts)
+ * keeps them, since each is a reading the logger took.
  */
 import { readFileSync } from 'node:fs';
 import type { SignalName } from '../contracts/signals.ts';
+import { CAROBD_FORMAT } from '../agent/replay-formats.ts';
 
-/** carOBD column → our signal name. */
-const COLUMNS: Record<string, SignalName> = {
-  ENGINE_RPM: 'RPM',
-  VEHICLE_SPEED: 'SPEED',
-  THROTTLE: 'THROTTLE_POS',
-  ENGINE_LOAD: 'ENGINE_LOAD',
-  COOLANT_TEMPERATURE: 'COOLANT_TEMP',
-  LONG_TERM_FUEL_TRIM_BANK_1: 'LONG_FUEL_TRIM_1',
-  SHORT_TERM_FUEL_TRIM_BANK_1: 'SHORT_FUEL_TRIM_1',
-  INTAKE_MANIFOLD_PRESSURE: 'INTAKE_PRESSURE',
-  FUEL_TANK: 'FUEL_LEVEL',
-  ABSOLUTE_BAROMETRIC_PRESSURE: 'BAROMETRIC_PRESSURE',
-  INTAKE_AIR_TEMP: 'INTAKE_TEMP',
-  TIMING_ADVANCE: 'TIMING_ADVANCE',
-  CATALYST_TEMPERATURE_BANK1_SENSOR1: 'CATALYST_TEMP_B1S1',
-  CONTROL_MODULE_VOLTAGE: 'CONTROL_MODULE_VOLTAGE',
-};
+/**
+ * carOBD column → our signal name: the replay source's carOBD mapping (agent/replay-formats.ts),
+ * minus the run time, which is kept apart as `runTimeS`.
+ */
+const COLUMNS: Record<string, SignalName> = Object.fromEntries(
+  CAROBD_FORMAT.columns.filter((c) => c.signal !== 'RUN_TIME').flatMap((c) => c.names.map((n) => [n, c.signal] as const)),
+);
 
 export interface RecordedRow {
   /** Engine run time (s) as recorded. */

@@ -3,18 +3,32 @@ import { createLogger } from '../../common/logger.ts';
 import { VEHICLE_ID_PATTERN } from '../../contracts/topics.ts';
 import { Agent } from '../../agent/agent.ts';
 import { SimulatedSource } from '../../agent/simulated-source.ts';
+import { replaySourceFromConfig } from '../../agent/replay-source.ts';
+import { DEFAULT_FAST_PIDS, DEFAULT_SLOW_PIDS, parsePidList, serialSourceFromConfig } from '../../agent/obd/obd-source.ts';
 import { defineCommand } from '../command.ts';
 import { sharedOptions } from '../shared-options.ts';
 
 export const agentOptions = {
   vehicleId: opt.string('This vehicle\'s id (letters, digits, _ . -; at most 64)', { pattern: VEHICLE_ID_PATTERN, patternHint: 'must be 1-64 letters, digits, _ . - and start with a letter or digit' }),
   mqttUrl: sharedOptions.mqttUrl,
-  source: opt.oneOf(['simulate'], 'Where samples come from', { default: 'simulate' }),
+  source: opt.oneOf(['simulate', 'replay', 'serial'], 'Where samples come from (serial: an ELM327 adapter on --serial)', { default: 'simulate' }),
   sampleRateHz: opt.number('Samples per second', { default: 1, min: 0.01, max: 100 }),
   batchIntervalMs: opt.int('Longest time a sample waits before its batch is published (ms)', { default: 2000, min: 50, max: 600_000 }),
   maxBatchSamples: opt.int('Samples per batch at most', { default: 500, min: 1, max: 5000 }),
   outboxSamples: opt.int('Samples held while the broker is unreachable; the oldest are dropped beyond', { default: 100_000, min: 1 }),
   seed: opt.int('Seed of the simulated vehicle', { default: 1 }),
+  replay: opt.string('Drive log (CSV) to play with --source replay', { required: false }),
+  replayFormat: opt.oneOf(['auto', 'carobd', 'torque', 'carscanner', 'custom'], 'Format of the drive log (auto: told from its header)', { default: 'auto' }),
+  replayMapping: opt.string('JSON column mapping for --replay-format custom (see docs/obd.md)', { required: false }),
+  replaySpeed: opt.number('Replay pace: log seconds per wall-clock second; 0 = as fast as possible', { default: 1, min: 0, max: 100_000 }),
+  replayTime: opt.oneOf(['rebase', 'keep'], 'Event times: rebase the log to now, or keep its own date-time stamps', { default: 'rebase' }),
+  replayLoop: opt.boolean('Start the log over when it ends', { default: false }),
+  serial: opt.string('Serial device of the ELM327 adapter for --source serial, e.g. /dev/ttyUSB0 or /dev/rfcomm0', { required: false }),
+  baud: opt.int('Serial speed of the adapter (most ship at 38400)', { default: 38400, min: 300, max: 4_000_000 }),
+  fastPids: opt.parsed('PIDs polled at --fast-hz, comma-separated signal names', '<names>', parsePidList, { default: DEFAULT_FAST_PIDS.join(',') }),
+  slowPids: opt.parsed('PIDs polled at --slow-hz, comma-separated signal names', '<names>', parsePidList, { default: DEFAULT_SLOW_PIDS.join(',') }),
+  fastHz: opt.number('Polls per second of each fast PID (the line may allow fewer; missed slots are counted)', { default: 5, min: 0.01, max: 100 }),
+  slowHz: opt.number('Polls per second of each slow PID', { default: 0.5, min: 0.001, max: 100 }),
 };
 
 export default defineCommand({
@@ -24,7 +38,7 @@ export default defineCommand({
   options: agentOptions,
   async run(config) {
     const logger = createLogger('agent');
-    const source = new SimulatedSource({ vehicleId: config.vehicleId, seed: config.seed, sampleRateHz: config.sampleRateHz });
+    const source = config.source === 'replay' ? replaySourceFromConfig(config, logger) : config.source === 'serial' ? serialSourceFromConfig(config, logger) : new SimulatedSource({ vehicleId: config.vehicleId, seed: config.seed, sampleRateHz: config.sampleRateHz });
     const agent = new Agent({ ...config, source, logger });
     await agent.start();
     logger.info('agent started', { vehicle: config.vehicleId, source: source.name, broker: config.mqttUrl });
