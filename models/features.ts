@@ -44,6 +44,16 @@ interface CrossFeature {
 /** Minimum engine speed and load for MAF per rpm·load; below it the ratio is noise. */
 const MIN_RPM_FOR_MAF_RATIO = 300;
 const MIN_LOAD_FOR_MAF_RATIO = 5;
+/** Engine running (above cranking speed). */
+const MIN_RUNNING_RPM = 400;
+/** Coolant at which every profile's thermostat has started to open. */
+const WARM_COOLANT_C = 80;
+/** Speed with enough ram air through the radiator. */
+const MOVING_KMH = 50;
+/** Throttle opening (absolute %) at which an unrestricted intake is close to ambient pressure. */
+const HIGH_THROTTLE_PCT = 50;
+/** Successive readings further apart than this are not compared (a gap in the data). */
+const MAX_STEP_S = 5;
 
 const CROSS_FEATURES: readonly CrossFeature[] = [
   {
@@ -85,6 +95,87 @@ const CROSS_FEATURES: readonly CrossFeature[] = [
         ratios.push(maf / ((rpm / 1000) * (load / 100)));
       }
       return mean(ratios);
+    },
+  },
+  {
+    name: 'control_module_voltage_ripple',
+    needs: ['CONTROL_MODULE_VOLTAGE'],
+    description: 'Median |change| of control-module voltage between successive readings at most 5 s apart (V): regulator ripple of a failing alternator, robust to load steps',
+    compute: (samples, times) => median(successiveChanges(samples, times, 'CONTROL_MODULE_VOLTAGE').map(Math.abs)),
+  },
+  {
+    name: 'control_module_voltage_vs_rpm_slope',
+    needs: ['CONTROL_MODULE_VOLTAGE', 'RPM'],
+    description: 'Least-squares slope of control-module voltage on RPM/1000 with the engine running (V per 1000 rpm): a healthy regulator holds its set point at any speed, a weak alternator only at high speed',
+    compute: (samples) => regressionSlope(pairs(samples, 'RPM', 'CONTROL_MODULE_VOLTAGE').filter(([rpm]) => rpm >= MIN_RUNNING_RPM).map(([rpm, v]) => [rpm / 1000, v])),
+  },
+  {
+    name: 'coolant_temp_warm_slope',
+    needs: ['COOLANT_TEMP'],
+    description: `Least-squares slope of coolant temperature over time while at or above ${WARM_COOLANT_C} °C (°C/s): a thermostat regulates a warm engine flat`,
+    compute: (samples, times) => regressionSlope(timed(samples, times, 'COOLANT_TEMP').filter(([, c]) => c >= WARM_COOLANT_C)),
+  },
+  {
+    name: 'coolant_temp_ripple',
+    needs: ['COOLANT_TEMP'],
+    description: 'Mean |change| of coolant temperature between successive readings at most 5 s apart (°C): steam pockets, fan cycling',
+    compute: (samples, times) => mean(successiveChanges(samples, times, 'COOLANT_TEMP').map(Math.abs)),
+  },
+  {
+    name: 'coolant_warmup_rate_per_load',
+    needs: ['COOLANT_TEMP', 'ENGINE_LOAD', 'RPM'],
+    description: `Slope of coolant temperature over time below ${WARM_COOLANT_C} °C (°C/s) divided by the mean of load/100 · RPM/1000 (a proxy of fuel burnt, so of heat in): a warming engine with a closed thermostat keeps its heat, a stuck-open one loses it to the radiator`,
+    compute: (samples, times) => {
+      const cold: Array<[number, number]> = [];
+      const work: number[] = [];
+      samples.forEach((s, i) => {
+        const c = s.COOLANT_TEMP;
+        const load = s.ENGINE_LOAD;
+        const rpm = s.RPM;
+        if (c === undefined || load === undefined || rpm === undefined || c >= WARM_COOLANT_C || rpm < MIN_RUNNING_RPM) return;
+        cold.push([times[i]!, c]);
+        work.push((load / 100) * (rpm / 1000));
+      });
+      const slope = regressionSlope(cold);
+      const w = mean(work);
+      return slope === undefined || w === undefined || w < 0.05 ? undefined : slope / w;
+    },
+  },
+  {
+    name: 'coolant_temp_moving_mean',
+    needs: ['COOLANT_TEMP', 'SPEED'],
+    description: `Mean coolant temperature while faster than ${MOVING_KMH} km/h and warm (°C): with ram air through the radiator a working thermostat holds its set point`,
+    compute: (samples) => mean(pairs(samples, 'SPEED', 'COOLANT_TEMP').filter(([v, c]) => v >= MOVING_KMH && c >= WARM_COOLANT_C).map(([, c]) => c)),
+  },
+  {
+    name: 'manifold_pressure_deficit_high_throttle',
+    needs: ['ENGINE_LOAD', 'THROTTLE_POS', 'INTAKE_TEMP', 'BAROMETRIC_PRESSURE'],
+    description: `Mean barometric pressure minus the manifold pressure (measured MAP where reported, else estimated from load and intake temperature) over samples with throttle ≥ ${HIGH_THROTTLE_PCT} % (kPa): the pressure an intake restriction (clogged filter) takes away at high flow`,
+    compute: (samples) => {
+      const out: number[] = [];
+      for (const s of samples) {
+        const th = s.THROTTLE_POS;
+        const baro = s.BAROMETRIC_PRESSURE;
+        if (th === undefined || baro === undefined || th < HIGH_THROTTLE_PCT) continue;
+        const map = manifoldPressure(s);
+        if (map !== undefined) out.push(baro - map);
+      }
+      return mean(out);
+    },
+  },
+  {
+    name: 'manifold_pressure_ratio_max',
+    needs: ['ENGINE_LOAD', 'INTAKE_TEMP', 'BAROMETRIC_PRESSURE', 'RPM'],
+    description: 'Highest manifold / barometric pressure with the engine running (MAP where reported, else estimated from load): close to 1 at wide-open throttle unless the intake is restricted',
+    compute: (samples) => {
+      let best: number | undefined;
+      for (const s of samples) {
+        const baro = s.BAROMETRIC_PRESSURE;
+        if (baro === undefined || !(baro > 0) || (s.RPM ?? 0) < MIN_RUNNING_RPM) continue;
+        const map = manifoldPressure(s);
+        if (map !== undefined && (best === undefined || map / baro > best)) best = map / baro;
+      }
+      return best;
     },
   },
   {
@@ -189,6 +280,44 @@ function pairs(samples: readonly Values[], x: string, y: string): Array<[number,
     if (a !== undefined && b !== undefined) out.push([a, b]);
   }
   return out;
+}
+
+/**
+ * Manifold absolute pressure (kPa): the MAP sensor where the engine reports one; otherwise
+ * estimated from calculated load, which scales with MAP × the intake air density correction
+ * √(298 K / intake temperature).
+ */
+function manifoldPressure(s: Values): number | undefined {
+  if (s.INTAKE_PRESSURE !== undefined) return s.INTAKE_PRESSURE;
+  const load = s.ENGINE_LOAD;
+  const iat = s.INTAKE_TEMP;
+  if (load === undefined || iat === undefined) return undefined;
+  return (load * 1.013) / Math.sqrt(298 / (273 + iat));
+}
+
+/** [time s, value] of one signal, in time order. */
+function timed(samples: readonly Values[], times: readonly number[], signal: string): Array<[number, number]> {
+  const out: Array<[number, number]> = [];
+  samples.forEach((s, i) => {
+    const v = s[signal];
+    if (v !== undefined) out.push([times[i]!, v]);
+  });
+  return out;
+}
+
+/** Differences between successive readings of one signal at most MAX_STEP_S apart. */
+function successiveChanges(samples: readonly Values[], times: readonly number[], signal: string): number[] {
+  const pts = timed(samples, times, signal);
+  const out: number[] = [];
+  for (let i = 1; i < pts.length; i++) if (pts[i]![0] - pts[i - 1]![0] <= MAX_STEP_S) out.push(pts[i]![1] - pts[i - 1]![1]);
+  return out;
+}
+
+function median(xs: readonly number[]): number | undefined {
+  if (xs.length === 0) return undefined;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
 function mean(xs: readonly number[]): number | undefined {

@@ -5,7 +5,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { lineChart } from '../common/plot/line-chart.ts';
-import { type Evaluation, RAISE_AFTER_WINDOWS } from './evaluation.ts';
+import { type Evaluation, RAISE_AFTER_WINDOWS, TARGET_FALSE_ALERTS_PER_DAY } from './evaluation.ts';
 import type { ClassMetrics, ModelMetadata } from './model-metadata.ts';
 import type { WindowDataset } from './window-dataset.ts';
 
@@ -149,7 +149,11 @@ function shortcomings(e: Evaluation): string[] {
   const short = Object.entries(e.medianLeadDays).filter(([k, v]) => k !== 'all' && (v ?? 0) < 1);
   if (short.length) out.push(`Median lead under a day for ${short.map(([k, v]) => `${k} (${days(v)} d)`).join(', ')}.`);
   const perDay = e.healthy.drivingDays > 0 ? e.healthy.falseAlerts / e.healthy.drivingDays : 0;
-  out.push(`False alarms: ${perDay.toFixed(1)} alerts per day of driving time on healthy vehicles at this threshold and a ${RAISE_AFTER_WINDOWS}-window hysteresis — too many for a fleet operator; a longer hysteresis or a per-vehicle baseline is the next step.`);
+  out.push(
+    perDay > TARGET_FALSE_ALERTS_PER_DAY
+      ? `False alarms: ${perDay.toFixed(2)} alerts per day of driving time on the healthy test vehicles at this threshold and a ${RAISE_AFTER_WINDOWS}-window hysteresis, above the ${TARGET_FALSE_ALERTS_PER_DAY} the threshold was chosen for on the validation vehicles; in the runs examined they came from one or two cars whose own calibration (fuel trims) sits at the edge of the fleet — a per-vehicle baseline is the next step.`
+      : `False alarms: ${perDay.toFixed(2)} alerts per day of driving time on the healthy test vehicles, within the ${TARGET_FALSE_ALERTS_PER_DAY} the threshold was chosen for — on ${e.healthy.vehicles} vehicles, a small sample.`,
+  );
   const early = e.leads.filter((l) => l.alertsBeforeOnset > 0 || (l.severityAtAlert ?? 1) < 0.05);
   if (early.length) out.push(`Some lead times are flattered by alerts that came before the fault had any effect (${early.map((l) => `${l.vehicle}: ${l.alertsBeforeOnset} alert(s) before onset, severity at first alert after onset ${l.severityAtAlert?.toFixed(2) ?? '–'}`).join('; ')}): those are false alarms that happened to precede a real fault.`);
   out.push('Only 20 held-out vehicles (about two per fault type): per-fault numbers move by several points between seeds.');

@@ -7,15 +7,18 @@
  *   fleetpulse train drift      PSI of recent feature windows against the model's training windows
  *
  * `--from-archive DIR` (all four) takes the windows from ingest's Parquet archive instead of the
- * simulator. Archived data has no ground truth, so `train --from-archive` refreshes the model's
- * normal-behaviour reference instead of fitting a classifier (docs/models.md, "Retraining from
- * the archive").
+ * simulator. Archived data has no ground truth, so `train --from-archive` retrains on the labelled
+ * simulated windows plus the archive windows the model in service does not flag, as healthy
+ * examples, and writes the next model version beside the current one (docs/models.md,
+ * "Retraining from the archive").
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { opt } from '../../common/config.ts';
 import { ConfigError } from '../../common/errors.ts';
+import { resolveModelFile } from '../../ingest/scoring/model-provider.ts';
 import { buildArchiveDataset, featureVectors } from '../../models/archive-reader.ts';
+import { withArchiveWindows } from '../../models/archive-retrain.ts';
 import { readDataset, writeDataset } from '../../models/dataset-file.ts';
 import { buildReference, detectDrift, readReference, writeReference } from '../../models/drift.ts';
 import { evaluate } from '../../models/evaluation.ts';
@@ -125,11 +128,11 @@ async function reportOn(model: OnnxModel, d: WindowDataset, reportPath: string, 
 const trainOptions = {
   ...datasetOptions,
   ...archiveOptions,
-  out: opt.string('Directory for model.onnx, model.json and reference.json', { default: 'models/default' }),
-  datasetDir: opt.string('Where the generated dataset is kept', { default: '.fleetpulse/train/dataset' }),
+  out: opt.string('Directory for model.onnx, model.json and reference.json (--from-archive: the model directory; the new version goes to <out>/v<N>/)', { default: 'models/default' }),
+  datasetDir: opt.string('Where the generated dataset is kept (--from-archive: the labelled dataset read from there, simulated when absent)', { default: '.fleetpulse/train/dataset' }),
   families: opt.parsed('Model families to train and choose from', '<list>', parseFamilies, { default: 'mlp,gbt' }),
-  modelVersion: opt.int('Model version written into the metadata', { default: 1, min: 1 }),
-  maxTrainRows: opt.int('Most training windows used (class-balanced subsample)', { default: 40_000, min: 100 }),
+  modelVersion: opt.int('Model version written into the metadata (--from-archive: the current version + 1)', { default: 2, min: 1 }),
+  maxTrainRows: opt.int('Most training windows used (class-balanced subsample)', { default: 80_000, min: 100 }),
   report: opt.string('Report file (Markdown); images go to <dir of report>/img', { default: 'docs/model-report.md' }),
 };
 
@@ -140,7 +143,7 @@ export const trainCommand = defineCommand({
   summary: 'Train the engine anomaly model end to end: simulated dataset, MLP and gradient-boosted trees, ONNX export, report.',
   options: trainOptions,
   async run(c, ctx) {
-    if (c.fromArchive !== '-') return refreshFromArchive(c, ctx.print);
+    if (c.fromArchive !== '-') return retrainFromArchive(c, ctx.print);
     const t0 = performance.now();
     const d = makeDataset(c, ctx.print);
     writeDataset(c.datasetDir, d);
@@ -165,29 +168,64 @@ export const trainCommand = defineCommand({
 });
 
 /**
- * `train --from-archive`: the archive has no labels, so the classifier is kept; the model's drift
- * reference (`reference.json`) becomes the archive's windows (the fleet's current normal), and the
- * share of archive windows the model flags at its threshold is reported as the alarm rate to expect.
+ * `train --from-archive`: retrains the classifier for the fleet's current driving pattern. The
+ * archive has no labels, so its windows join the labelled simulated windows as healthy examples
+ * only where the model in service does not flag them (models/archive-retrain.ts); validation,
+ * threshold and test metrics stay on the labelled simulated vehicles. The result is the next model
+ * version in its own directory `<out>/v<N>/`, which an ingest started with `--model <out>` swaps
+ * in without a restart (the highest `modelVersion` wins). The archive's windows become the new
+ * version's drift reference: they are what "normal" looks like now.
  */
-async function refreshFromArchive(c: { fromArchive: string; archiveFrom: string; archiveTo: string; windowS: number; out: string; datasetDir: string }, print: (l: string) => void): Promise<void> {
-  const modelPath = join(c.out, 'model.onnx');
-  if (!existsSync(modelPath) || !existsSync(metadataPathFor(modelPath))) throw new ConfigError('fleetpulse train --from-archive', [{ field: 'out', message: `${c.out} holds no model (model.onnx + metadata) whose reference to refresh` }]);
-  const d = await archiveDataset(c, print);
-  if (d.t.length === 0) throw new ConfigError('fleetpulse train --from-archive', [{ field: 'fromArchive', message: `${c.fromArchive} holds no windows in the day range` }]);
-  writeDataset(c.datasetDir, d);
-  const rows = d.t.length;
-  const model = await OnnxModel.load(modelPath, d.featureSetId);
+async function retrainFromArchive(
+  c: { fromArchive: string; archiveFrom: string; archiveTo: string; windowS: number; out: string; datasetDir: string; seed: number; families: Family[]; maxTrainRows: number; vehicles: number; days: number; faulty: number; labelSeverity: number },
+  print: (l: string) => void,
+): Promise<void> {
+  const current = existsSync(c.out) ? resolveModelFile(c.out) : undefined;
+  if (!current || !existsSync(metadataPathFor(current))) throw new ConfigError('fleetpulse train --from-archive', [{ field: 'out', message: `${c.out} holds no model (model.onnx + metadata) to retrain` }]);
+  const archive = await archiveDataset(c, print);
+  if (archive.t.length === 0) throw new ConfigError('fleetpulse train --from-archive', [{ field: 'fromArchive', message: `${c.fromArchive} holds no windows in the day range` }]);
+  const model = await OnnxModel.load(current, archive.featureSetId);
+  let oldScores: Float32Array;
   try {
-    const scores = await model.scoreMatrix(d.x, rows);
-    let flagged = 0;
-    for (const s of scores) if (s >= model.metadata.threshold) flagged += 1;
-    print(`model ${modelPath} (threshold ${model.metadata.threshold}) flags ${flagged} of ${rows} archive windows (${((100 * flagged) / rows).toFixed(2)} %)`);
+    oldScores = await model.scoreMatrix(archive.x, archive.t.length);
   } finally {
     await model.close();
   }
-  const refPath = join(c.out, 'reference.json');
-  writeReference(refPath, buildReference(d.featureNames, d.featureSetId, d.x, rows));
-  print(`drift reference ${refPath} refreshed from ${rows} archive windows of ${d.vehicles.length} vehicles; the classifier is unchanged (archived data has no labels)`);
+  const { threshold, modelVersion } = model.metadata;
+  const labelled = labelledDataset(c, print);
+  const { dataset, labelling } = withArchiveWindows(labelled, archive, oldScores, threshold);
+  print(`archive windows: ${labelling.healthy} below the threshold of model version ${modelVersion} (${threshold}) join training as healthy, ${labelling.unlabelled} flagged stay unlabelled`);
+  const version = modelVersion + 1;
+  const result = await trainAndExport(dataset, { seed: c.seed, families: c.families, modelVersion: version, negativesPerPositive: 2, maxTrainRows: c.maxTrainRows, log: print });
+  // Written next to the model in service, never over it: ingest picks the highest version.
+  const dir = join(statSync(c.out).isDirectory() ? c.out : dirname(c.out), `v${version}`);
+  const modelPath = writeModel(dir, result);
+  writeReference(join(dir, 'reference.json'), buildReference(archive.featureNames, archive.featureSetId, archive.x, archive.t.length));
+  const next = await OnnxModel.load(modelPath, FEATURE_SET_ID);
+  try {
+    const scores = await next.scoreMatrix(archive.x, archive.t.length);
+    const share = (xs: Float32Array, thr: number) => ((100 * xs.filter((s) => s >= thr).length) / xs.length).toFixed(2);
+    const m = result.metadata.metrics.test;
+    print(`model version ${version} ${modelPath} (${result.metadata.family}, threshold ${result.metadata.threshold}): simulated test ROC-AUC ${m.rocAuc?.toFixed(4)}, F1 ${m.f1.toFixed(3)}; flags ${share(scores, result.metadata.threshold)} % of the archive windows (version ${modelVersion}: ${share(oldScores, threshold)} %)`);
+    print(`drift reference ${join(dir, 'reference.json')} from ${archive.t.length} archive windows of ${archive.vehicles.length} vehicles`);
+  } finally {
+    await next.close();
+  }
+}
+
+/** The labelled simulated windows: `--dataset-dir` when it holds them for this feature set, else simulated now (and kept there). */
+function labelledDataset(c: { datasetDir: string; vehicles: number; days: number; faulty: number; seed: number; windowS: number; labelSeverity: number }, print: (l: string) => void): WindowDataset {
+  if (existsSync(join(c.datasetDir, 'dataset.json'))) {
+    const d = readDataset(c.datasetDir);
+    if (d.source.generator === 'simulator' && d.featureSetId === FEATURE_SET_ID && d.windowMs === c.windowS * 1000) {
+      print(`labelled windows: ${d.label.length} of ${d.vehicles.length} simulated vehicles from ${c.datasetDir}`);
+      return d;
+    }
+    print(`${c.datasetDir} holds no simulated dataset of feature set ${FEATURE_SET_ID} and ${c.windowS} s windows: simulating one`);
+  }
+  const d = makeDataset(c, print);
+  writeDataset(c.datasetDir, d);
+  return d;
 }
 
 export const reportCommand = defineCommand({

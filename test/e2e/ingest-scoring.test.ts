@@ -23,6 +23,8 @@ import { publishSamples } from '../ingest/fixtures.ts';
 import { copyDefaultModel, layOut, simulatedWindows, WINDOW_MS } from '../ingest/scoring-fixtures.ts';
 
 const HOUR = 3_600_000;
+/** The shipped model's version: alerts and anomaly rows carry it. */
+const SHIPPED_VERSION = (JSON.parse(readFileSync(DEFAULT_MODEL_PATH.replace(/\.onnx$/, '.json'), 'utf8')) as { modelVersion: number }).modelVersion;
 
 async function count(url: string, db: string, query: string): Promise<number> {
   return (rowsOf((await influxQuery(url, db, query))[0])[0]?.n as number | undefined) ?? 0;
@@ -113,7 +115,7 @@ describe('ingest scoring and alerts', () => {
     expect(raised.windowStartMs).toBe(base + (RAISE_AFTER_WINDOWS - 1) * WINDOW_MS);
     expect(raised.windows).toBe(RAISE_AFTER_WINDOWS);
     expect(raised.score).toBeGreaterThanOrEqual(raised.threshold);
-    expect(raised.modelVersion).toBe(1);
+    expect(raised.modelVersion).toBe(SHIPPED_VERSION);
     expect(raised.topFeatures.length).toBe(5);
     const deviations = raised.topFeatures.map((f) => Math.abs(f.deviation));
     expect(deviations).toEqual([...deviations].sort((a, b) => b - a));
@@ -150,21 +152,21 @@ describe('ingest scoring and alerts', () => {
     };
 
     const seq = await publishSamples(publisher, 'swap-car', layOut(healthy.slice(0, 6), base), 30);
-    expect(await waitFor(async () => (await byModel())['1'] === 6, 30_000, 200)).toBe(true);
+    expect(await waitFor(async () => (await byModel())[String(SHIPPED_VERSION)] === 6, 30_000, 200)).toBe(true);
 
     const meta = JSON.parse(readFileSync(metaPath, 'utf8'));
     writeFileSync(metaPath, '{"schema": "fleetpulse.model-metadata/1", truncated');
     expect(await waitFor(() => scoring.stats().model.reloadFailures.invalid_metadata === 1, 10_000)).toBe(true);
-    expect(scoring.stats().model.modelVersion).toBe(1);
-    writeFileSync(metaPath, JSON.stringify({ ...meta, modelVersion: 2 }));
-    expect(await waitFor(() => scoring.stats().model.modelVersion === 2, 10_000)).toBe(true);
+    expect(scoring.stats().model.modelVersion).toBe(SHIPPED_VERSION);
+    writeFileSync(metaPath, JSON.stringify({ ...meta, modelVersion: SHIPPED_VERSION + 1 }));
+    expect(await waitFor(() => scoring.stats().model.modelVersion === SHIPPED_VERSION + 1, 10_000)).toBe(true);
     expect(scoring.stats().model.reloads).toBe(1);
 
     await publishSamples(publisher, 'swap-car', layOut(healthy.slice(6, 12), base + 6 * WINDOW_MS), 30, seq);
     await publisher.endAsync();
-    expect(await waitFor(async () => (await byModel())['2'] === 6, 30_000, 200)).toBe(true);
+    expect(await waitFor(async () => (await byModel())[String(SHIPPED_VERSION + 1)] === 6, 30_000, 200)).toBe(true);
     await ingest.flush();
-    expect(await byModel()).toEqual({ '1': 6, '2': 6 });
+    expect(await byModel()).toEqual({ [String(SHIPPED_VERSION)]: 6, [String(SHIPPED_VERSION + 1)]: 6 });
     expect(await count(influx.url, db, `SELECT count(rpm_mean) AS n FROM features`)).toBe(12);
     expect(scoring.stats().scorer.dropped + scoring.stats().scorer.failedBatches).toBe(0);
   }, 60_000);
