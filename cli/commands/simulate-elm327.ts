@@ -3,11 +3,12 @@
  * on a real pseudo-terminal (socat) at PATH, so any OBD-II tool can open PATH as if it were
  * /dev/ttyUSB0. Runs until SIGINT/SIGTERM, then removes PATH.
  */
+import { closeSync, openSync, writeSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { opt } from '../../common/config.ts';
 import { ConfigError } from '../../common/errors.ts';
-import { createLogger } from '../../common/logger.ts';
-import { Elm327Emulator, PROTOCOL_NAMES } from '../../simulator/elm327/elm327-emulator.ts';
+import { createLogger, type Logger } from '../../common/logger.ts';
+import { type Elm327Answer, Elm327Emulator, PROTOCOL_NAMES } from '../../simulator/elm327/elm327-emulator.ts';
 import { LiveVehicle, heldFault } from '../../simulator/elm327/live-vehicle.ts';
 import { PtyTransport } from '../../simulator/elm327/serial-transport.ts';
 import { FAULT_KINDS, type FaultKind, faultApplies } from '../../simulator/faults.ts';
@@ -33,6 +34,7 @@ export const elm327Options = {
   transmissionEcu: opt.boolean('A transmission ECU (7E9) answers beside the engine (7E8)', { default: true }),
   adapterVersion: opt.string('What ATI answers (clones claim e.g. ELM327 v2.1)', { default: 'ELM327 v1.5', pattern: /^[\x20-\x7e]{1,40}$/, patternHint: 'must be 1-40 printable ASCII characters' }),
   trailingSpace: opt.boolean('Print a space after the last byte of each line, as some adapters do', { default: false }),
+  trace: opt.string('Write one JSON line per value the ECUs answered (PID, DTCs, VIN) to this file (overwritten), or - for stdout', { required: false }),
 };
 
 export default defineCommand({
@@ -56,6 +58,7 @@ export default defineCommand({
     const startMs = Date.now();
     const spec: VehicleSpec = { ...base, profile, ...(kind ? { fault: heldFault(kind, config.faultSeverity, startMs) } : {}) };
     const vehicle = new LiveVehicle({ spec, seed: config.seed, speed: config.speed, startMs, preDriveTrips: config.preDriveTrips });
+    const trace = config.trace === undefined ? undefined : openTrace(config.trace, ctx.print, logger);
     const emulator = new Elm327Emulator({
       vehicle,
       seed: config.seed,
@@ -66,12 +69,18 @@ export default defineCommand({
       transmissionEcu: config.transmissionEcu,
       version: config.adapterVersion,
       trailingSpace: config.trailingSpace,
+      ...(trace ? { onAnswer: trace.write } : {}),
       logger,
     });
     let socatEnded: () => void = () => {};
     const done = new Promise<void>((resolve) => (socatEnded = resolve));
     const transport = new PtyTransport(emulator, { path, logger, onUnexpectedExit: () => socatEnded() });
-    await transport.start();
+    try {
+      await transport.start();
+    } catch (err) {
+      trace?.close();
+      throw err;
+    }
     const dtcs = vehicle.dtcs();
     ctx.print(path);
     ctx.print(
@@ -85,8 +94,47 @@ export default defineCommand({
       async stop() {
         await transport.close();
         emulator.close();
-        logger.info('elm327 emulator stopped', { commands: emulator.stats.commands, obdRequests: emulator.stats.obdRequests });
+        trace?.close();
+        logger.info('elm327 emulator stopped', {
+          commands: emulator.stats.commands,
+          obdRequests: emulator.stats.obdRequests,
+          ...(trace ? { traceLines: trace.lines } : {}),
+        });
       },
     };
   },
 });
+
+/**
+ * The answer trace: one JSON line per answered value, written synchronously (no buffer to bound;
+ * the emulator answers at most a few hundred values a second). A failed write (disk full) stops
+ * the trace with one error log; the emulator goes on.
+ */
+function openTrace(target: string, print: (line: string) => void, logger: Logger) {
+  let fd: number | undefined;
+  try {
+    fd = target === '-' ? undefined : openSync(resolve(target), 'w');
+  } catch (err) {
+    throw new ConfigError(COMMAND, [{ field: 'trace', message: `cannot write ${target}: ${(err as Error).message}` }]);
+  }
+  let failed = false;
+  const state = {
+    lines: 0,
+    write(answer: Elm327Answer): void {
+      if (failed) return;
+      const line = JSON.stringify(answer);
+      try {
+        if (fd === undefined) print(line);
+        else writeSync(fd, line + '\n');
+        state.lines++;
+      } catch (err) {
+        failed = true;
+        logger.error('answer trace write failed; tracing stopped', { target, lines: state.lines, error: String(err) });
+      }
+    },
+    close(): void {
+      if (fd !== undefined) closeSync(fd);
+    },
+  };
+  return state;
+}

@@ -10,7 +10,7 @@ import { defaultVehicleSpec } from '../fleet-plan.ts';
 import { PID_ENCODINGS } from '../pid-encoding.ts';
 import type { FaultSpec } from '../faults.ts';
 import { PROFILES, type ProfileId } from '../profiles.ts';
-import { Elm327Emulator, type Elm327EmulatorOptions } from './elm327-emulator.ts';
+import { type Elm327Answer, Elm327Emulator, type Elm327EmulatorOptions } from './elm327-emulator.ts';
 import { LiveVehicle, heldFault } from './live-vehicle.ts';
 import { exchange } from './test-support.ts';
 
@@ -439,5 +439,45 @@ describe('pacing', () => {
     const out = await exchange(e, 'ATI\r');
     expect(out).toBe('ATI\rELM327 v1.5\r\r>');
     expect(chunks.reduce((a, b) => a + b, 0)).toBe(out.length);
+  });
+});
+
+describe('answer trace (onAnswer)', () => {
+  it('notes each value an answer carries, from the ECU that sent it, with the bytes that carry it', async () => {
+    const answers: Elm327Answer[] = [];
+    const e = emulator({ onAnswer: (a) => answers.push(a) });
+    await quiet(e, 'ATSP6', 'ATH1', 'ATS0');
+    const out = await cmd(e, '010C0D'); // one CAN frame
+    const served = e.lastServedValues!;
+    expect(answers.map((a) => [a.ecu, a.service, a.pid, a.name, a.value])).toEqual([
+      ['7E8', 1, 0x0c, 'RPM', served.RPM],
+      ['7E8', 1, 0x0d, 'SPEED', served.SPEED],
+    ]);
+    // The noted bytes are the ones on the line, and decode back to the noted value.
+    expect(out).toMatch(new RegExp(`^7E8\\w\\w410C${answers[0]!.raw}0D${answers[1]!.raw}`));
+    for (const a of answers) expect(pidByNumber(a.pid!)!.decode(Buffer.from(a.raw, 'hex'))).toBe(a.value);
+
+    answers.length = 0;
+    await cmd(e, '0101');
+    await cmd(e, '03');
+    await cmd(e, '0902');
+    expect(answers.map((a) => [a.ecu, a.name, a.value])).toEqual([
+      ['7E8', 'STATUS', { MIL: false, DTC_COUNT: 0 }],
+      ['7E9', 'STATUS', { MIL: false, DTC_COUNT: 0 }],
+      ['7E8', 'STORED_DTCS', []],
+      ['7E9', 'STORED_DTCS', []],
+      ['7E8', 'VIN', e.vin],
+    ]);
+  });
+
+  it('notes nothing for an answer a STOPPED request never printed', async () => {
+    const answers: Elm327Answer[] = [];
+    const e = emulator({ ecuLatencyMs: 200, onAnswer: (a) => answers.push(a) });
+    await quiet(e, 'ATSP6');
+    const pending = exchange(e, '010C\r');
+    await new Promise((r) => setTimeout(r, 20));
+    e.handleInput('X');
+    expect(await pending).toBe('STOPPED\r\r>');
+    expect(answers).toEqual([]);
   });
 });

@@ -15,10 +15,11 @@
  * discarded, as on the chip; expected conditions (ignition off, silent ECU, no bus) are answers, never
  * exceptions. Queued output is bounded (see PacedOutput).
  */
+import type { PidValue } from '../../agent/obd/pid-table.ts';
 import { createLogger, type Logger } from '../../common/logger.ts';
 import type { VehicleSignals } from '../vehicle-model.ts';
 import { type DisplaySettings, formatResponse, responseFrames } from './elm-format.ts';
-import { DtcView, type EmulatedEcu, EngineEcu, TransmissionEcu } from './emulated-ecus.ts';
+import { type AnswerNote, DtcView, type EmulatedEcu, EngineEcu, TransmissionEcu } from './emulated-ecus.ts';
 import { LiveVehicle, type LiveVehicleOptions } from './live-vehicle.ts';
 import { PacedOutput } from './paced-output.ts';
 
@@ -48,7 +49,34 @@ export interface Elm327EmulatorOptions extends LiveVehicleOptions {
   searchFailMs?: number;
   /** Print a space after the last byte of a line (some adapters do). Default false. */
   trailingSpace?: boolean;
+  /**
+   * Called for every value an ECU's answer carries (see `Elm327Answer`), synchronously, when the
+   * answer is handed to the output — so not for answers a STOPPED request never printed, nor with
+   * ATR0. Unset, the ECUs build no notes at all.
+   */
+  onAnswer?: (answer: Elm327Answer) => void;
   logger?: Logger;
+}
+
+/**
+ * One value an emulated ECU answered, as the ECU meant it: a service 01 PID (the simulator's signal
+ * value, or what the ECU states for the others, e.g. a bitmap as its PID list), the DTC list of
+ * services 03/07/0A, or the VIN (service 09 PID 02). Lets a test or `--trace` compare what a reader
+ * decoded with what the car sent.
+ */
+export interface Elm327Answer {
+  /** When the answer was handed to the output (ms since the epoch); it reaches the host at the baud rate. */
+  t: number;
+  /** The answering ECU's CAN ID as the adapter prints it: `7E8`, `18DAF110`. */
+  ecu: string;
+  service: number;
+  /** Service 01/09 PID; absent for the DTC services. */
+  pid?: number;
+  /** PID name from `agent/obd/pid-table.ts`, or `STORED_DTCS`, `PENDING_DTCS`, `PERMANENT_DTCS`, `VIN`. */
+  name: string;
+  value: PidValue | readonly string[];
+  /** The data bytes carrying the value (after the PID), hex. */
+  raw: string;
 }
 
 interface Settings {
@@ -142,6 +170,7 @@ export class Elm327Emulator {
   private readonly searchMs: number;
   private readonly searchFailMs: number;
   private readonly trailingSpace: boolean;
+  private readonly onAnswer: ((answer: Elm327Answer) => void) | undefined;
   private settings: Settings = { ...DEFAULTS };
   /** The protocol found by a search (or set), until ATPC/ATZ/ATSP. */
   private connected: string | undefined;
@@ -165,6 +194,7 @@ export class Elm327Emulator {
     this.searchMs = options.searchMs ?? 120;
     this.searchFailMs = options.searchFailMs ?? 1500;
     this.trailingSpace = options.trailingSpace ?? false;
+    this.onAnswer = options.onAnswer;
     this.out = new PacedOutput({ baudRate: options.baudRate ?? 38400 });
     this.dtcView = new DtcView(this.vehicle);
     this.engine = new EngineEcu(this.vehicle, this.dtcView, this.vin);
@@ -484,10 +514,11 @@ export class Elm327Emulator {
 
     const idBits = protocol === '7' ? 29 : 11;
     const targets = this.ecus.filter((ecu) => this.addressed(ecu, idBits));
-    const answers: { ecu: EmulatedEcu; payload: Uint8Array }[] = [];
+    const answers: { ecu: EmulatedEcu; payload: Uint8Array; notes: AnswerNote[] }[] = [];
     for (const ecu of targets) {
-      const answer = ecu.answer(payload);
-      if (answer) answers.push({ ecu, payload: answer });
+      const notes: AnswerNote[] = [];
+      const answer = ecu.answer(payload, this.onAnswer ? (n) => notes.push(n) : undefined);
+      if (answer) answers.push({ ecu, payload: answer, notes });
     }
     if (answers.length === 0) return noData();
     // With a count after the request the chip stops listening once that many ECUs have answered.
@@ -503,6 +534,7 @@ export class Elm327Emulator {
         const id = idBits === 11 ? 0x7e8 + a.ecu.index : ((s.priority << 24) | 0xdaf100 | ecuAddress29(a.ecu)) >>> 0;
         const lines = formatResponse(responseFrames(id, idBits, a.payload), display);
         this.out.write(lines.map((l) => l + eol).join(''));
+        if (this.onAnswer) this.noteAnswers(id, idBits, a.notes);
       });
     });
     const lastAt = this.latencyMs + (answers.length - 1) * ECU_SPACING_MS;
@@ -511,6 +543,15 @@ export class Elm327Emulator {
       this.busy = undefined;
       this.out.write(eol + '>');
     });
+  }
+
+  private noteAnswers(id: number, idBits: number, notes: readonly AnswerNote[]): void {
+    const t = Date.now();
+    const ecu = id.toString(16).toUpperCase().padStart(idBits === 11 ? 3 : 8, '0');
+    for (const n of notes) {
+      const raw = Buffer.from(n.raw).toString('hex').toUpperCase();
+      this.onAnswer?.({ t, ecu, service: n.service, ...(n.pid === undefined ? {} : { pid: n.pid }), name: n.name, value: n.value, raw });
+    }
   }
 
   /** How long the chip listens for further ECUs after an answer. */

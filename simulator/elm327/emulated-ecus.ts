@@ -9,7 +9,7 @@
  * `undefined` means the ECU stays silent (what an ECU does on a functional request it cannot serve).
  */
 import { encodeDtc } from '../../agent/obd/dtc.ts';
-import { pidByNumber } from '../../agent/obd/pid-table.ts';
+import { type PidValue, pidByNumber } from '../../agent/obd/pid-table.ts';
 import { encodeSupportedPids } from '../../agent/obd/supported-pids.ts';
 import { encodeVinResponse } from '../../agent/obd/vin.ts';
 import { PID_ENCODINGS } from '../pid-encoding.ts';
@@ -21,8 +21,28 @@ export interface EmulatedEcu {
   readonly name: string;
   /** ECU number in ISO 15765-4 addressing: 0 → 7E0/7E8 (11-bit), 10/F1 → 18DA10F1/18DAF110 (29-bit). */
   readonly index: number;
-  /** The response payload for a request payload, or undefined to stay silent. */
-  answer(request: Uint8Array): Uint8Array | undefined;
+  /**
+   * The response payload for a request payload, or undefined to stay silent. When `note` is given
+   * it is called, before this returns, once per value the answer carries (each service 01 PID, the
+   * DTC list of services 03/07/0A, the VIN), with the value the ECU meant to send.
+   */
+  answer(request: Uint8Array, note?: (n: AnswerNote) => void): Uint8Array | undefined;
+}
+
+/**
+ * One value in an ECU's answer, as the ECU meant it: for a simulator signal the simulator's value
+ * (already at the PID's resolution), for the other PIDs what the ECU states (e.g. `FUEL_STATUS`
+ * `{ SYSTEM_1: 'closed loop: oxygen sensor feedback' }`, a bitmap as its PID list), never the bytes read
+ * back; `raw` is the data bytes sent for it (after the PID).
+ */
+export interface AnswerNote {
+  service: number;
+  /** Service 01/09 PID; absent for the DTC services. */
+  pid?: number;
+  name: string;
+  /** A PID's value as the PID table's `decode` gives it; a DTC list as codes (`P0301`); the VIN as text. */
+  value: PidValue | readonly string[];
+  raw: Uint8Array;
 }
 
 /** DTCs as the emulated ECU reports them, after a service 04 clear (see `DtcView`). */
@@ -94,7 +114,21 @@ function monitorStatus(dtcs: DtcState): Uint8Array {
   return u8(a, b, c, 0x00);
 }
 
-type PidSource = (v: VehicleSignals) => number[] | undefined;
+/** A PID's value and the bytes that carry it. */
+type PidSource = (v: VehicleSignals) => { value: PidValue; bytes: number[] } | undefined;
+
+const pidName = (pid: number): string => pidByNumber(pid)?.name ?? `PID_${pid.toString(16).toUpperCase().padStart(2, '0')}`;
+
+function noteDtcs(note: ((n: AnswerNote) => void) | undefined, service: number, message: Uint8Array, codes: readonly string[]): Uint8Array {
+  const name = service === 0x03 ? 'STORED_DTCS' : service === 0x07 ? 'PENDING_DTCS' : 'PERMANENT_DTCS';
+  note?.({ service, name, value: [...codes], raw: message.subarray(1) });
+  return message;
+}
+
+/** Supported-PID bitmaps: the PIDs of base+1 … base+0x20 the ECU announces, and their bytes. */
+function bitmapAnswer(base: number, supported: readonly number[]): { value: PidValue; bytes: number[] } {
+  return { value: supported.filter((p) => p > base && p <= base + 0x20), bytes: [...encodeSupportedPids(base, supported)] };
+}
 
 /** The engine ECU: every simulated signal plus the PIDs a scan tool reads on every car. */
 export class EngineEcu implements EmulatedEcu {
@@ -116,7 +150,10 @@ export class EngineEcu implements EmulatedEcu {
     const encoded = (pid: number, value: () => number): PidSource => {
       const def = pidByNumber(pid);
       if (!def) throw new Error(`PID ${pid.toString(16)} is not in the PID table`);
-      return () => [...def.encode(value())];
+      return () => {
+        const x = value();
+        return { value: x, bytes: [...def.encode(x)] };
+      };
     };
     for (const e of PID_ENCODINGS) {
       // A MAP engine has no MAF sensor and the other way round: only what the car measures.
@@ -126,24 +163,31 @@ export class EngineEcu implements EmulatedEcu {
       if (!def) throw new Error(`PID ${e.pid.toString(16)} (${e.signal}) is not in the PID table`);
       this.pids.set(e.pid, (v) => {
         const value = v[e.signal];
-        return value === undefined ? undefined : [...def.encode(value)];
+        return value === undefined ? undefined : { value, bytes: [...def.encode(value)] };
       });
     }
-    this.pids.set(0x01, () => [...monitorStatus(this.dtcs.state())]);
+    this.pids.set(0x01, () => {
+      const dtcs = this.dtcs.state();
+      return { value: { MIL: dtcs.milOn, DTC_COUNT: dtcs.stored.length }, bytes: [...monitorStatus(dtcs)] };
+    });
     // Fuel system 1 status: closed loop once the engine has warmed up, open loop before.
-    this.pids.set(0x03, (v) => [v.RPM > 0 && v.RUN_TIME > 20 && v.COOLANT_TEMP >= 40 ? 0x02 : 0x01, 0x00]);
-    this.pids.set(0x1c, () => [0x06]); // OBD standard: EOBD
+    this.pids.set(0x03, (v) =>
+      v.RPM > 0 && v.RUN_TIME > 20 && v.COOLANT_TEMP >= 40
+        ? { value: { SYSTEM_1: 'closed loop: oxygen sensor feedback', SYSTEM_2: null }, bytes: [0x02, 0x00] }
+        : { value: { SYSTEM_1: 'open loop: insufficient engine temperature', SYSTEM_2: null }, bytes: [0x01, 0x00] },
+    );
+    this.pids.set(0x1c, () => ({ value: 'EOBD', bytes: [0x06] })); // OBD standard
     this.pids.set(0x21, encoded(0x21, () => this.dtcs.kmWithMil));
     this.pids.set(0x31, encoded(0x31, () => this.dtcs.kmSinceClear));
     this.pids.set(0x46, encoded(0x46, () => this.vehicle.ambientC()));
-    this.pids.set(0x51, () => [0x01]); // fuel type: gasoline
+    this.pids.set(0x51, () => ({ value: 'gasoline', bytes: [0x01] })); // fuel type
     const data = [...this.pids.keys()];
     // Bitmap PIDs are supported up to the highest range in use: 00 → 20 → 40.
     const top = Math.max(...data);
     const maps: number[] = [];
     for (let base = 0; base < top; base += 0x20) maps.push(base);
     this.supported = [...data, ...maps.filter((b) => b > 0)].sort((x, y) => x - y);
-    for (const base of maps) this.pids.set(base, () => [...encodeSupportedPids(base, this.supported)]);
+    for (const base of maps) this.pids.set(base, () => bitmapAnswer(base, this.supported));
   }
 
   /** PIDs this ECU answers in service 01 (bitmap PIDs included except 00), ascending. */
@@ -151,49 +195,55 @@ export class EngineEcu implements EmulatedEcu {
     return this.supported;
   }
 
-  answer(request: Uint8Array): Uint8Array | undefined {
+  answer(request: Uint8Array, note?: (n: AnswerNote) => void): Uint8Array | undefined {
     const service = request[0];
     switch (service) {
       case 0x01:
-        return this.service01(request.subarray(1));
+        return this.service01(request.subarray(1), note);
       case 0x03:
-        return request.length === 1 ? dtcMessage(0x03, this.dtcs.state().stored) : undefined;
       case 0x07:
-        return request.length === 1 ? dtcMessage(0x07, this.dtcs.state().pending) : undefined;
-      case 0x0a:
-        return request.length === 1 ? dtcMessage(0x0a, []) : undefined;
+      case 0x0a: {
+        if (request.length !== 1) return undefined;
+        const codes = service === 0x03 ? this.dtcs.state().stored : service === 0x07 ? this.dtcs.state().pending : [];
+        return noteDtcs(note, service, dtcMessage(service, codes), codes);
+      }
       case 0x04:
         if (request.length !== 1) return undefined;
         this.dtcs.clear();
         return u8(0x44);
       case 0x09:
-        return this.service09(request.subarray(1));
+        return this.service09(request.subarray(1), note);
       default:
         return undefined;
     }
   }
 
-  private service01(pids: Uint8Array): Uint8Array | undefined {
+  private service01(pids: Uint8Array, note: ((n: AnswerNote) => void) | undefined): Uint8Array | undefined {
     // ISO 15765-4 allows up to six PIDs in one request; the ECU answers the ones it supports.
     if (pids.length === 0 || pids.length > 6) return undefined;
     const v = this.vehicle.values();
     this.lastValues = v;
     const out: number[] = [0x41];
     for (const pid of pids) {
-      const bytes = this.pids.get(pid)?.(v);
-      if (bytes) out.push(pid, ...bytes);
+      const a = this.pids.get(pid)?.(v);
+      if (!a) continue;
+      out.push(pid, ...a.bytes);
+      note?.({ service: 0x01, pid, name: pidName(pid), value: a.value, raw: Uint8Array.from(a.bytes) });
     }
     return out.length > 1 ? Uint8Array.from(out) : undefined;
   }
 
-  private service09(args: Uint8Array): Uint8Array | undefined {
+  private service09(args: Uint8Array, note: ((n: AnswerNote) => void) | undefined): Uint8Array | undefined {
     if (args.length !== 1) return undefined;
     switch (args[0]) {
       case 0x00:
         // Supported: 02 VIN, 0A ECU name.
         return u8(0x49, 0x00, 0x40, 0x40, 0x00, 0x00);
-      case 0x02:
-        return encodeVinResponse(this.vin);
+      case 0x02: {
+        const message = encodeVinResponse(this.vin);
+        note?.({ service: 0x09, pid: 0x02, name: 'VIN', value: this.vin, raw: message.subarray(2) });
+        return message;
+      }
       case 0x0a:
         return u8(0x49, 0x0a, 0x01, ...[...'ECM\0-EngineControl'.padEnd(20, '\0')].map((ch) => ch.charCodeAt(0)));
       default:
@@ -207,20 +257,22 @@ export class TransmissionEcu implements EmulatedEcu {
   readonly name = 'transmission';
   readonly index = 1;
 
-  answer(request: Uint8Array): Uint8Array | undefined {
+  answer(request: Uint8Array, note?: (n: AnswerNote) => void): Uint8Array | undefined {
     const service = request[0];
     if (service === 0x01) {
       const pids = request.subarray(1);
       if (pids.length === 0 || pids.length > 6) return undefined;
       const out: number[] = [0x41];
       for (const pid of pids) {
-        if (pid === 0x00) out.push(0x00, ...encodeSupportedPids(0, [0x01]));
-        else if (pid === 0x01) out.push(0x01, 0x00, 0x00, 0x00, 0x00);
+        const a = pid === 0x00 ? bitmapAnswer(0, [0x01]) : pid === 0x01 ? { value: { MIL: false, DTC_COUNT: 0 }, bytes: [0x00, 0x00, 0x00, 0x00] } : undefined;
+        if (!a) continue;
+        out.push(pid, ...a.bytes);
+        note?.({ service: 0x01, pid, name: pidName(pid), value: a.value, raw: Uint8Array.from(a.bytes) });
       }
       return out.length > 1 ? Uint8Array.from(out) : undefined;
     }
     if (request.length !== 1) return undefined;
-    if (service === 0x03 || service === 0x07 || service === 0x0a) return dtcMessage(service, []);
+    if (service === 0x03 || service === 0x07 || service === 0x0a) return noteDtcs(note, service, dtcMessage(service, []), []);
     if (service === 0x04) return u8(0x44);
     return undefined;
   }

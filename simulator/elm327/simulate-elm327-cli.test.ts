@@ -21,11 +21,11 @@ async function waitFor(check: () => boolean, what: string, timeoutMs = 15_000): 
 }
 
 describe('fleetpulse simulate elm327', () => {
-  it('serves a car with an injected fault on a pty until SIGTERM, then removes the path', async () => {
+  it('serves a car with an injected fault on a pty until SIGTERM, then removes the path; --trace - prints its answers', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'fleetpulse-elm-cli-'));
     dirs.push(dir);
     const path = join(dir, 'ttyELM');
-    const cli = startCli(['simulate', 'elm327', '--pty', path, '--fault', 'misfire', '--seed', '3', '--vin', '1HGCM82633A004352']);
+    const cli = startCli(['simulate', 'elm327', '--pty', path, '--fault', 'misfire', '--seed', '3', '--vin', '1HGCM82633A004352', '--trace', '-']);
     try {
       // The path line and the summary line are two writes: they may arrive as two chunks.
       await waitFor(() => cli.output().includes(`${path}\n`) && cli.output().includes('DTCs stored'), 'the path and the summary to be printed');
@@ -39,12 +39,26 @@ describe('fleetpulse simulate elm327', () => {
       const frames = rx.split('\r').filter((l) => /^7E[89] /.test(l)).map((l) => parseFrameLine(l, true)!);
       const codes = assembleMessages(frames).flatMap((m) => decodeDtcs(dtcPayload(m.data, true)));
       expect(codes).toEqual(['P0301']);
+      // The answer trace on stdout: one JSON line per ECU's DTC answer.
+      await waitFor(() => cli.output().includes('"ecu":"7E9","service":3'), 'the trace lines');
+      const trace = cli.output().split('\n').filter((l) => l.startsWith('{"t":')).map((l) => JSON.parse(l) as { ecu: string; name: string; value: unknown; raw: string });
+      expect(trace.map((a) => [a.ecu, a.name, a.value, a.raw])).toEqual([
+        ['7E8', 'STORED_DTCS', ['P0301'], '010301'],
+        ['7E9', 'STORED_DTCS', [], '00'],
+      ]);
       await new Promise<void>((r) => port.close(() => r()));
     } finally {
       cli.child.kill('SIGTERM');
     }
     expect(await cli.exited).toBe(0);
     expect(existsSync(path)).toBe(false);
+  });
+
+  it('refuses a trace file it cannot write, naming the option', async () => {
+    const result = await runCli(['simulate', 'elm327', '--pty', join(tmpdir(), 'never-made'), '--trace', '/nonexistent-dir/answers.jsonl']);
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toMatch(/trace: cannot write \/nonexistent-dir\/answers\.jsonl/);
+    expect(existsSync(join(tmpdir(), 'never-made'))).toBe(false);
   });
 
   it('refuses a fault that the chosen engine cannot have, naming the option', async () => {
