@@ -38,6 +38,7 @@ import { SpoolForwarder, type SpoolForwarderStats } from './spool/spool-forwarde
 import { VehicleWindows, type ClosedWindow, type WindowStats } from './windows/vehicle-windows.ts';
 import { ArchiveSink, type ArchiveSinkOptions, type ArchiveStats } from './archive/archive-sink.ts';
 import type { ApiLogProcessor } from './apilogs/api-log-processor.ts';
+import type { IngestEvent, IngestEventListener } from './ingest-events.ts';
 
 export interface IngestOptions {
   mqttUrl: string;
@@ -131,6 +132,8 @@ export class IngestService {
   private readonly windows: VehicleWindows<Sample>;
   private readonly sequences = new SequenceTracker(1_000_000);
   private readonly listeners: WindowListener[] = [];
+  private readonly eventListeners: IngestEventListener[] = [];
+  private eventListenerFailures = 0;
   private readonly metricsSources: Array<(m: MetricsText) => void> = [];
   private readonly archive: ArchiveSink | undefined;
   private client: MqttClient | undefined;
@@ -179,6 +182,30 @@ export class IngestService {
   /** Adds a consumer of closed windows (e.g. the anomaly scorer). */
   addWindowListener(listener: WindowListener): void {
     this.listeners.push(listener);
+  }
+
+  /** Adds an observer of what ingest accepts and decides (ingest-events.ts says when it is called). */
+  addEventListener(listener: IngestEventListener): void {
+    this.eventListeners.push(listener);
+  }
+
+  /** Hands events to the observers once `after` (the spool append behind them) has resolved. */
+  emitEvents(events: readonly IngestEvent[], after?: Promise<void>): void {
+    if (this.eventListeners.length === 0 || events.length === 0) return;
+    const emit = () => {
+      for (const event of events) {
+        for (const listener of this.eventListeners) {
+          try {
+            listener(event);
+          } catch (error) {
+            this.eventListenerFailures += 1;
+            this.log.error('ingest event listener failed', { type: event.type, error: errorMessage(error) });
+          }
+        }
+      }
+    };
+    if (after) void after.then(emit, () => undefined);
+    else emit();
   }
 
   /** Replays the spool, starts writing to InfluxDB (retrying while it is down) and consuming. */
@@ -305,6 +332,7 @@ export class IngestService {
         if (pending) void pending.then(() => archive.add(batch.vehicle, batch.samples, segment), () => undefined);
         else archive.add(batch.vehicle, batch.samples, segment);
       }
+      if (this.eventListeners.length > 0) this.emitEvents([{ type: 'samples', vehicle: batch.vehicle, samples: batch.samples }], pending);
       for (const window of closed) pending = this.emitWindow(window) ?? pending;
       this.counters.batchesAccepted += 1;
       this.counters.samplesAccepted += batch.samples.length;
@@ -365,7 +393,11 @@ export class IngestService {
   private handleApiLogs(apiLogs: ApiLogProcessor, topic: string, payload: Buffer): Promise<void> | undefined {
     try {
       const result = apiLogs.handle(topic, payload);
-      if (result.ok) return result.lines ? this.append('f', result.lines) : undefined;
+      if (result.ok) {
+        const pending = result.lines ? this.append('f', result.lines) : undefined;
+        this.emitEvents(result.events, pending);
+        return pending;
+      }
       this.counters.deadLetters += 1;
       this.deadLettersByReason[result.reason] = (this.deadLettersByReason[result.reason] ?? 0) + 1;
       return this.append('d', deadLetterLine({ reason: result.reason, kind: 'apilogs', topic, detail: result.detail, payload, receivedAtMs: Date.now() }));
@@ -462,6 +494,7 @@ export class IngestService {
       .counter('influx_rejected_chunks_total', 'Chunks InfluxDB rejected as malformed', s.writer.rejectedChunks)
       .histogram('influx_write_seconds', 'Duration of successful InfluxDB writes', this.forwarder.writeSeconds)
       .gauge('mqtt_connected', '1 while connected to the broker', s.mqttConnected ? 1 : 0);
+    if (this.eventListeners.length > 0) m.counter('event_listener_failures_total', 'Ingest event listeners (dashboard) that threw', this.eventListenerFailures);
     if (s.archive) {
       m.counter('archive_rows_written_total', 'Samples written to the Parquet archive (repeats after a restart included)', s.archive.rowsWritten)
         .counter('archive_files_written_total', 'Parquet archive files completed', s.archive.filesWritten)

@@ -5,6 +5,8 @@ import { parseShardRanges, SHARD_COUNT } from '../../contracts/topics.ts';
 import { IngestService } from '../../ingest/ingest-service.ts';
 import { apiLogOptions, createApiLogProcessor } from '../../ingest/apilogs/api-log-options.ts';
 import { attachScoring, scoringOptions } from '../../ingest/scoring/scoring-options.ts';
+import { dashboardOptions, startConfiguredDashboard } from '../../ingest/dashboard/dashboard-options.ts';
+import { assertPortFree } from '../../ingest/dashboard/dashboard-server.ts';
 import { defineCommand } from '../command.ts';
 import { sharedOptions } from '../shared-options.ts';
 
@@ -38,6 +40,7 @@ export const ingestOptions = {
   statsIntervalS: opt.int('Seconds between stats log lines (0 = off)', { default: 10, min: 0 }),
   ...apiLogOptions,
   ...scoringOptions,
+  ...dashboardOptions(false),
 };
 
 export default defineCommand({
@@ -53,6 +56,7 @@ export default defineCommand({
     if (config.windowSlideS > 0 && (config.windowSlideS > config.windowS || config.windowS % config.windowSlideS !== 0)) {
       throw new ConfigError('fleetpulse ingest', [{ field: 'windowSlideS', message: `must divide windowS (${config.windowS})` }]);
     }
+    if (config.dashboard) await assertPortFree(config.dashboardHost, config.dashboardPort, 'fleetpulse ingest');
     const spoolDir = config.spoolDir === '-' ? join(resolve(config.dataDir), 'ingest-spool', config.influxDatabase, config.clientId) : resolve(config.spoolDir);
     const MiB = 1024 * 1024;
     const service = new IngestService({
@@ -85,8 +89,14 @@ export default defineCommand({
     });
     const scoring = await attachScoring(service, config, createLogger('scoring'));
     await service.start();
+    const dashboard = await startConfiguredDashboard(service, config, { url: config.influxUrl, database: config.influxDatabase }, createLogger('dashboard')).catch(async (error: unknown) => {
+      await service.stop();
+      await scoring?.close();
+      throw error;
+    });
     return {
       stop: async () => {
+        await dashboard?.close();
         await service.stop();
         await scoring?.close();
       },

@@ -18,6 +18,8 @@ import { sharedOptions } from '../shared-options.ts';
 import { nginxExecutable } from '../../api/nginx/managed-nginx.ts';
 import { createApiLogProcessor, defaultApiLogConfig } from '../../ingest/apilogs/api-log-options.ts';
 import { attachScoring, defaultScoringConfig, scoringOptions } from '../../ingest/scoring/scoring-options.ts';
+import { dashboardOptions, startConfiguredDashboard } from '../../ingest/dashboard/dashboard-options.ts';
+import { assertPortFree } from '../../ingest/dashboard/dashboard-server.ts';
 
 export default defineCommand({
   path: 'up',
@@ -27,6 +29,7 @@ export default defineCommand({
     vehicles: opt.int('Simulated vehicles', { default: 20, min: 0, max: 100_000 }),
     sampleRateHz: opt.number('Samples per second per vehicle', { default: 1, min: 0.01, max: 100 }),
     seed: opt.int('Seed of the simulated fleet', { default: 42 }),
+    faultyFraction: opt.number('Share of simulated vehicles with an already developed engine fault, so the demo shows anomalies', { default: 0.2, min: 0, max: 1 }),
     mqttPort: opt.int('Broker TCP port', { default: 1883, min: 0, max: 65535 }),
     influxUrl: opt.url('InfluxDB to use; "local" starts a managed influxd', ['http', 'https'], { default: 'local', alsoAllow: ['local'] }),
     influxPort: opt.int('Port of the managed local influxd', { default: 8086, min: 0, max: 65535 }),
@@ -37,6 +40,7 @@ export default defineCommand({
     apiTrafficRate: opt.number('Simulated API requests per second (0 = none)', { default: 5, min: 0, max: 10_000 }),
     scoring: scoringOptions.scoring,
     model: scoringOptions.model,
+    ...dashboardOptions(true),
   },
   async run(config, ctx) {
     const log = createLogger('up');
@@ -51,6 +55,8 @@ export default defineCommand({
       }
     };
     try {
+      // Before anything starts: a taken dashboard port fails at once, naming the option.
+      if (config.dashboard) await assertPortFree(config.dashboardHost, config.dashboardPort, 'fleetpulse up');
       const dataDir = resolve(config.dataDir);
       let influxUrl = config.influxUrl;
       let influxNote = '(external server)';
@@ -105,11 +111,17 @@ export default defineCommand({
       const scoring = await attachScoring(ingest, { ...defaultScoringConfig(), scoring: config.scoring, model: config.model, dataDir, influxDatabase: config.influxDatabase, clientId: ingestUser }, createLogger('scoring'));
       await ingest.start();
       stops.push({ name: 'ingest', stop: async () => { await ingest.stop(); await scoring?.close(); } });
+      const dashboard = await startConfiguredDashboard(ingest, config, { url: influxUrl, database: config.influxDatabase }, createLogger('dashboard'));
+      if (dashboard) stops.push({ name: 'dashboard', stop: () => dashboard.close() });
 
       const fleet = new SimulatedFleet({
         vehicles: config.vehicles,
         idPrefix: 'sim-',
         seed: config.seed,
+        // Faults began days before the demo starts and are well developed now: the dashboard shows them within minutes.
+        faultyFraction: config.faultyFraction,
+        faultOnsetDays: [-9.8, -9.6],
+        failureAfterDays: [10, 10.2],
         mqttUrl: broker.url,
         sampleRateHz: config.sampleRateHz,
         batchIntervalMs: 2000,
@@ -134,11 +146,12 @@ export default defineCommand({
         [
           '',
           'fleetpulse is up',
+          `  Dashboard ${dashboard ? `${dashboard.url}  (live: fleet, alerts, API traffic, threats)` : 'off (--no-dashboard)'}`,
           `  InfluxDB  ${influxUrl}  database "${config.influxDatabase}" ${influxNote}`,
           `  Broker    ${broker.url}  (login required; identities in ${brokerFiles.devicesFile}, sessions on disk)`,
           `  Ingest    shards 0-${SHARD_COUNT - 1} → 30 s windows + features → InfluxDB, health and metrics ${ingest.httpUrl ?? '(off)'}`,
           `  Scoring   ${scoring ? `model v${scoring.stats().model.modelVersion} → anomaly + alerts (InfluxDB, MQTT fleet/+/+/alerts), hot reload on model change` : 'off (--no-scoring)'}`,
-          `  Fleet     ${config.vehicles} simulated vehicles${ids.length ? ` (${ids[0]} … ${ids[ids.length - 1]})` : ''}, ${config.sampleRateHz} sample/s each, a batch every 2 s`,
+          `  Fleet     ${config.vehicles} simulated vehicles${ids.length ? ` (${ids[0]} … ${ids[ids.length - 1]})` : ''}, ${config.sampleRateHz} sample/s each, a batch every 2 s; ${fleet.specs.filter((s) => s.fault).length} with a developing engine fault`,
           ...apiSummary,
           '',
           'Look at the data:',

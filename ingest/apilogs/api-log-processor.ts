@@ -22,6 +22,7 @@ import { apiRequestLine, apiThreatLine } from './api-lines.ts';
 import { ApiWindows, type ApiWindowOptions, type ClosedCell } from './api-windows.ts';
 import { BlocklistPublisher, type BlocklistClient } from './blocklist-publisher.ts';
 import type { GeoLookup } from './geo-lookup.ts';
+import type { ApiTrafficEvent, IngestEvent } from '../ingest-events.ts';
 
 export interface ApiLogProcessorOptions {
   geo: GeoLookup;
@@ -36,7 +37,8 @@ export interface ApiLogProcessorOptions {
   logger?: Logger;
 }
 
-export type ApiLogResult = { ok: true; lines: string } | { ok: false; reason: 'too_large' | 'not_json' | 'schema' | 'topic_mismatch'; detail: string };
+/** `events` (traffic by country, detections) are for ingest's observers, to emit once `lines` are spooled. */
+export type ApiLogResult = { ok: true; lines: string; events: IngestEvent[] } | { ok: false; reason: 'too_large' | 'not_json' | 'schema' | 'topic_mismatch'; detail: string };
 
 export interface ApiLogStats {
   batches: number;
@@ -87,6 +89,9 @@ export class ApiLogProcessor {
     if (topic !== `apilogs/${batch.source}`) return { ok: false, reason: 'topic_mismatch', detail: `source ${batch.source} on ${topic}` };
     this.counters.batches += 1;
     let out = '';
+    const events: IngestEvent[] = [];
+    const byCountry = new Map<string, { country: string; requests: number; errors: number; lat: number | undefined; lon: number | undefined }>();
+    let lastMs = 0;
     for (const line of batch.lines) {
       this.counters.lines += 1;
       const result = parseAccessLogLine(line);
@@ -110,6 +115,12 @@ export class ApiLogProcessor {
       const clientIp = this.options.trustedProxies.clientIp(r.remoteAddr, r.forwardedFor);
       const geo = this.options.geo.lookup(clientIp);
       const customer = this.options.customers.lookupPrefix(r.keyPrefix);
+      const c = byCountry.get(geo.country) ?? { country: geo.country, requests: 0, errors: 0, lat: undefined, lon: undefined };
+      c.requests += 1;
+      if (r.status >= 400) c.errors += 1;
+      if (geo.lat !== undefined && geo.lon !== undefined) [c.lat, c.lon] = [geo.lat, geo.lon];
+      byCountry.set(geo.country, c);
+      lastMs = Math.max(lastMs, r.timeMs);
       const closed = this.windows.add(
         batch.source,
         {
@@ -132,11 +143,13 @@ export class ApiLogProcessor {
         // Blocks run on the wall clock (the API enforces them now), from detection on.
         const untilMs = nowMs + this.options.blockMs;
         out += apiThreatLine(batch.source, d, untilMs);
+        events.push({ type: 'threat', source: batch.source, rule: d.rule, kind: d.kind, subject: d.subject, count: d.count, threshold: d.threshold, windowMs: d.windowMs, firstMs: d.firstMs, lastMs: d.lastMs, blockUntilMs: untilMs });
         this.blocklist.add({ kind: d.kind, value: d.subject, reason: d.rule, sinceMs: nowMs, untilMs });
         this.log.warn('abuse detected', { rule: d.rule, subject: d.subject, count: d.count, source: batch.source });
       }
     }
-    return { ok: true, lines: out };
+    if (byCountry.size > 0) events.unshift({ type: 'api_traffic', source: batch.source, lastMs, countries: [...byCountry.values()] } satisfies ApiTrafficEvent);
+    return { ok: true, lines: out, events };
   }
 
   /** Periodic: closes idle sources' windows, expires blocklist entries. Returns lines to spool. */

@@ -17,6 +17,7 @@ import { type Logger, silentLogger } from '../../common/logger.ts';
 import { RAISE_AFTER_WINDOWS } from '../../models/evaluation.ts';
 import { alertLine, anomalyLine } from '../influxdb/line-protocol.ts';
 import type { FeatureWindow, IngestService, WindowListener } from '../ingest-service.ts';
+import type { IngestEvent } from '../ingest-events.ts';
 import { AlertStateFile } from '../alerts/alert-state-file.ts';
 import { HysteresisAlertTracker } from '../alerts/alert-tracker.ts';
 import type { ModelProvider } from './model-provider.ts';
@@ -106,6 +107,7 @@ export class ScoringPipeline implements WindowListener {
 
   private onScored(scored: readonly ScoredWindow[]): void {
     let lines = '';
+    const events: IngestEvent[] = [];
     for (const w of scored) {
       if (!Number.isFinite(w.score)) {
         this.counters.nonFiniteScores += 1;
@@ -115,6 +117,7 @@ export class ScoringPipeline implements WindowListener {
       lines += anomalyLine({ vehicle: w.vehicle, windowStartMs: w.startMs, modelVersion: version, score: w.score, anomalous: w.anomalous, threshold });
       this.counters.anomalyPoints += 1;
       if (w.anomalous) this.counters.anomalousWindows += 1;
+      events.push({ type: 'score', vehicle: w.vehicle, startMs: w.startMs, endMs: w.endMs, score: w.score, threshold, anomalous: w.anomalous, modelVersion: version });
       const change = this.tracker.observe(w.vehicle, w.startMs, w.anomalous);
       if (!change) continue;
       const alert: AlertMessage = {
@@ -133,6 +136,7 @@ export class ScoringPipeline implements WindowListener {
         emittedAtMs: Date.now(),
       };
       lines += alertLine({ ...alert, topFeatures: alert.topFeatures });
+      events.push({ type: 'alert', alert });
       this.log.info(`alert ${change.state}`, { vehicle: w.vehicle, alertId: change.alertId, score: w.score, top: alert.topFeatures.map((f) => f.name).join(',') });
       this.unpublished.push({ topic: topics.alerts(w.vehicle), payload: encodeAlert(alert) });
       if (this.unpublished.length > MAX_UNPUBLISHED) {
@@ -142,7 +146,9 @@ export class ScoringPipeline implements WindowListener {
     }
     this.publishPending();
     // A full spool makes this wait; scoring runs off the acknowledgement path, so nothing blocks on it.
-    if (lines) void this.ingest.appendDerived(lines)?.catch((error: unknown) => this.log.error('anomaly points not spooled', { error: errorMessage(error) }));
+    const spooled = lines ? this.ingest.appendDerived(lines) : undefined;
+    if (spooled) void spooled.catch((error: unknown) => this.log.error('anomaly points not spooled', { error: errorMessage(error) }));
+    this.ingest.emitEvents(events, spooled);
   }
 
   /** Hands queued alerts to the broker client (which queues them itself while reconnecting). */

@@ -14,7 +14,7 @@ describe('fleetpulse up', () => {
   afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
   it('brings up the pipeline with 20 vehicles and stops cleanly on Ctrl-C', async () => {
-    const up = startCli(['up', '--mqtt-port', '0', '--influx-port', '0', '--api-port', '0', '--data-dir', dataDir, '--sample-rate-hz', '2'], { FLEETPULSE_INFLUX_URL: '' });
+    const up = startCli(['up', '--mqtt-port', '0', '--influx-port', '0', '--api-port', '0', '--dashboard-port', '0', '--data-dir', dataDir, '--sample-rate-hz', '2'], { FLEETPULSE_INFLUX_URL: '' });
     try {
       expect(await waitFor(() => up.output().includes('fleetpulse is up'), 45_000), up.output()).toBe(true);
       const influxUrl = /InfluxDB\s+(http:\/\/\S+)/.exec(up.output())![1]!;
@@ -28,6 +28,8 @@ describe('fleetpulse up', () => {
         return vehicles === 20;
       }, 60_000, 500);
       expect(filled, `vehicles in InfluxDB: ${vehicles}`).toBe(true);
+      const dashboardUrl = /Dashboard\s+(http:\/\/\S+)/.exec(up.output())![1]!;
+      expect(await (await fetch(dashboardUrl)).text()).toContain('fleetpulse');
 
       up.child.kill('SIGINT');
       const code = await Promise.race([up.exited, new Promise((r) => setTimeout(() => r('timeout'), 30_000))]);

@@ -1,0 +1,32 @@
+/**
+ * Options of the live dashboard, merged into `fleetpulse ingest` (off by default: a production
+ * worker sees only its shards, and Grafana is the dashboard there) and `fleetpulse up` (on by
+ * default at http://127.0.0.1:8080).
+ */
+import { opt, type ConfigOf } from '../../common/config.ts';
+import type { Logger } from '../../common/logger.ts';
+import { startDashboard, type DashboardHost, type RunningDashboard } from './dashboard-server.ts';
+
+export function dashboardOptions(onByDefault: boolean) {
+  return {
+    dashboard: opt.boolean('Serve the built-in live dashboard (--no-dashboard: off)', { default: onByDefault }),
+    dashboardPort: opt.int('Port of the live dashboard (0 = any free port); start fails when it is taken', { default: 8080, min: 0, max: 65535 }),
+    dashboardHost: opt.string('Address the live dashboard listens on', { default: '127.0.0.1' }),
+    dashboardMaxClients: opt.int('Live dashboard event streams at most (beyond: 503)', { default: 32, min: 1, max: 10_000 }),
+  };
+}
+
+export type DashboardConfig = ConfigOf<ReturnType<typeof dashboardOptions>>;
+
+/** Starts the dashboard when configured; undefined with --no-dashboard. */
+export async function startConfiguredDashboard(ingest: DashboardHost, config: DashboardConfig, influx: { url: string; database: string }, logger: Logger): Promise<RunningDashboard | undefined> {
+  if (!config.dashboard) return undefined;
+  return startDashboard(ingest, {
+    host: config.dashboardHost,
+    port: config.dashboardPort,
+    influxUrl: influx.url,
+    influxDatabase: influx.database,
+    stream: { maxClients: config.dashboardMaxClients },
+    logger,
+  });
+}

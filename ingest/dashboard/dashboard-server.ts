@@ -1,0 +1,155 @@
+/**
+ * The built-in live dashboard (fastify), served by ingest on its own port (default
+ * 127.0.0.1:8080), apart from the operations endpoint (/healthz, /metrics): a browser-facing page
+ * can be turned off, moved or exposed without touching what Prometheus scrapes.
+ *
+ *   ingest events ─▶ LiveState (bounded) ─▶ SseEventStream ─ GET /events (SSE) ─▶ page
+ *   InfluxDB ─▶ InfluxBackfill ─▶ first snapshot of each stream, GET /api/vehicles/:id/history
+ *
+ * Routes: `/` (the page: public/index.html, app.js, style.css, read once at start),
+ * `/events` (SSE, see event-stream.ts), `/api/snapshot` (the same first picture as JSON),
+ * `/api/vehicles/:id/history?minutes=10`. Counters go into ingest's /metrics
+ * (`fleetpulse_ingest_dashboard_*`).
+ */
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import Fastify from 'fastify';
+import { ConfigError, errorMessage } from '../../common/errors.ts';
+import { type Logger, silentLogger } from '../../common/logger.ts';
+import type { MetricsText } from '../http/metrics.ts';
+import type { IngestEventListener } from '../ingest-events.ts';
+import { InfluxBackfill } from './backfill.ts';
+import { SseEventStream, type EventStreamOptions } from './event-stream.ts';
+import { LiveState, type LiveStateOptions } from './live-state.ts';
+import { mergeBackfill, type PageSnapshot } from './merge-backfill.ts';
+
+/** What the dashboard needs of ingest: its events and a place for its metrics. */
+export interface DashboardHost {
+  addEventListener(listener: IngestEventListener): void;
+  addMetrics(source: (m: MetricsText) => void): void;
+}
+
+export interface DashboardOptions {
+  host: string;
+  /** 0 = any free port. */
+  port: number;
+  influxUrl: string;
+  influxDatabase: string;
+  /** Option name used in the error when the port is taken (e.g. `dashboardPort`). */
+  portField?: string;
+  stream?: EventStreamOptions;
+  state?: LiveStateOptions;
+  logger?: Logger;
+}
+
+export interface RunningDashboard {
+  readonly url: string;
+  readonly state: LiveState;
+  readonly stream: SseEventStream;
+  close(): Promise<void>;
+}
+
+const PUBLIC_DIR = join(import.meta.dirname, 'public');
+const ASSETS: Record<string, string> = { '/': 'index.html', '/index.html': 'index.html', '/app.js': 'app.js', '/style.css': 'style.css' };
+const TYPES: Record<string, string> = { html: 'text/html; charset=utf-8', js: 'text/javascript; charset=utf-8', css: 'text/css; charset=utf-8' };
+
+function portTakenError(host: string, port: number, field: string, context = 'live dashboard'): ConfigError {
+  return new ConfigError(context, [{ field, message: `${host}:${port} is already in use; choose another port with --${field.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} N (0 = any free port) or turn the dashboard off with --no-dashboard` }]);
+}
+
+/** Throws a ConfigError naming `field` when host:port cannot be bound (checked before anything else starts). */
+export async function assertPortFree(host: string, port: number, context: string, field = 'dashboardPort'): Promise<void> {
+  if (port === 0) return;
+  await new Promise<void>((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', (error: NodeJS.ErrnoException) => reject(error.code === 'EADDRINUSE' ? portTakenError(host, port, field, context) : error));
+    probe.listen({ host, port, exclusive: true }, () => probe.close(() => resolve()));
+  });
+}
+
+export async function startDashboard(ingest: DashboardHost, options: DashboardOptions): Promise<RunningDashboard> {
+  const log = options.logger ?? silentLogger;
+  const state = new LiveState(options.state);
+  const stream = new SseEventStream(state, options.stream);
+  const backfill = new InfluxBackfill({ influxUrl: options.influxUrl, database: options.influxDatabase, apiWindowMs: state.apiWindowMs });
+  const assets = new Map(Object.entries(ASSETS).map(([route, file]) => [route, { body: readFileSync(join(PUBLIC_DIR, file)), type: TYPES[file.split('.').pop()!]! }]));
+
+  const pageSnapshot = async (): Promise<PageSnapshot> => {
+    const influx = await backfill.fleet();
+    if (!influx.ok) log.warn('dashboard backfill from InfluxDB failed; live data only', { error: influx.error });
+    return mergeBackfill(state, state.snapshot(), influx);
+  };
+
+  const app = Fastify({ logger: false });
+  for (const [route, asset] of assets) {
+    app.get(route, async (_request, reply) => reply.type(asset.type).header('Cache-Control', 'no-cache').send(asset.body));
+  }
+  app.get('/favicon.ico', async (_request, reply) => reply.code(204).send());
+  app.get('/api/snapshot', async () => pageSnapshot());
+  app.get<{ Params: { id: string }; Querystring: { minutes?: string } }>('/api/vehicles/:id/history', async (request, reply) => {
+    const { id } = request.params;
+    if (!InfluxBackfill.isVehicleId(id)) return reply.code(400).send({ error: 'invalid vehicle id' });
+    return backfill.vehicle(id, Number(request.query.minutes ?? 10) || 10);
+  });
+  app.get<{ Querystring: { lastEventId?: string } }>('/events', async (request, reply) => {
+    reply.hijack();
+    const res = reply.raw;
+    if (!stream.hasRoom()) return stream.reject(res);
+    const header = request.headers['last-event-id'] ?? request.query.lastEventId;
+    try {
+      await stream.open(request.raw, res, typeof header === 'string' ? header : undefined, pageSnapshot);
+    } catch (error) {
+      log.warn('dashboard stream failed to open', { error: errorMessage(error) });
+      res.destroy();
+    }
+  });
+
+  let closed = false;
+  ingest.addEventListener((event) => {
+    if (!closed) state.apply(event);
+  });
+  ingest.addMetrics((m) => {
+    if (closed) return;
+    const s = stream.stats();
+    const l = state.stats();
+    const b = backfill.stats();
+    m.gauge('dashboard_sse_clients', 'Live dashboard event streams open', s.clients)
+      .counter('dashboard_sse_connections_total', 'Live dashboard event streams opened', s.connections)
+      .counter('dashboard_sse_rejected_total', 'Live dashboard streams refused at the client bound', s.rejected)
+      .counter('dashboard_sse_dropped_slow_total', 'Live dashboard clients disconnected for falling behind their buffer bound', s.droppedSlow)
+      .counter('dashboard_sse_deltas_total', 'Live dashboard delta events built', s.deltas)
+      .counter('dashboard_sse_bytes_total', 'Bytes written to live dashboard streams', s.bytesWritten)
+      .counter('dashboard_sse_snapshots_total', 'Snapshots sent to live dashboard streams', s.snapshots)
+      .counter('dashboard_sse_resumed_total', 'Live dashboard streams resumed from Last-Event-ID', s.resumed)
+      .gauge('dashboard_vehicles', 'Vehicles in the live dashboard state', l.vehicles)
+      .counter('dashboard_vehicles_evicted_total', 'Vehicles dropped from the live dashboard state at its bound', l.vehiclesEvicted)
+      .counter('dashboard_samples_dropped_total', 'Samples not sent to dashboard charts (per-vehicle bound between deltas)', l.samplesDropped)
+      .counter('dashboard_threats_dropped_total', 'Threats dropped from the live dashboard state at its bound', l.threatsDropped)
+      .counter('dashboard_backfill_queries_total', 'InfluxDB reads for the dashboard', b.queries)
+      .counter('dashboard_backfill_failures_total', 'Failed InfluxDB reads for the dashboard', b.failures);
+  });
+
+  try {
+    await app.listen({ host: options.host, port: options.port });
+  } catch (error) {
+    await app.close();
+    if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') throw portTakenError(options.host, options.port, options.portField ?? 'dashboardPort');
+    throw error;
+  }
+  stream.start();
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : options.port;
+  const url = `http://${options.host.includes(':') ? `[${options.host}]` : options.host}:${port}/`;
+  log.info('live dashboard', { url });
+  return {
+    url,
+    state,
+    stream,
+    async close() {
+      closed = true;
+      stream.close();
+      await app.close();
+    },
+  };
+}
