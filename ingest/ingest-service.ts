@@ -28,10 +28,10 @@ import { decodeTelemetry, type DeadLetterReason, type Sample } from '../contract
 import { isApiLogsTopic, parseVehicleTopic, topics } from '../contracts/topics.ts';
 import { errorMessage } from '../common/errors.ts';
 import { type Logger, silentLogger } from '../common/logger.ts';
-import { computeFeatures, FEATURE_SET_ID, FEATURE_VERSION, type FeatureVector } from '../models/features.ts';
+import { computeFeatures, FEATURE_NAMES, FEATURE_SET_ID, FEATURE_VERSION, type FeatureVector } from '../models/features.ts';
 import { startIngestHttpServer, type Health, type RunningHttpServer } from './http/ingest-http-server.ts';
 import { MetricsText } from './http/metrics.ts';
-import { deadLetterLine, featureLine, parseTelemetryLines, telemetryLines } from './influxdb/line-protocol.ts';
+import { deadLetterLine, featureLine, parseFeatureLines, parseTelemetryLines, telemetryLines } from './influxdb/line-protocol.ts';
 import { SequenceTracker } from './sequence-tracker.ts';
 import { DiskSpool, type FsyncPolicy, type SpoolRecordType, type SpoolStats } from './spool/disk-spool.ts';
 import { SpoolForwarder, type SpoolForwarderStats } from './spool/spool-forwarder.ts';
@@ -103,9 +103,25 @@ export interface FeatureWindow {
  * asynchronously, with a bound of its own.
  */
 export interface WindowListener {
-  onWindow(window: FeatureWindow): void;
+  /**
+   * A returned promise asks ingest to keep the window's feature record in the spool until it
+   * settles; after a crash, windows whose work was not done are handed over again (see
+   * `completedWindows`). `samples` is empty for windows handed over again after a restart.
+   */
+  onWindow(window: FeatureWindow): Promise<void> | void | undefined;
+  /**
+   * Replay: called with the body of every derived record in the spool; adds `windowKey`s of the
+   * windows this listener had finished with. A listener with this method is handed every spooled
+   * window not in the set again, before the replayed telemetry closes new windows.
+   */
+  completedWindows?(derivedRecordBody: string, into: Set<string>): void;
   /** Resolves once work queued from earlier windows is done; awaited by `flush` and by `stop` before the spool closes. */
   flush?(): Promise<void>;
+}
+
+/** Identifies a window across a restart: vehicle and start time. */
+export function windowKey(vehicle: string, windowStartMs: number): string {
+  return `${vehicle}\u0000${windowStartMs}`;
 }
 
 export interface IngestStats {
@@ -118,6 +134,8 @@ export interface IngestStats {
   sequenceGaps: number;
   featureWindows: number;
   replayedRecords: number;
+  /** Windows closed before a restart whose listeners had not finished, handed to them again at start. */
+  windowsRedelivered: number;
   spool: SpoolStats;
   writer: SpoolForwarderStats;
   archive?: ArchiveStats;
@@ -140,7 +158,9 @@ export class IngestService {
   private http: RunningHttpServer | undefined;
   private timers: NodeJS.Timeout[] = [];
   private tail: Promise<void> | undefined;
-  private counters = { messagesIn: 0, batchesAccepted: 0, samplesAccepted: 0, deadLetters: 0, duplicateBatches: 0, sequenceGaps: 0, featureWindows: 0, replayedRecords: 0 };
+  private counters = { messagesIn: 0, batchesAccepted: 0, samplesAccepted: 0, deadLetters: 0, duplicateBatches: 0, sequenceGaps: 0, featureWindows: 0, replayedRecords: 0, windowsRedelivered: 0 };
+  /** Spool segments holding feature records of windows a listener is not done with: segment → windows. */
+  private readonly windowHolds = new Map<number, number>();
   private readonly deadLettersByReason: Partial<Record<IngestDeadLetterReason, number>> = {};
   private stopped = false;
 
@@ -176,7 +196,7 @@ export class IngestService {
     });
     // The archive holds the segments of rows not yet in a complete file (at-least-once, see ArchiveSink).
     this.archive = options.archiveDir ? new ArchiveSink({ ...options.archive, dir: options.archiveDir, worker: options.clientId, logger: this.log.child('archive') }) : undefined;
-    this.spool.retentionFloor = () => Math.min(this.windows.retentionFloor(), this.archive?.retentionFloor() ?? Infinity);
+    this.spool.retentionFloor = () => Math.min(this.windows.retentionFloor(), this.archive?.retentionFloor() ?? Infinity, this.lowestWindowHold());
   }
 
   /** Adds a consumer of closed windows (e.g. the anomaly scorer). */
@@ -291,6 +311,7 @@ export class IngestService {
       }
     }
     if (records === 0) return;
+    this.redeliverUnfinishedWindows();
     const now = Date.now();
     let samples = 0;
     for (const record of this.spool.records()) {
@@ -306,6 +327,62 @@ export class IngestService {
     }
     this.counters.replayedRecords = records;
     this.log.info('replayed spool', { records, samples, openWindows: this.windows.stats(now).openWindows });
+  }
+
+  /**
+   * Replay, before telemetry: hands listeners that report what they finished (`completedWindows`)
+   * every spooled window they had not finished, in spool order. Its feature record is still in the
+   * spool because the hold outlived the crash; `samples` is not (the window's features are).
+   */
+  private redeliverUnfinishedWindows(): void {
+    const listeners = this.listeners.filter((l) => l.completedWindows);
+    if (listeners.length === 0) return;
+    const completed = listeners.map((listener) => {
+      const done = new Set<string>();
+      for (const record of this.spool.records()) if (record.type === 'f' && !record.vehicle) listener.completedWindows!(record.body, done);
+      return done;
+    });
+    for (const record of this.spool.records()) {
+      if (record.type !== 'f' || !record.vehicle) continue;
+      for (const point of parseFeatureLines(record.body)) {
+        if (point.features.sample_count === undefined) continue;
+        const features: FeatureVector = { ...point.features };
+        for (const name of FEATURE_NAMES) if (!(name in features)) features[name] = NaN; // non-finite features are not written
+        const window: FeatureWindow = { vehicle: point.vehicle, startMs: point.windowStartMs, endMs: point.windowEndMs, features, featureSetId: FEATURE_SET_ID, samples: [] };
+        const key = windowKey(point.vehicle, point.windowStartMs);
+        listeners.forEach((listener, i) => {
+          if (completed[i]!.has(key)) return;
+          this.counters.windowsRedelivered += 1;
+          this.deliverWindow(listener, window, record.segment);
+        });
+      }
+    }
+    if (this.counters.windowsRedelivered > 0) this.log.info('windows closed before the restart handed to scoring again', { windows: this.counters.windowsRedelivered });
+  }
+
+  /** Gives `window` to `listener`; keeps the spool segment of its feature record until the listener is done. */
+  private deliverWindow(listener: WindowListener, window: FeatureWindow, segment: number): void {
+    let done: Promise<void> | void | undefined;
+    try {
+      done = listener.onWindow(window);
+    } catch (error) {
+      this.log.error('window listener failed', { error: errorMessage(error) });
+      return;
+    }
+    if (!done) return;
+    this.windowHolds.set(segment, (this.windowHolds.get(segment) ?? 0) + 1);
+    const release = (): void => {
+      const left = (this.windowHolds.get(segment) ?? 1) - 1;
+      if (left > 0) this.windowHolds.set(segment, left);
+      else this.windowHolds.delete(segment);
+    };
+    done.then(release, release);
+  }
+
+  private lowestWindowHold(): number {
+    let lowest = Infinity;
+    for (const segment of this.windowHolds.keys()) if (segment < lowest) lowest = segment;
+    return lowest;
   }
 
   /** Returns a promise only when the message waits for spool space (acknowledge after it). */
@@ -345,16 +422,12 @@ export class IngestService {
   private emitWindow(window: ClosedWindow<Sample>): Promise<void> | undefined {
     const features = computeFeatures(window.samples);
     const line = featureLine({ vehicle: window.vehicle, windowStartMs: window.startMs, windowEndMs: window.endMs, featureVersion: FEATURE_VERSION }, features);
+    // The record lands in this segment or a later one: holding this one keeps it.
+    const segment = this.spool.activeSegment;
     const pending = this.append('f', line, window.vehicle, this.windows.closedUpTo(window.vehicle));
     this.counters.featureWindows += 1;
     const event: FeatureWindow = { vehicle: window.vehicle, startMs: window.startMs, endMs: window.endMs, features, featureSetId: FEATURE_SET_ID, samples: window.samples };
-    for (const listener of this.listeners) {
-      try {
-        listener.onWindow(event);
-      } catch (error) {
-        this.log.error('window listener failed', { error: errorMessage(error) });
-      }
-    }
+    for (const listener of this.listeners) this.deliverWindow(listener, event, segment);
     return pending;
   }
 
@@ -478,6 +551,8 @@ export class IngestService {
       .counter('late_samples_total', 'Samples later than the allowed lateness (stored raw, not in features)', s.windows.lateSamples)
       .counter('windows_closed_total', 'Windows closed, by reason', Object.entries(s.windows.windowsClosed).map(([reason, n]) => [{ reason }, n] as [Record<string, string>, number]))
       .counter('vehicles_evicted_total', 'Vehicles evicted from window state at the bound', s.windows.vehiclesEvicted)
+      .counter('windows_redelivered_total', 'Windows closed before a restart but not finished by scoring, handed to it again at start', s.windowsRedelivered)
+      .gauge('windows_held', 'Closed windows whose feature records the spool keeps until scoring is done with them', [...this.windowHolds.values()].reduce((a, b) => a + b, 0))
       .gauge('open_windows', 'Windows currently open', s.windows.openWindows)
       .gauge('window_vehicles', 'Vehicles with window state', s.windows.vehicles)
       .gauge('window_buffered_samples', 'Samples held in open windows', s.windows.bufferedSamples)

@@ -45,6 +45,63 @@ export function featureLine(meta: FeaturePointMeta, features: Readonly<Record<st
   return `${MEASUREMENTS.features},vehicle=${meta.vehicle} ${fields} ${meta.windowStartMs}${MS_TO_NS}\n`;
 }
 
+/** A `features` point read back from the spool (the inverse of `featureLine`). */
+export interface ParsedFeaturePoint {
+  vehicle: string;
+  windowStartMs: number;
+  windowEndMs: number;
+  /** Every numeric field but the bookkeeping ones (`window_s`, `feature_version`). */
+  features: Record<string, number>;
+}
+
+/** Reads the `features` points of a spool record body (other lines are skipped). */
+export function parseFeatureLines(body: string): ParsedFeaturePoint[] {
+  const out: ParsedFeaturePoint[] = [];
+  const prefix = `${MEASUREMENTS.features},vehicle=`;
+  for (const line of body.split('\n')) {
+    if (!line.startsWith(prefix)) continue;
+    const firstSpace = line.indexOf(' ');
+    const lastSpace = line.lastIndexOf(' ');
+    if (firstSpace < 0 || lastSpace <= firstSpace) continue;
+    const vehicle = line.slice(prefix.length, firstSpace);
+    const windowStartMs = nsToMs(line.slice(lastSpace + 1));
+    if (windowStartMs === undefined) continue;
+    const features: Record<string, number> = {};
+    let windowS = NaN;
+    for (const field of line.slice(firstSpace + 1, lastSpace).split(',')) {
+      const eq = field.indexOf('=');
+      const name = field.slice(0, eq);
+      if (name === 'feature_version') continue;
+      const value = Number(field.slice(eq + 1));
+      if (name === 'window_s') windowS = value;
+      else features[name] = value;
+    }
+    if (!Number.isFinite(windowS)) continue;
+    out.push({ vehicle, windowStartMs, windowEndMs: windowStartMs + Math.round(windowS * 1000), features });
+  }
+  return out;
+}
+
+/** The windows an `anomaly` point exists for in a spool record body. */
+export function parseAnomalyWindows(body: string): Array<{ vehicle: string; windowStartMs: number }> {
+  const out: Array<{ vehicle: string; windowStartMs: number }> = [];
+  const prefix = `${MEASUREMENTS.anomaly},vehicle=`;
+  for (const line of body.split('\n')) {
+    if (!line.startsWith(prefix)) continue;
+    const tagEnd = line.indexOf(',', prefix.length);
+    const windowStartMs = nsToMs(line.slice(line.lastIndexOf(' ') + 1));
+    if (tagEnd < 0 || windowStartMs === undefined) continue;
+    out.push({ vehicle: line.slice(prefix.length, tagEnd), windowStartMs });
+  }
+  return out;
+}
+
+function nsToMs(text: string): number | undefined {
+  if (!text.endsWith(MS_TO_NS)) return undefined;
+  const ms = Number(text.slice(0, -MS_TO_NS.length));
+  return Number.isSafeInteger(ms) ? ms : undefined;
+}
+
 export interface AnomalyPoint {
   vehicle: string;
   windowStartMs: number;

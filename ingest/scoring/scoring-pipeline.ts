@@ -6,8 +6,9 @@
  *                                                                 └─ state change ─▶ `alerts` point + MQTT topics.alerts(vehicle), QoS 1
  *
  * Order per change: state persisted (tracker), then the `alerts` point spooled, then published.
- * What a hard crash can lose: windows closed but not yet scored (at most one batch delay) are
- * neither scored nor counted after the restart, because ingest does not emit windows twice.
+ * A hard crash loses no window: a window's feature record stays in the spool until its `anomaly`
+ * point is spooled (the promise `onWindow` returns), and on restart ingest hands this pipeline the
+ * spooled windows that have no `anomaly` point yet (`completedWindows` tells which have one).
  */
 import { encodeAlert, type AlertMessage } from '../../contracts/alerts.ts';
 import { ALERT_SCHEMA } from '../../contracts/alerts.ts';
@@ -15,8 +16,8 @@ import { topics } from '../../contracts/topics.ts';
 import { errorMessage } from '../../common/errors.ts';
 import { type Logger, silentLogger } from '../../common/logger.ts';
 import { RAISE_AFTER_WINDOWS } from '../../models/evaluation.ts';
-import { alertLine, anomalyLine } from '../influxdb/line-protocol.ts';
-import type { FeatureWindow, IngestService, WindowListener } from '../ingest-service.ts';
+import { alertLine, anomalyLine, parseAnomalyWindows } from '../influxdb/line-protocol.ts';
+import { windowKey, type FeatureWindow, type IngestService, type WindowListener } from '../ingest-service.ts';
 import type { IngestEvent } from '../ingest-events.ts';
 import { AlertStateFile } from '../alerts/alert-state-file.ts';
 import { HysteresisAlertTracker } from '../alerts/alert-tracker.ts';
@@ -84,8 +85,13 @@ export class ScoringPipeline implements WindowListener {
     return pipeline;
   }
 
-  onWindow(window: FeatureWindow): void {
-    this.scorer.onWindow(window);
+  onWindow(window: FeatureWindow): Promise<void> | undefined {
+    return this.scorer.onWindow(window);
+  }
+
+  /** Replay: notes the windows this pipeline finished before a restart (an `anomaly` line each). */
+  completedWindows(derivedRecordBody: string, into: Set<string>): void {
+    for (const done of parseAnomalyWindows(derivedRecordBody)) into.add(windowKey(done.vehicle, done.windowStartMs));
   }
 
   async flush(): Promise<void> {
@@ -105,7 +111,7 @@ export class ScoringPipeline implements WindowListener {
     return { ...this.counters, scorer: this.scorer.stats(), alerts: this.tracker.stats(), model: this.options.provider.stats() };
   }
 
-  private onScored(scored: readonly ScoredWindow[]): void {
+  private onScored(scored: readonly ScoredWindow[]): Promise<void> | undefined {
     let lines = '';
     const events: IngestEvent[] = [];
     for (const w of scored) {
@@ -149,6 +155,7 @@ export class ScoringPipeline implements WindowListener {
     const spooled = lines ? this.ingest.appendDerived(lines) : undefined;
     if (spooled) void spooled.catch((error: unknown) => this.log.error('anomaly points not spooled', { error: errorMessage(error) }));
     this.ingest.emitEvents(events, spooled);
+    return spooled;
   }
 
   /** Hands queued alerts to the broker client (which queues them itself while reconnecting). */

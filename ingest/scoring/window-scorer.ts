@@ -9,6 +9,11 @@
  *   `dropped`, logged) — scoring must not hold up acknowledgements.
  * - A batch that fails to score (an onnxruntime error) is counted and skipped.
  * - `flush()` resolves once every window queued before it is scored and handed to `sink`.
+ * - `onWindow` returns a promise for each queued window that settles once the window is done with:
+ *   its batch handed to `sink` and what `sink` returned (the spool append) settled, or its batch
+ *   failed. Ingest keeps the window's feature record in its spool until then, so a window closed
+ *   but not yet scored when the process dies is scored after the restart. A dropped window returns
+ *   nothing: it will not be scored, so nothing is kept for it.
  */
 import { errorMessage } from '../../common/errors.ts';
 import { type Logger, silentLogger } from '../../common/logger.ts';
@@ -29,8 +34,8 @@ export interface ScoredWindow {
 
 export interface WindowScorerOptions {
   provider: ModelProvider;
-  /** Receives each scored batch, synchronously, in order. */
-  sink: (scored: readonly ScoredWindow[]) => void;
+  /** Receives each scored batch, synchronously, in order; may return a promise of its results being stored. */
+  sink: (scored: readonly ScoredWindow[]) => Promise<void> | void;
   batchSize?: number;
   maxDelayMs?: number;
   maxQueue?: number;
@@ -50,6 +55,7 @@ interface Pending {
   startMs: number;
   endMs: number;
   features: FeatureVector;
+  done: () => void;
 }
 
 export class BatchingWindowScorer implements WindowListener {
@@ -71,13 +77,15 @@ export class BatchingWindowScorer implements WindowListener {
     this.log = options.logger ?? silentLogger;
   }
 
-  onWindow(window: FeatureWindow): void {
+  onWindow(window: FeatureWindow): Promise<void> | undefined {
     if (this.queue.length >= this.maxQueue) {
       this.counters.dropped += 1;
       if (this.counters.dropped % 1000 === 1) this.log.warn('scoring queue full: window not scored', { vehicle: window.vehicle, dropped: this.counters.dropped });
-      return;
+      return undefined;
     }
-    this.queue.push({ vehicle: window.vehicle, startMs: window.startMs, endMs: window.endMs, features: window.features });
+    let done!: () => void;
+    const finished = new Promise<void>((resolve) => (done = resolve));
+    this.queue.push({ vehicle: window.vehicle, startMs: window.startMs, endMs: window.endMs, features: window.features, done });
     if (this.queue.length >= this.batchSize) this.kick();
     else if (!this.timer) {
       this.timer = setTimeout(() => {
@@ -86,6 +94,7 @@ export class BatchingWindowScorer implements WindowListener {
       }, this.maxDelayMs);
       this.timer.unref();
     }
+    return finished;
   }
 
   async flush(): Promise<void> {
@@ -119,22 +128,29 @@ export class BatchingWindowScorer implements WindowListener {
         const scores = await model.model.score(batch.map((w) => w.features));
         return batch.map((w, i) => {
           const score = scores[i]!;
-          return { ...w, score, anomalous: score >= model.threshold, model };
+          return { vehicle: w.vehicle, startMs: w.startMs, endMs: w.endMs, features: w.features, score, anomalous: score >= model.threshold, model };
         });
       });
     } catch (error) {
       this.counters.failedBatches += 1;
       this.log.error('scoring a batch failed; its windows are not scored', { windows: batch.length, error: errorMessage(error) });
+      for (const w of batch) w.done();
       return;
     }
     this.batchSeconds.observe((performance.now() - started) / 1000);
     this.batchSizes.observe(batch.length);
     this.counters.batches += 1;
     this.counters.scored += batch.length;
+    const finish = (): void => {
+      for (const w of batch) w.done();
+    };
     try {
-      this.options.sink(results);
+      const stored = this.options.sink(results);
+      if (stored) void stored.then(finish, finish);
+      else finish();
     } catch (error) {
       this.log.error('scored windows not stored', { windows: batch.length, error: errorMessage(error) });
+      finish();
     }
   }
 }

@@ -2,7 +2,8 @@
  * Delivery on real parts (Aedes in this process, a real influxd, ingest in this process or as a
  * `fleetpulse ingest` child): every sample published with QoS 1 is stored exactly once and every
  * window's features equal the offline computation, across an InfluxDB outage and across a
- * SIGKILL of ingest.
+ * SIGKILL of ingest — and every window is scored exactly once, also those closed but not yet
+ * scored when ingest was killed.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,7 +14,7 @@ import { startBroker, type RunningBroker } from '../../broker/broker-server.ts';
 import { IngestService } from '../../ingest/ingest-service.ts';
 import type { Sample } from '../../contracts/telemetry.ts';
 import { startCli } from '../support/cli.ts';
-import { startRestartableTestInfluxd, waitFor, type RestartableTestInfluxd } from '../support/influx.ts';
+import { influxQuery, rowsOf, startRestartableTestInfluxd, waitFor, type RestartableTestInfluxd } from '../support/influx.ts';
 import { expectedFeatures, makeSamples, publishSamples, storedFeatures, storedTimes } from '../ingest/fixtures.ts';
 
 const WINDOW_MS = 10_000;
@@ -45,6 +46,12 @@ async function expectExactlyOnce(url: string, db: string, sent: Map<string, Samp
     expect([...stored.keys()], `${vehicle} windows`).toEqual([...expected.keys()]);
     for (const [start, features] of expected) expect(stored.get(start), `${vehicle} window ${start}`).toEqual(features);
   }
+}
+
+/** Window start times with an `anomaly` point (one per window and model version). */
+async function scoredWindows(url: string, db: string, vehicle: string): Promise<number[]> {
+  const rows = rowsOf((await influxQuery(url, db, `SELECT score FROM anomaly WHERE vehicle = '${vehicle}' ORDER BY time`))[0]);
+  return rows.map((r) => r.time as number);
 }
 
 async function allStored(url: string, db: string, sent: Map<string, Sample[]>): Promise<boolean> {
@@ -130,7 +137,7 @@ describe('ingest delivery', () => {
     }
   });
 
-  it('loses and duplicates nothing when ingest is SIGKILLed mid-stream and restarted', async () => {
+  it('loses and duplicates nothing when ingest is SIGKILLed mid-stream and restarted; windows closed but not scored are scored after the restart', async () => {
     const db = 'sigkill';
     const dataDir = tempDir();
     const args = [
@@ -138,7 +145,9 @@ describe('ingest delivery', () => {
       '--client-id', 'killed-ingest', '--http-port', '0', '--window-s', String(WINDOW_MS / 1000), '--allowed-lateness-s', '0',
       '--idle-timeout-s', '2', '--flush-interval-ms', '100', '--stats-interval-s', '0',
     ];
-    let worker = startCli(args);
+    // First run: scoring waits (a batch only after 60 s or 65,536 windows), so every window closed
+    // before the kill has its features spooled and no score yet.
+    let worker = startCli([...args, '--score-max-delay-ms', '60000', '--score-batch-size', '65536']);
     try {
       expect(await waitFor(() => worker.output().includes('subscribed'), 20_000), worker.output()).toBe(true);
       let done = false;
@@ -150,11 +159,17 @@ describe('ingest delivery', () => {
       worker = startCli(args);
       expect(await waitFor(() => worker.output().includes('connected to broker'), 20_000), worker.output()).toBe(true);
       expect(worker.output()).toMatch(/replayed spool/);
+      expect(worker.output()).toMatch(/windows closed before the restart handed to scoring again/);
       await new Promise((r) => setTimeout(r, 3000));
       done = true;
       const sent = await publishing;
       expect(await waitFor(() => allStored(influx.url, db, sent), 30_000, 500), worker.output()).toBe(true);
       await expectExactlyOnce(influx.url, db, sent);
+      for (const vehicle of sent.keys()) {
+        const windows = [...(await storedFeatures(influx.url, db, vehicle)).keys()];
+        expect(await waitFor(async () => (await scoredWindows(influx.url, db, vehicle)).length >= windows.length, 10_000, 250)).toBe(true);
+        expect(await scoredWindows(influx.url, db, vehicle), `${vehicle}: one score per window`).toEqual(windows);
+      }
     } finally {
       worker.child.kill('SIGTERM');
       await Promise.race([worker.exited, new Promise((r) => setTimeout(r, 10_000))]);

@@ -12,7 +12,7 @@ describe('BatchingWindowScorer', () => {
     try {
       const windows = simulatedWindows('vacuum_leak', 0.9, 10);
       const batches: ScoredWindow[][] = [];
-      const scorer = new BatchingWindowScorer({ provider, batchSize: 4, maxDelayMs: 30, sink: (b) => batches.push([...b]) });
+      const scorer = new BatchingWindowScorer({ provider, batchSize: 4, maxDelayMs: 30, sink: (b) => void batches.push([...b]) });
       const features = windows.map((w) => computeFeatures(layOut([w], 0)));
       features.forEach((f, i) => scorer.onWindow({ vehicle: 'v', startMs: i * WINDOW_MS, endMs: (i + 1) * WINDOW_MS, features: f, featureSetId: FEATURE_SET_ID, samples: [] }));
       await scorer.flush();
@@ -32,10 +32,34 @@ describe('BatchingWindowScorer', () => {
       expect(scorer.batchSizes.snapshot().count).toBe(4);
 
       // The queue bound: windows beyond maxQueue waiting are not scored, and counted.
-      const bounded = new BatchingWindowScorer({ provider, batchSize: 100, maxDelayMs: 10_000, maxQueue: 2, sink: (b) => batches.push([...b]) });
+      const bounded = new BatchingWindowScorer({ provider, batchSize: 100, maxDelayMs: 10_000, maxQueue: 2, sink: (b) => void batches.push([...b]) });
       for (let i = 0; i < 3; i++) bounded.onWindow({ vehicle: 'w', startMs: i * WINDOW_MS, endMs: (i + 1) * WINDOW_MS, features: features[i]!, featureSetId: FEATURE_SET_ID, samples: [] });
       await bounded.flush();
       expect(bounded.stats()).toMatchObject({ scored: 2, dropped: 1, queued: 0 });
+    } finally {
+      await provider.close();
+    }
+  });
+
+  it("settles each window's promise only once its batch's results are stored; a dropped window gets none", async () => {
+    const provider = await ModelProvider.load(DEFAULT_MODEL_PATH);
+    try {
+      const features = simulatedWindows('vacuum_leak', 0.9, 3).map((w) => computeFeatures(layOut([w], 0)));
+      let store!: () => void;
+      const stored = new Promise<void>((resolve) => (store = resolve));
+      let sinkCalls = 0;
+      const scorer = new BatchingWindowScorer({ provider, batchSize: 10, maxDelayMs: 10_000, maxQueue: 2, sink: () => (sinkCalls++, stored) });
+      const settled: number[] = [];
+      const promises = features.map((f, i) => scorer.onWindow({ vehicle: 'p', startMs: i * WINDOW_MS, endMs: (i + 1) * WINDOW_MS, features: f, featureSetId: FEATURE_SET_ID, samples: [] }));
+      expect(promises[2]).toBeUndefined(); // over maxQueue: dropped, nothing to wait for
+      promises.forEach((p, i) => void p?.then(() => settled.push(i)));
+      await scorer.flush();
+      expect(sinkCalls).toBe(1);
+      await new Promise((r) => setTimeout(r, 20));
+      expect(settled).toEqual([]); // scored, but the sink has not stored them yet
+      store();
+      await Promise.all([promises[0], promises[1]]);
+      expect(settled.sort()).toEqual([0, 1]);
     } finally {
       await provider.close();
     }
