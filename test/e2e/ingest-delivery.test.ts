@@ -143,7 +143,8 @@ describe('ingest delivery', () => {
     const args = [
       'ingest', '--mqtt-url', broker.url, '--influx-url', influx.url, '--influx-database', db, '--data-dir', dataDir,
       '--client-id', 'killed-ingest', '--http-port', '0', '--window-s', String(WINDOW_MS / 1000), '--allowed-lateness-s', '0',
-      '--idle-timeout-s', '2', '--flush-interval-ms', '100', '--stats-interval-s', '0',
+      // Idle close only for the last windows; 5 s so that a publisher stalled by a busy machine is not taken for idle.
+      '--idle-timeout-s', '5', '--flush-interval-ms', '100', '--stats-interval-s', '0',
     ];
     // First run: scoring waits (a batch only after 60 s or 65,536 windows), so every window closed
     // before the kill has its features spooled and no score yet.
