@@ -25,6 +25,7 @@ import { LoginLimiter } from './login-limiter.ts';
 import { useConstantTimeQueue, type QueueingEmitter } from './emitter-queue.ts';
 import { boundOfflineQueues, type QueueingPersistence } from './offline-queue-bound.ts';
 import { guardPacketSize } from './packet-size-guard.ts';
+import { orderOutgoingEnqueue, type EnqueueingPersistence } from './ordered-enqueue.ts';
 import { PublishBackpressure, type BackpressureClient } from './publish-backpressure.ts';
 import { guardClientPacketLoop, guardEmitterQueue, type PacketLoopClient, type QueueDrainingEmitter } from './stack-guard.ts';
 
@@ -228,6 +229,8 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
 
   const persistenceKind = options.persistence?.kind ?? 'memory';
   const persistence = await createPersistence(options.persistence ?? { kind: 'memory' }, limits);
+  // Stores may finish writes out of order; Aedes would then drop acknowledged messages (ordered-enqueue.ts).
+  orderOutgoingEnqueue(persistence as unknown as EnqueueingPersistence);
   let isConnected = (_clientId: string): boolean => false;
   const offlineQueues =
     persistenceKind === 'redis'
