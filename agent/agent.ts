@@ -1,23 +1,34 @@
 /**
- * The vehicle agent: takes samples from a source, groups them into batches and publishes each
- * batch with QoS 1 on the vehicle's telemetry topic.
+ * The vehicle agent: takes samples from a source, groups them into batches, stores each batch in
+ * its BatchStore (store-and-forward) and publishes it with QoS 1 on the vehicle's telemetry topic.
  *
- * Guarantees at this seam:
- * - A batch leaves the outbox only when the broker acknowledged it (PUBACK); `ack` fires then,
- *   once per batch. Until then it is retried on every reconnect, oldest first.
- * - At most `maxInflight` batches are on the wire at once, so a slow broker holds data here,
- *   in the bounded outbox, not in the MQTT client's unbounded queue.
- * - When the outbox is full, the oldest unsent batch is dropped and counted (`dropped` event).
+ * Guarantees at this seam (docs/agent.md has the design):
+ * - A batch is published only after the store accepted it (disk store: committed and fsynced),
+ *   and leaves the store only when the broker acknowledged it (PUBACK); `ack` fires then, once.
+ * - Event times strictly increase across the batches of one run; a sample that would go back in
+ *   time is refused and counted, because ingest keys samples by (vehicle, event time) and it
+ *   would overwrite another. Across restarts a first sample older than the buffer's last one is
+ *   only logged (replays may repeat times on purpose; a live car's clock may be behind).
+ * - At most `maxInflight` batches are on the wire at once, so a slow broker holds data in the
+ *   bounded store, not in the MQTT client's unbounded queue.
+ * - At the store's bound the oldest batches not on the wire are dropped and counted (`dropped`).
+ * - Drain policy: what is in the store when a connection comes up is the backlog; it is sent
+ *   oldest first at most `drainSamplesPerS`. Batches built after that are live and go first
+ *   whenever a slot is free, so live data never waits behind the backlog.
  * - `stop()` closes the current batch and waits up to `drainTimeoutMs` for everything to be
- *   acknowledged before disconnecting.
+ *   acknowledged, then publishes an `offline` status and disconnects. What is left stays in a
+ *   disk store for the next start.
  */
 import { EventEmitter } from 'node:events';
-import mqtt, { type MqttClient } from 'mqtt';
+import type { MqttClient } from 'mqtt';
 import { encodeTelemetry, type Sample, type TelemetryBatch } from '../contracts/telemetry.ts';
 import { topics } from '../contracts/topics.ts';
 import { type Logger, silentLogger } from '../common/logger.ts';
-import { Outbox } from './outbox.ts';
+import { encodeAgentStatus } from './agent-status.ts';
+import type { BatchStore, DropReport, StoredBatch } from './batch-store.ts';
+import { MemoryBatchStore } from './memory-batch-store.ts';
 import type { TelemetrySource } from './telemetry-source.ts';
+import { type ConnectionTls, VehicleConnection } from './vehicle-connection.ts';
 
 export interface AgentOptions {
   vehicleId: string;
@@ -25,80 +36,157 @@ export interface AgentOptions {
   source: TelemetrySource;
   batchIntervalMs: number;
   maxBatchSamples: number;
-  /** Bound of the outbox, in samples. */
-  outboxSamples: number;
+  /** Where batches wait for their PUBACK; default an in-memory store bounded by `outboxSamples`. The agent closes it on stop. */
+  store?: BatchStore;
+  /** Bound of the default in-memory store, in samples. */
+  outboxSamples?: number;
+  /** Backlog drain rate after an outage, samples per second (live batches are not limited). */
+  drainSamplesPerS?: number;
   maxInflight?: number;
   drainTimeoutMs?: number;
   username?: string;
   password?: string;
+  /** CA / client certificate for mqtts:// and wss:// (PEM contents). */
+  tls?: ConnectionTls;
+  keepaliveS?: number;
+  reconnectMinMs?: number;
+  reconnectMaxMs?: number;
+  /** How often the counters are logged (ms; 0 = never). */
+  statsIntervalMs?: number;
+  /** How often backlog drain progress is logged (ms). */
+  progressIntervalMs?: number;
   logger?: Logger;
+  /** Wire encoding of a batch (default: the JSON form); agent/payload-encoding.ts has the choices. */
+  encode?: (batch: TelemetryBatch) => Buffer;
+  /**
+   * Called with every new MQTT client right after it is created, i.e. once per connection
+   * attempt (the agent uses a fresh client per connection; see agent/vehicle-connection.ts).
+   * Subscribe in the client's `connect` handler (remote config, alerts: agent/remote-config.ts).
+   */
+  onClient?: (client: MqttClient) => void;
+}
+
+/** What can change while the agent runs (remote configuration). */
+export interface AgentLiveSettings {
+  batchIntervalMs?: number;
+  maxBatchSamples?: number;
+  encode?: (batch: TelemetryBatch) => Buffer;
 }
 
 export interface AgentStats {
   vehicleId: string;
   connected: boolean;
+  store: 'disk' | 'memory';
   samplesProduced: number;
+  /** Samples refused because their event time did not increase. */
+  samplesOutOfOrder: number;
   batchesBuilt: number;
+  samplesBuffered: number;
+  /** Publishes sent (a batch resent after a reconnect counts again). */
+  batchesPublished: number;
   batchesAcked: number;
   samplesAcked: number;
   batchesDropped: number;
   samplesDropped: number;
+  /** Batches the store could not take (e.g. disk error); their samples are lost. */
+  storeFailures: number;
+  queuedBatches: number;
   queuedSamples: number;
+  queuedBytes: number;
+  backlogSamples: number;
   connects: number;
+  /** Established connections lost (the broker went away, the network dropped). */
   disconnects: number;
+  connectFailures: number;
 }
 
 export interface AgentEvents {
   ack: [batch: TelemetryBatch];
-  dropped: [batch: TelemetryBatch];
+  dropped: [report: DropReport];
 }
 
+const DEFAULT_DRAIN_SAMPLES_PER_S = 500;
+
 export class Agent extends EventEmitter<AgentEvents> {
-  private readonly outbox: Outbox;
+  private readonly store: BatchStore;
   private readonly log: Logger;
   private readonly topic: string;
-  private client: MqttClient | undefined;
+  private readonly connection: VehicleConnection;
   private current: Sample[] = [];
-  private nextSeq = 0;
+  private nextSeq: number;
+  private lastT: number | undefined;
   private flushTimer: NodeJS.Timeout | undefined;
-  private counters = { samplesProduced: 0, batchesBuilt: 0, batchesAcked: 0, samplesAcked: 0, connects: 0, disconnects: 0 };
+  private statsTimer: NodeJS.Timeout | undefined;
+  private progressTimer: NodeJS.Timeout | undefined;
+  private drainTimer: NodeJS.Timeout | undefined;
+  private counters = { samplesProduced: 0, samplesOutOfOrder: 0, batchesBuilt: 0, samplesBuffered: 0, batchesPublished: 0, batchesAcked: 0, samplesAcked: 0, storeFailures: 0 };
   private stopping = false;
+  private closed = false;
+  private started = false;
+  /** Changes with every connection, so callbacks of an old one do not touch the new one's state. */
+  private epoch = 0;
+  private readonly inflight = new Set<number>();
+  private drain = { end: -1, cursor: -1, liveCursor: -1, remaining: 0, startedAt: 0, total: 0, tokens: 0, refilledAt: 0, sentSinceProgress: 0, progressAt: 0 };
 
   constructor(private readonly options: AgentOptions) {
     super();
-    this.outbox = new Outbox(options.outboxSamples);
+    this.store = options.store ?? new MemoryBatchStore(options.outboxSamples ?? 100_000);
     this.log = (options.logger ?? silentLogger).child(options.vehicleId);
     this.topic = topics.telemetry(options.vehicleId);
+    this.nextSeq = this.store.nextSeq;
+    const statusTopic = topics.status(options.vehicleId);
+    const username = options.username;
+    this.connection = new VehicleConnection({
+      url: options.mqttUrl,
+      // The broker binds client ids to identities (broker/access-control.ts clientIdAllowed).
+      clientId: username && username !== options.vehicleId ? `${username}:agent-${options.vehicleId}` : `agent-${options.vehicleId}`,
+      ...(username !== undefined ? { username } : {}),
+      ...(options.password !== undefined ? { password: options.password } : {}),
+      ...(options.tls ? { tls: options.tls } : {}),
+      keepaliveS: options.keepaliveS ?? 30,
+      reconnectMinMs: options.reconnectMinMs ?? 500,
+      reconnectMaxMs: options.reconnectMaxMs ?? 30_000,
+      will: () => ({ topic: statusTopic, payload: encodeAgentStatus(options.vehicleId, 'offline', 'connection-lost'), retain: true, qos: 1 }),
+      onUp: (client) => this.onUp(client),
+      onDown: () => this.onDown(),
+      onClient: (client) => options.onClient?.(client),
+      logger: this.log,
+    });
   }
 
   async start(): Promise<void> {
-    const client = mqtt.connect(this.options.mqttUrl, {
-      clientId: `agent-${this.options.vehicleId}`,
-      clean: true,
-      reconnectPeriod: 1000,
-      connectTimeout: 10_000,
-      keepalive: 30,
-      username: this.options.username,
-      password: this.options.password,
-    });
-    this.client = client;
-    client.on('connect', () => {
-      this.counters.connects += 1;
-      this.log.debug('connected to broker', { url: this.options.mqttUrl });
-      this.pump();
-    });
-    client.on('close', () => {
-      if (this.counters.connects > this.counters.disconnects) this.counters.disconnects += 1;
-    });
-    // Connection errors are expected in a car; mqtt.js reconnects by itself.
-    client.on('error', (error) => this.log.warn('broker connection error', { error }));
-
+    if (this.started) return;
+    this.started = true;
+    const queued = this.store.stats();
+    if (queued.queuedBatches > 0) {
+      this.log.info('buffer holds batches from before this start', { batches: queued.queuedBatches, samples: queued.queuedSamples, nextSeq: this.nextSeq });
+    }
+    this.connection.start();
     await this.options.source.start((sample) => this.onSample(sample));
     this.flushTimer = setInterval(() => this.closeBatch(), this.options.batchIntervalMs);
+    const statsMs = this.options.statsIntervalMs ?? 60_000;
+    if (statsMs > 0) this.statsTimer = setInterval(() => this.log.info('agent counters', { ...this.stats() }), statsMs);
+    this.progressTimer = setInterval(() => this.logProgress(), this.options.progressIntervalMs ?? 5000);
   }
 
   private onSample(sample: Sample): void {
     if (this.stopping) return;
+    if (this.lastT === undefined) {
+      const stored = this.store.lastEventTime;
+      // Not refused: a replay with its own time stamps may legitimately send the same times again
+      // (ingest overwrites them idempotently). For a live source it means the clock is behind.
+      if (stored !== undefined && sample.t <= stored) {
+        this.log.warn('first sample is not newer than the last one buffered before this start: clock behind (no RTC/NTP yet?) or a replay; equal event times overwrite earlier samples in InfluxDB', { t: sample.t, lastBufferedT: stored });
+      }
+    }
+    if (this.lastT !== undefined && sample.t <= this.lastT) {
+      this.counters.samplesOutOfOrder += 1;
+      if (this.counters.samplesOutOfOrder === 1 || this.counters.samplesOutOfOrder % 1000 === 0) {
+        this.log.warn('sample event time does not increase: refused', { t: sample.t, lastT: this.lastT, refused: this.counters.samplesOutOfOrder });
+      }
+      return;
+    }
+    this.lastT = sample.t;
     this.counters.samplesProduced += 1;
     this.current.push(sample);
     if (this.current.length >= this.options.maxBatchSamples) this.closeBatch();
@@ -109,60 +197,197 @@ export class Agent extends EventEmitter<AgentEvents> {
     const batch: TelemetryBatch = { v: 1, vehicle: this.options.vehicleId, seq: this.nextSeq++, samples: this.current };
     this.current = [];
     this.counters.batchesBuilt += 1;
-    for (const dropped of this.outbox.add(batch)) {
-      this.log.warn('outbox full: dropped oldest batch', { seq: dropped.seq, samples: dropped.samples.length });
+    let dropped: DropReport;
+    try {
+      dropped = this.store.append(batch, this.inflight);
+    } catch (error) {
+      // A disk that fails under us: keep running (fresh data may be storable again), count the loss.
+      this.counters.storeFailures += 1;
+      this.log.error('buffer could not store a batch: its samples are lost', { seq: batch.seq, samples: batch.samples.length, error });
+      return;
+    }
+    this.counters.samplesBuffered += batch.samples.length;
+    this.log.debug('buffered batch', { seq: batch.seq, samples: batch.samples.length, firstT: batch.samples[0]!.t, lastT: batch.samples[batch.samples.length - 1]!.t });
+    if (dropped.batches > 0) {
+      const s = this.store.stats();
+      this.log.warn('buffer full: dropped oldest batches', { batches: dropped.batches, samples: dropped.samples, firstSeq: dropped.seqs[0], droppedSamplesTotal: s.droppedSamples, bound: s.bound, boundUnit: s.boundUnit });
+      // Drops come from the oldest end, i.e. from the backlog when one is draining.
+      const inBacklog = dropped.seqs.every((seq) => seq <= this.drain.end && seq > this.drain.cursor);
+      if (inBacklog) this.drain.remaining = Math.max(0, this.drain.remaining - dropped.samples);
       this.emit('dropped', dropped);
     }
     this.pump();
   }
 
+  private onUp(client: MqttClient): void {
+    this.epoch += 1;
+    this.inflight.clear();
+    const s = this.store.stats();
+    const end = this.store.maxStoredSeq();
+    const now = Date.now();
+    this.drain = { end, cursor: -1, liveCursor: end, remaining: s.queuedSamples, startedAt: now, total: s.queuedSamples, tokens: this.bucketSize(), refilledAt: now, sentSinceProgress: 0, progressAt: now };
+    if (end >= 0) this.log.info('draining backlog', { batches: s.queuedBatches, samples: s.queuedSamples, rateSamplesPerS: this.drainRate() });
+    client.publish(topics.status(this.options.vehicleId), encodeAgentStatus(this.options.vehicleId, 'online'), { qos: 1, retain: true }, () => undefined);
+    this.pump();
+  }
+
+  private onDown(): void {
+    this.epoch += 1;
+    this.inflight.clear();
+    if (this.drainTimer) clearTimeout(this.drainTimer);
+    this.drainTimer = undefined;
+  }
+
+  private drainRate(): number {
+    return this.options.drainSamplesPerS ?? DEFAULT_DRAIN_SAMPLES_PER_S;
+  }
+
+  /** One second of drain budget; a larger batch still goes, by spending into debt. */
+  private bucketSize(): number {
+    return this.drainRate();
+  }
+
   private pump(): void {
-    const client = this.client;
+    const client = this.connection.client;
     const maxInflight = this.options.maxInflight ?? 8;
-    while (client?.connected && this.outbox.inflight < maxInflight) {
-      const batch = this.outbox.takeNext();
-      if (!batch) return;
-      client.publish(this.topic, encodeTelemetry(batch), { qos: 1 }, (error) => {
-        if (error) {
-          // Only happens when the client is being torn down; the batch stays queued.
-          this.outbox.release(batch.seq);
-          return;
+    while (client && this.inflight.size < maxInflight) {
+      // Live first: anything built since this connection came up.
+      const live = this.store.next(Math.max(this.drain.liveCursor, this.drain.end));
+      if (live) {
+        this.drain.liveCursor = live.seq;
+        this.send(client, live);
+        continue;
+      }
+      if (this.drain.cursor >= this.drain.end) {
+        this.backlogDone();
+        return;
+      }
+      const now = Date.now();
+      this.drain.tokens = Math.min(this.bucketSize(), this.drain.tokens + ((now - this.drain.refilledAt) / 1000) * this.drainRate());
+      this.drain.refilledAt = now;
+      if (this.drain.tokens <= 0) {
+        if (!this.drainTimer) {
+          const waitMs = Math.ceil((-this.drain.tokens / this.drainRate()) * 1000) + 1;
+          this.drainTimer = setTimeout(() => {
+            this.drainTimer = undefined;
+            this.pump();
+          }, waitMs);
         }
-        if (this.outbox.acknowledge(batch.seq)) {
+        return;
+      }
+      const old = this.store.next(this.drain.cursor, this.drain.end);
+      if (!old) {
+        this.backlogDone();
+        return;
+      }
+      this.drain.cursor = old.seq;
+      // Spending into debt keeps a batch larger than the bucket from starving.
+      this.drain.tokens -= old.samples;
+      this.drain.remaining = Math.max(0, this.drain.remaining - old.samples);
+      this.drain.sentSinceProgress += old.samples;
+      this.send(client, old);
+    }
+  }
+
+  private backlogDone(): void {
+    if (this.drain.end < 0) return;
+    const seconds = (Date.now() - this.drain.startedAt) / 1000;
+    this.log.info('backlog drained: all sent', { samples: this.drain.total, seconds: Number(seconds.toFixed(1)) });
+    this.drain.cursor = this.drain.end;
+    this.drain.remaining = 0;
+    this.drain.end = -1;
+  }
+
+  private logProgress(): void {
+    if (this.drain.end < 0 || !this.connection.client) return;
+    const now = Date.now();
+    const rate = this.drain.sentSinceProgress / Math.max(0.001, (now - this.drain.progressAt) / 1000);
+    this.drain.sentSinceProgress = 0;
+    this.drain.progressAt = now;
+    this.log.info('backlog drain progress', {
+      remainingSamples: this.drain.remaining,
+      rateSamplesPerS: Math.round(rate),
+      etaS: rate > 0 ? Math.round(this.drain.remaining / rate) : null,
+      queuedSamples: this.store.stats().queuedSamples,
+    });
+  }
+
+  private send(client: MqttClient, entry: StoredBatch): void {
+    const epoch = this.epoch;
+    this.inflight.add(entry.seq);
+    this.counters.batchesPublished += 1;
+    const payload = (this.options.encode ?? encodeTelemetry)(entry.batch);
+    client.publish(this.topic, payload, { qos: 1 }, (error) => {
+      if (this.closed) return;
+      if (!error) {
+        // A PUBACK is an acknowledgement whichever connection it came on.
+        const samples = this.store.acknowledge(entry.seq);
+        if (samples !== undefined) {
           this.counters.batchesAcked += 1;
-          this.counters.samplesAcked += batch.samples.length;
-          this.emit('ack', batch);
+          this.counters.samplesAcked += samples;
+          this.emit('ack', entry.batch);
         }
-        this.pump();
-      });
+      }
+      if (epoch !== this.epoch) return;
+      // On error (the client is being torn down) the batch stays stored and goes again on the next connection.
+      this.inflight.delete(entry.seq);
+      this.pump();
+    });
+  }
+
+  /** Applies new settings at once: the batch timer restarts with the new interval; the next publish uses the new encoding. */
+  reconfigure(settings: AgentLiveSettings): void {
+    const o = this.options;
+    if (settings.encode) o.encode = settings.encode;
+    if (settings.maxBatchSamples !== undefined) o.maxBatchSamples = settings.maxBatchSamples;
+    if (settings.batchIntervalMs !== undefined && settings.batchIntervalMs !== o.batchIntervalMs) {
+      o.batchIntervalMs = settings.batchIntervalMs;
+      if (this.flushTimer) {
+        clearInterval(this.flushTimer);
+        this.flushTimer = setInterval(() => this.closeBatch(), settings.batchIntervalMs);
+      }
     }
   }
 
   stats(): AgentStats {
-    const box = this.outbox.stats();
+    const s = this.store.stats();
+    const c = this.connection.counters;
     return {
       vehicleId: this.options.vehicleId,
-      connected: this.client?.connected ?? false,
+      connected: this.connection.client !== undefined,
+      store: this.store.kind,
       ...this.counters,
-      batchesDropped: box.droppedBatches,
-      samplesDropped: box.droppedSamples,
-      queuedSamples: box.queuedSamples,
+      batchesDropped: s.droppedBatches,
+      samplesDropped: s.droppedSamples,
+      queuedBatches: s.queuedBatches,
+      queuedSamples: s.queuedSamples,
+      queuedBytes: s.queuedBytes,
+      backlogSamples: this.drain.end >= 0 ? this.drain.remaining : 0,
+      connects: c.connects,
+      disconnects: c.drops,
+      connectFailures: c.connectFailures,
     };
   }
 
   async stop(): Promise<AgentStats> {
     this.stopping = true;
     await this.options.source.stop();
-    if (this.flushTimer) clearInterval(this.flushTimer);
+    for (const timer of [this.flushTimer, this.statsTimer, this.progressTimer]) if (timer) clearInterval(timer);
     this.closeBatch();
+    // Waiting makes sense only while connected; a disk store keeps the rest for the next start.
     const deadline = Date.now() + (this.options.drainTimeoutMs ?? 5000);
-    while (this.outbox.size > 0 && Date.now() < deadline) {
+    while (this.store.stats().queuedBatches > 0 && this.connection.client && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 20));
     }
-    if (this.outbox.size > 0) {
-      this.log.warn('stopping with unacknowledged batches', { batches: this.outbox.size, samples: this.outbox.stats().queuedSamples });
+    const left = this.store.stats();
+    if (left.queuedBatches > 0) {
+      this.log.warn(this.store.kind === 'disk' ? 'stopping with unacknowledged batches (kept on disk for the next start)' : 'stopping with unacknowledged batches (lost: memory buffer)', { batches: left.queuedBatches, samples: left.queuedSamples });
     }
-    await this.client?.endAsync(true);
-    return this.stats();
+    if (this.drainTimer) clearTimeout(this.drainTimer);
+    await this.connection.stop((client) => client.publishAsync(topics.status(this.options.vehicleId), encodeAgentStatus(this.options.vehicleId, 'offline', 'stopped'), { qos: 1, retain: true }).then(() => undefined));
+    const stats = this.stats();
+    this.closed = true;
+    this.store.close();
+    return stats;
   }
 }

@@ -17,7 +17,7 @@ import { z } from 'zod';
 import { UsageError } from '../common/errors.ts';
 import { isValidVehicleId } from '../contracts/topics.ts';
 
-export const DEVICE_ROLES = ['vehicle', 'ingest', 'logship', 'viewer'] as const;
+export const DEVICE_ROLES = ['vehicle', 'ingest', 'logship', 'viewer', 'operator'] as const;
 export type DeviceRole = (typeof DEVICE_ROLES)[number];
 
 /** What the broker knows about a connected client once its password checked out. */

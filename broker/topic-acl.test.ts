@@ -92,6 +92,25 @@ describe('role grants', () => {
     expect(mayPublish(viewer, topics.alerts('car-a'))).toBe(false);
   });
 
+  it('lets a vehicle report its own config state, and only an operator publish config', () => {
+    const a = vehicle('car-a');
+    const operator = grantsFor({ username: 'ops', role: 'operator', generation: 1 });
+    expect(mayPublish(a, topics.configState('car-a'))).toBe(true);
+    expect(mayPublish(a, topics.configState('car-b'))).toBe(false);
+    expect(decideSubscribe(a, topics.alerts('car-a')).kind).toBe('allow');
+    expect(mayPublish(operator, topics.config('car-a'))).toBe(true);
+    expect(mayPublish(operator, topics.configState('car-a'))).toBe(false);
+    expect(mayPublish(operator, topics.telemetry('car-a'))).toBe(false);
+    expect(mayPublish(operator, topics.apiBlocklist())).toBe(false);
+    for (const role of [ingest, logship, viewer]) expect(mayPublish(role, topics.config('car-a'))).toBe(false);
+    expect(decideSubscribe(operator, topics.configState('car-a')).kind).toBe('allow');
+    expect(decideSubscribe(operator, topics.fleetFilter('config-state')).kind).toBe('allow');
+    expect(mayRead(operator, topics.status('car-a'))).toBe(true);
+    expect(mayRead(operator, topics.telemetry('car-a'))).toBe(false);
+    expect(decideSubscribe(operator, topics.fleetFilter('telemetry'))).toEqual({ kind: 'deny' });
+    expect(decideSubscribe(operator, '$SYS/#')).toEqual({ kind: 'deny' });
+  });
+
   it('refuses shared-subscription syntax rather than misreading it', () => {
     expect(decideSubscribe(ingest, '$share/g/fleet/#')).toEqual({ kind: 'deny' });
   });

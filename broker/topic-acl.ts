@@ -2,10 +2,11 @@
  * Who may publish and read what, per role. Pure functions over MQTT topic filters, so the same rules
  * serve publish checks, subscription narrowing and the per-message forward check.
  *
- *   vehicle  publish its own telemetry and status; read everything under its own vehicle id
+ *   vehicle  publish its own telemetry, status and config-state; read everything under its own vehicle id
  *   ingest   read every fleet topic and every API log; publish alerts and the API blocklist
  *   logship  publish API logs; read the API blocklist (the edge host's privacy API enforces it)
  *   viewer   read alerts, status and the broker's $SYS metrics
+ *   operator publish (retained) vehicle config; read config, config-state, status and alerts
  *
  * Topics beginning with `$` are never published by clients, and are readable only when a grant names
  * them explicitly (a `#` filter does not match `$SYS/…`, as MQTT 3.1.1 §4.7.2 says).
@@ -26,7 +27,7 @@ export function grantsFor(identity: DeviceIdentity): Grants {
   switch (identity.role) {
     case 'vehicle': {
       const id = identity.vehicleId ?? identity.username;
-      return { publish: [topics.telemetry(id), topics.status(id)], read: [topics.vehicleFilter(id)] };
+      return { publish: [topics.telemetry(id), topics.status(id), topics.configState(id)], read: [topics.vehicleFilter(id)] };
     }
     case 'ingest':
       return { publish: [topics.fleetFilter('alerts'), topics.apiBlocklist()], read: [topics.fleetFilter(), topics.apiLogsFilter()] };
@@ -34,6 +35,11 @@ export function grantsFor(identity: DeviceIdentity): Grants {
       return { publish: [topics.apiLogsFilter()], read: [topics.apiBlocklist()] };
     case 'viewer':
       return { publish: [], read: [topics.fleetFilter('alerts'), topics.fleetFilter('status'), SYS_FILTER] };
+    case 'operator':
+      return {
+        publish: [topics.fleetFilter('config')],
+        read: [topics.fleetFilter('config'), topics.fleetFilter('config-state'), topics.fleetFilter('status'), topics.fleetFilter('alerts')],
+      };
   }
 }
 

@@ -26,6 +26,12 @@ export const COMMANDS: Record<string, Entry> = {
       rotate: { summary: 'Give a device a new password', load: () => import('./commands/devices.ts').then((m) => ({ default: m.rotateCommand })) },
     },
   },
+  config: {
+    summary: 'Remote agent configuration: set',
+    subcommands: {
+      set: { summary: "Publish a vehicle agent's config (retained); optionally wait until applied", load: () => import('./commands/config-set.ts') },
+    },
+  },
   certs: { summary: 'Create a development CA and TLS certificates', load: () => import('./commands/certs.ts') },
   ingest: { summary: 'Consume telemetry and write it to InfluxDB', load: () => import('./commands/ingest.ts') },
   agent: { summary: 'Run the vehicle agent', load: () => import('./commands/agent.ts') },

@@ -13,4 +13,4 @@ export const sharedOptions = {
 
 export const SHARED_KEYS: readonly string[] = Object.keys(sharedOptions);
 
-export const SECTIONS = ['up', 'broker', 'ingest', 'agent', 'simulate', 'devices', 'certs', 'train', 'api', 'logship', 'obd'] as const;
+export const SECTIONS = ['up', 'broker', 'ingest', 'agent', 'simulate', 'devices', 'certs', 'train', 'api', 'logship', 'obd', 'operator'] as const;

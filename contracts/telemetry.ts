@@ -10,10 +10,13 @@
  *   silently merge. That key is also what makes a redelivered batch overwrite, not duplicate.
  * - Signal names and ranges come from the signal catalogue; unknown names are rejected so a
  *   typo can never create a new InfluxDB field.
+ * - The same batch may travel in the compact binary form of telemetry-compact.ts (first byte 0xFC,
+ *   never the start of JSON); `decodeTelemetry` reads both and validates both with this schema.
  */
 import { z } from 'zod';
 import { SIGNALS, type SignalName } from './signals.ts';
 import { VEHICLE_ID_PATTERN } from './topics.ts';
+import { decodeCompactTelemetry, isCompactTelemetry } from './telemetry-compact.ts';
 
 export const TELEMETRY_WIRE_VERSION = 1;
 /** Upper bound on one message; larger payloads are dead-lettered before parsing. */
@@ -67,7 +70,7 @@ export const telemetryBatchSchema = z
     }
   });
 
-export type DeadLetterReason = 'too_large' | 'not_json' | 'schema' | 'topic_mismatch' | 'unknown_topic';
+export type DeadLetterReason = 'too_large' | 'not_json' | 'malformed_compact' | 'schema' | 'topic_mismatch' | 'unknown_topic';
 
 export type DecodeResult =
   | { ok: true; batch: TelemetryBatch }
@@ -82,7 +85,8 @@ export function describeIssues(error: z.ZodError, limit = 3): string {
 }
 
 /**
- * Decodes and validates one telemetry message. Never throws: every way a payload can be wrong
+ * Decodes and validates one telemetry message, JSON or compact (told apart by the first byte).
+ * Never throws: every way a payload can be wrong
  * is a value the caller turns into a dead letter.
  */
 export function decodeTelemetry(payload: Uint8Array, topicVehicleId: string): DecodeResult {
@@ -90,10 +94,17 @@ export function decodeTelemetry(payload: Uint8Array, topicVehicleId: string): De
     return { ok: false, reason: 'too_large', detail: `${payload.byteLength} bytes > ${MAX_TELEMETRY_PAYLOAD_BYTES}` };
   }
   let json: unknown;
-  try {
-    json = JSON.parse(Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).toString('utf8'));
-  } catch (error) {
-    return { ok: false, reason: 'not_json', detail: error instanceof Error ? error.message : String(error) };
+  if (isCompactTelemetry(payload)) {
+    // The compact form (contracts/telemetry-compact.ts) decodes to the same object, validated below.
+    const compact = decodeCompactTelemetry(payload);
+    if (!compact.ok) return { ok: false, reason: 'malformed_compact', detail: compact.detail };
+    json = compact.batch;
+  } else {
+    try {
+      json = JSON.parse(Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).toString('utf8'));
+    } catch (error) {
+      return { ok: false, reason: 'not_json', detail: error instanceof Error ? error.message : String(error) };
+    }
   }
   const parsed = telemetryBatchSchema.safeParse(json);
   if (!parsed.success) return { ok: false, reason: 'schema', detail: describeIssues(parsed.error) };

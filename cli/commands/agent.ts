@@ -2,6 +2,11 @@ import { opt } from '../../common/config.ts';
 import { createLogger } from '../../common/logger.ts';
 import { VEHICLE_ID_PATTERN } from '../../contracts/topics.ts';
 import { Agent } from '../../agent/agent.ts';
+import { PAYLOAD_ENCODINGS } from '../../contracts/agent-config.ts';
+import { payloadEncoder } from '../../agent/payload-encoding.ts';
+import { type AgentSettings, RemoteConfig, SOURCE_SETTING_KEYS } from '../../agent/remote-config.ts';
+import { SwappableSource } from '../../agent/swappable-source.ts';
+import { agentBufferOptions, agentConnectionOptions, connectionFromConfig, storeFromConfig } from '../../agent/agent-setup.ts';
 import { SimulatedSource } from '../../agent/simulated-source.ts';
 import { replaySourceFromConfig } from '../../agent/replay-source.ts';
 import { DEFAULT_FAST_PIDS, DEFAULT_SLOW_PIDS, parsePidList, serialSourceFromConfig } from '../../agent/obd/obd-source.ts';
@@ -11,11 +16,13 @@ import { sharedOptions } from '../shared-options.ts';
 export const agentOptions = {
   vehicleId: opt.string('This vehicle\'s id (letters, digits, _ . -; at most 64)', { pattern: VEHICLE_ID_PATTERN, patternHint: 'must be 1-64 letters, digits, _ . - and start with a letter or digit' }),
   mqttUrl: sharedOptions.mqttUrl,
+  dataDir: sharedOptions.dataDir,
+  ...agentConnectionOptions,
+  ...agentBufferOptions,
   source: opt.oneOf(['simulate', 'replay', 'serial'], 'Where samples come from (serial: an ELM327 adapter on --serial)', { default: 'simulate' }),
   sampleRateHz: opt.number('Samples per second', { default: 1, min: 0.01, max: 100 }),
   batchIntervalMs: opt.int('Longest time a sample waits before its batch is published (ms)', { default: 2000, min: 50, max: 600_000 }),
   maxBatchSamples: opt.int('Samples per batch at most', { default: 500, min: 1, max: 5000 }),
-  outboxSamples: opt.int('Samples held while the broker is unreachable; the oldest are dropped beyond', { default: 100_000, min: 1 }),
   seed: opt.int('Seed of the simulated vehicle', { default: 1 }),
   replay: opt.string('Drive log (CSV) to play with --source replay', { required: false }),
   replayFormat: opt.oneOf(['auto', 'carobd', 'torque', 'carscanner', 'custom'], 'Format of the drive log (auto: told from its header)', { default: 'auto' }),
@@ -29,6 +36,8 @@ export const agentOptions = {
   slowPids: opt.parsed('PIDs polled at --slow-hz, comma-separated signal names', '<names>', parsePidList, { default: DEFAULT_SLOW_PIDS.join(',') }),
   fastHz: opt.number('Polls per second of each fast PID (the line may allow fewer; missed slots are counted)', { default: 5, min: 0.01, max: 100 }),
   slowHz: opt.number('Polls per second of each slow PID', { default: 0.5, min: 0.001, max: 100 }),
+  payload: opt.oneOf(PAYLOAD_ENCODINGS, 'Wire encoding of telemetry batches: compact (columnar, contracts/telemetry-compact.ts) or json', { default: 'compact' }),
+  remoteConfig: opt.boolean("Apply this vehicle's retained config topic live and log its alerts", { default: true }),
 };
 
 export default defineCommand({
@@ -38,8 +47,16 @@ export default defineCommand({
   options: agentOptions,
   async run(config) {
     const logger = createLogger('agent');
-    const source = config.source === 'replay' ? replaySourceFromConfig(config, logger) : config.source === 'serial' ? serialSourceFromConfig(config, logger) : new SimulatedSource({ vehicleId: config.vehicleId, seed: config.seed, sampleRateHz: config.sampleRateHz });
-    const agent = new Agent({ ...config, source, logger });
+    const build = (s: AgentSettings) =>
+      config.source === 'replay' ? replaySourceFromConfig(config, logger) : config.source === 'serial' ? serialSourceFromConfig({ ...config, ...s }, logger) : new SimulatedSource({ vehicleId: config.vehicleId, seed: config.seed, sampleRateHz: s.sampleRateHz });
+    // Remote config (agent/remote-config.ts) may rebuild the source live, hence the swappable wrapper.
+    const source = new SwappableSource(build(config));
+    const remote = config.remoteConfig
+      ? new RemoteConfig({ vehicleId: config.vehicleId, local: config, agent: { reconfigure: (s) => agent.reconfigure(s) }, source, buildSource: build, sourceKeys: SOURCE_SETTING_KEYS[config.source], logger })
+      : undefined;
+    const connection = connectionFromConfig(config);
+    const store = storeFromConfig(config, logger);
+    const agent = new Agent({ ...config, ...connection, store, source, logger, encode: payloadEncoder(config.payload), ...(remote ? { onClient: (client) => remote.attach(client) } : {}) });
     await agent.start();
     logger.info('agent started', { vehicle: config.vehicleId, source: source.name, broker: config.mqttUrl });
     return {

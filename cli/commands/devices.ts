@@ -39,7 +39,7 @@ export const addCommand = defineCommand({
   path: 'devices add',
   section: 'devices',
   summary: 'Add a device identity (vehicle, ingest, logship or viewer) with a generated password.',
-  options: { name, role: opt.oneOf(DEVICE_ROLES, 'Role: vehicle, ingest, logship or viewer'), ...common },
+  options: { name, role: opt.oneOf(DEVICE_ROLES, 'Role: vehicle, ingest, logship, viewer or operator'), ...common },
   async run(config, ctx) {
     const store = openStore(config);
     const { identity, password } = await store.add({ username: config.name, role: config.role });

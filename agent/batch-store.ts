@@ -1,0 +1,61 @@
+/**
+ * Where the agent keeps batches between building them and the broker's PUBACK (store-and-forward).
+ *
+ * Contract shared by every implementation:
+ * - `append` returns only when the batch is stored (for the disk store: committed to SQLite with
+ *   `synchronous=FULL`, so it survives a process kill and a power loss). The agent publishes a
+ *   batch only after `append` returned.
+ * - A batch leaves the store only through `acknowledge` (the broker's PUBACK) or the bound's
+ *   drop-oldest policy, which never touches the batches in `protect` (on the wire) nor the batch
+ *   being appended, and is counted (`droppedBatches`/`droppedSamples`, persisted by the disk store).
+ * - Batches are read back oldest first by `seq`, which the agent assigns in increasing order and
+ *   which the store remembers across restarts (`nextSeq`), so a restarted agent continues the
+ *   sequence instead of reusing numbers.
+ */
+import type { TelemetryBatch } from '../contracts/telemetry.ts';
+
+export interface StoredBatch {
+  seq: number;
+  samples: number;
+  /** Bytes this batch counts against the bound (its stored form). */
+  bytes: number;
+  batch: TelemetryBatch;
+}
+
+export interface DropReport {
+  batches: number;
+  samples: number;
+  /** Sequence numbers of the dropped batches, oldest first. */
+  seqs: number[];
+}
+
+export interface BatchStoreStats {
+  queuedBatches: number;
+  queuedSamples: number;
+  queuedBytes: number;
+  /** The bound, in the unit the store counts (bytes for the disk store, samples for memory). */
+  bound: number;
+  boundUnit: 'bytes' | 'samples';
+  droppedBatches: number;
+  droppedSamples: number;
+}
+
+export interface BatchStore {
+  readonly kind: 'disk' | 'memory';
+  /** Next sequence number to assign (one past the highest ever appended). */
+  readonly nextSeq: number;
+  /** Event time of the newest sample ever appended, or undefined for a fresh store. */
+  readonly lastEventTime: number | undefined;
+  /** Stores `batch` (its seq must be ≥ nextSeq); drops the oldest batches not in `protect` beyond the bound. */
+  append(batch: TelemetryBatch, protect?: ReadonlySet<number>): DropReport;
+  /** The oldest stored batch with `afterSeq < seq ≤ upToSeq`. */
+  next(afterSeq: number, upToSeq?: number): StoredBatch | undefined;
+  /** Removes an acknowledged batch; returns its sample count, or undefined if it was not stored. */
+  acknowledge(seq: number): number | undefined;
+  /** Highest stored seq, or -1 when empty. */
+  maxStoredSeq(): number;
+  stats(): BatchStoreStats;
+  close(): void;
+}
+
+export const NO_DROPS: DropReport = Object.freeze({ batches: 0, samples: 0, seqs: [] }) as DropReport;

@@ -1,0 +1,238 @@
+/**
+ * The disk BatchStore of a real car: one SQLite database (better-sqlite3) per vehicle.
+ *
+ * Durability (see docs/agent.md):
+ * - WAL journal. Appends commit with `synchronous=FULL`: the WAL is fsynced before `append`
+ *   returns, so a batch the agent has stored survives a process kill and a power loss.
+ * - Deletions (PUBACKs) commit with `synchronous=NORMAL`: no fsync of their own; they become
+ *   durable with the next append's fsync or checkpoint. A power loss may therefore bring back a
+ *   batch the broker already acknowledged; it is sent again and ingest's idempotent key
+ *   (vehicle, event time) absorbs it. SQLite guarantees a consistent database in both modes.
+ * - `locking_mode=EXCLUSIVE`: a second agent on the same file fails at start instead of sending
+ *   the same batches twice; the lock dies with the process, so a killed agent restarts cleanly.
+ * - Bound: the sum of the stored batches' bytes (`maxBytes`); the file itself is larger by
+ *   SQLite's page overhead and reuses freed pages, so it stops growing at the bound.
+ * - Dropped counters, the next sequence number and the last event time live in the database and
+ *   are updated in the same transaction as the batches, so they survive restarts.
+ */
+import { existsSync, mkdirSync, renameSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { ConfigError } from '../common/errors.ts';
+import { type Logger, silentLogger } from '../common/logger.ts';
+import type { Sample, TelemetryBatch } from '../contracts/telemetry.ts';
+import type { BatchStore, BatchStoreStats, DropReport, StoredBatch } from './batch-store.ts';
+
+/** Per-row overhead counted against the bound besides the body (key, counts, times). */
+const ROW_OVERHEAD_BYTES = 32;
+const SCHEMA_VERSION = 1;
+
+export interface SqliteBatchStoreOptions {
+  file: string;
+  vehicleId: string;
+  /** Bound on the stored batches' bytes. */
+  maxBytes: number;
+  logger?: Logger;
+}
+
+type Meta = 'schema_version' | 'vehicle' | 'next_seq' | 'last_t' | 'dropped_batches' | 'dropped_samples';
+
+export class SqliteBatchStore implements BatchStore {
+  readonly kind = 'disk' as const;
+  private readonly db: Database.Database;
+  private readonly log: Logger;
+  private seq = 0;
+  private lastT: number | undefined;
+  private totals = { batches: 0, samples: 0, bytes: 0 };
+  private dropped = { batches: 0, samples: 0 };
+  private readonly sql;
+  private synchronous: 'FULL' | 'NORMAL' | undefined;
+
+  constructor(private readonly options: SqliteBatchStoreOptions) {
+    if (!(options.maxBytes >= 1024)) throw new RangeError('disk buffer bound must be at least 1 KiB');
+    this.log = options.logger ?? silentLogger;
+    mkdirSync(dirname(options.file), { recursive: true });
+    this.db = openChecked(options.file, this.log);
+    this.db.exec(`
+      CREATE TABLE IF NOT EXISTS batches (
+        seq INTEGER PRIMARY KEY, samples INTEGER NOT NULL, first_t INTEGER NOT NULL,
+        last_t INTEGER NOT NULL, body BLOB NOT NULL);
+      CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;`);
+    this.sql = {
+      getMeta: this.db.prepare<[Meta], { value: number | string }>('SELECT value FROM meta WHERE key = ?'),
+      setMeta: this.db.prepare<[Meta, number | string]>('INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
+      insert: this.db.prepare<[number, number, number, number, Buffer]>('INSERT INTO batches(seq, samples, first_t, last_t, body) VALUES (?, ?, ?, ?, ?)'),
+      oldest: this.db.prepare<[], { seq: number; samples: number; bytes: number }>('SELECT seq, samples, length(body) AS bytes FROM batches ORDER BY seq'),
+      remove: this.db.prepare<[number], { samples: number; bytes: number }>('DELETE FROM batches WHERE seq = ? RETURNING samples, length(body) AS bytes'),
+      next: this.db.prepare<[number, number], { seq: number; samples: number; body: Buffer }>('SELECT seq, samples, body FROM batches WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT 1'),
+      maxSeq: this.db.prepare<[], { seq: number | null }>('SELECT max(seq) AS seq FROM batches'),
+      totals: this.db.prepare<[], { batches: number; samples: number; bytes: number }>('SELECT count(*) AS batches, coalesce(sum(samples), 0) AS samples, coalesce(sum(length(body)), 0) AS bytes FROM batches'),
+    };
+    this.load();
+  }
+
+  private load(): void {
+    const meta = (key: Meta) => this.sql.getMeta.get(key)?.value;
+    const vehicle = meta('vehicle');
+    if (vehicle !== undefined && vehicle !== this.options.vehicleId) {
+      this.db.close();
+      throw new ConfigError('agent', [{ field: 'bufferFile', message: `${this.options.file} holds the buffer of vehicle ${String(vehicle)}, not ${this.options.vehicleId}` }]);
+    }
+    // Taking the write lock here makes a second agent on this file fail now, not later.
+    this.db.transaction(() => {
+      this.sql.setMeta.run('schema_version', SCHEMA_VERSION);
+      this.sql.setMeta.run('vehicle', this.options.vehicleId);
+    })();
+    const t = this.sql.totals.get()!;
+    this.totals = { batches: t.batches, samples: t.samples, bytes: t.bytes + t.batches * ROW_OVERHEAD_BYTES };
+    const maxSeq = this.sql.maxSeq.get()?.seq ?? -1;
+    this.seq = Math.max(Number(meta('next_seq') ?? 0), maxSeq + 1);
+    const lastT = meta('last_t');
+    this.lastT = lastT === undefined ? undefined : Number(lastT);
+    this.dropped = { batches: Number(meta('dropped_batches') ?? 0), samples: Number(meta('dropped_samples') ?? 0) };
+  }
+
+  get nextSeq(): number {
+    return this.seq;
+  }
+
+  get lastEventTime(): number | undefined {
+    return this.lastT;
+  }
+
+  append(batch: TelemetryBatch, protect: ReadonlySet<number> = new Set()): DropReport {
+    if (batch.seq < this.seq) throw new RangeError(`batch seq ${batch.seq} is below the next seq ${this.seq}`);
+    const first = batch.samples[0];
+    const last = batch.samples[batch.samples.length - 1];
+    if (!first || !last) throw new RangeError('an empty batch cannot be stored');
+    const body = Buffer.from(JSON.stringify(batch.samples), 'utf8');
+    const bytes = body.length + ROW_OVERHEAD_BYTES;
+    const report: DropReport = { batches: 0, samples: 0, seqs: [] };
+    let droppedBytes = 0;
+    this.setSynchronous('FULL');
+    this.db.transaction(() => {
+      let excess = this.totals.bytes + bytes - this.options.maxBytes;
+      if (excess > 0) {
+        const victims: Array<{ seq: number; samples: number; bytes: number }> = [];
+        for (const row of this.sql.oldest.iterate()) {
+          if (excess <= 0) break;
+          if (protect.has(row.seq)) continue;
+          victims.push(row);
+          excess -= row.bytes + ROW_OVERHEAD_BYTES;
+        }
+        for (const v of victims) {
+          this.sql.remove.run(v.seq);
+          report.batches += 1;
+          report.samples += v.samples;
+          report.seqs.push(v.seq);
+          droppedBytes += v.bytes + ROW_OVERHEAD_BYTES;
+        }
+        if (report.batches > 0) {
+          this.sql.setMeta.run('dropped_batches', this.dropped.batches + report.batches);
+          this.sql.setMeta.run('dropped_samples', this.dropped.samples + report.samples);
+        }
+      }
+      this.sql.insert.run(batch.seq, batch.samples.length, first.t, last.t, body);
+      this.sql.setMeta.run('next_seq', batch.seq + 1);
+      this.sql.setMeta.run('last_t', last.t);
+    })();
+    // Only after the commit: a failed transaction leaves the counters as they were.
+    this.dropped.batches += report.batches;
+    this.dropped.samples += report.samples;
+    this.totals.batches += 1 - report.batches;
+    this.totals.samples += batch.samples.length - report.samples;
+    this.totals.bytes += bytes - droppedBytes;
+    this.seq = batch.seq + 1;
+    this.lastT = last.t;
+    return report;
+  }
+
+  next(afterSeq: number, upToSeq = Number.MAX_SAFE_INTEGER): StoredBatch | undefined {
+    const row = this.sql.next.get(afterSeq, upToSeq);
+    if (!row) return undefined;
+    const samples = JSON.parse(row.body.toString('utf8')) as Sample[];
+    return {
+      seq: row.seq,
+      samples: row.samples,
+      bytes: row.body.length + ROW_OVERHEAD_BYTES,
+      batch: { v: 1, vehicle: this.options.vehicleId, seq: row.seq, samples },
+    };
+  }
+
+  acknowledge(seq: number): number | undefined {
+    this.setSynchronous('NORMAL');
+    const row = this.sql.remove.get(seq);
+    if (!row) return undefined;
+    this.totals.batches -= 1;
+    this.totals.samples -= row.samples;
+    this.totals.bytes -= row.bytes + ROW_OVERHEAD_BYTES;
+    return row.samples;
+  }
+
+  maxStoredSeq(): number {
+    return this.sql.maxSeq.get()?.seq ?? -1;
+  }
+
+  stats(): BatchStoreStats {
+    return {
+      queuedBatches: this.totals.batches,
+      queuedSamples: this.totals.samples,
+      queuedBytes: this.totals.bytes,
+      bound: this.options.maxBytes,
+      boundUnit: 'bytes',
+      droppedBatches: this.dropped.batches,
+      droppedSamples: this.dropped.samples,
+    };
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+
+  private setSynchronous(mode: 'FULL' | 'NORMAL'): void {
+    if (this.synchronous === mode) return;
+    this.db.pragma(`synchronous = ${mode}`);
+    this.synchronous = mode;
+  }
+}
+
+/**
+ * Opens the database in WAL mode and checks it. SQLite does not corrupt its files on a crash or
+ * power loss, but a damaged SD card can; such a file is moved aside (kept for inspection) and a
+ * new buffer starts, which is logged as an error rather than keeping the car from sending.
+ */
+function openChecked(file: string, log: Logger): Database.Database {
+  const open = (): Database.Database => {
+    const db = new Database(file, { timeout: 500 });
+    db.pragma('locking_mode = EXCLUSIVE');
+    db.pragma('journal_mode = WAL');
+    db.pragma('journal_size_limit = 8388608');
+    return db;
+  };
+  let db: Database.Database | undefined;
+  let check: string;
+  try {
+    db = open();
+    check = String(db.pragma('quick_check', { simple: true }));
+  } catch (error) {
+    db?.close();
+    if (sqliteCode(error).startsWith('SQLITE_BUSY')) {
+      throw new ConfigError('agent', [{ field: 'bufferFile', message: `${file} is in use by another agent process` }]);
+    }
+    if (!/^SQLITE_(CORRUPT|NOTADB)/.test(sqliteCode(error))) throw error;
+    check = error instanceof Error ? error.message : String(error);
+  }
+  if (check !== 'ok' || !db) {
+    db?.close();
+    const aside = `${file}.corrupt-${Date.now()}`;
+    log.error('disk buffer failed its integrity check; moved aside, starting a new one', { file, aside, check });
+    renameSync(file, aside);
+    if (existsSync(`${file}-wal`)) renameSync(`${file}-wal`, `${aside}-wal`);
+    db = open();
+  }
+  return db;
+}
+
+function sqliteCode(error: unknown): string {
+  return typeof error === 'object' && error !== null && 'code' in error ? String((error as { code: unknown }).code) : '';
+}
