@@ -19,7 +19,8 @@ export const agentBufferOptions = {
   bufferFile: opt.string('SQLite file of the disk buffer (default <dataDir>/agent/<vehicleId>.sqlite)', { required: false }),
   bufferMaxMb: opt.number('Disk buffer bound, MiB of stored batches; beyond it the oldest batches are dropped and counted', { default: 64, min: 0.01, max: 1_000_000 }),
   outboxSamples: opt.int('Bound of --buffer memory, in samples; beyond it the oldest batches are dropped and counted', { default: 100_000, min: 1 }),
-  drainSamplesPerS: opt.number('After an outage, send the backlog at most this fast (samples/s); live data goes first and is not limited', { default: 500, min: 1, max: 1_000_000 }),
+  drainSamplesPerS: opt.number('After an outage, send the backlog at most this fast (samples/s)', { default: 500, min: 1, max: 1_000_000 }),
+  drainOrder: opt.oneOf(['in-order', 'live-first'], 'During a backlog drain, new batches wait behind it (in-order: ingest computes windows for the outage) or overtake it (live-first: fresh data first; the backlog is stored raw only)', { default: 'in-order' }),
   maxInflight: opt.int('Batches published and not yet acknowledged, at most', { default: 8, min: 1, max: 1000 }),
   statsIntervalS: opt.int('How often the agent logs its counters, seconds (0 = never)', { default: 60, min: 0, max: 86_400 }),
 };

@@ -13,8 +13,11 @@
  *   bounded store, not in the MQTT client's unbounded queue.
  * - At the store's bound the oldest batches not on the wire are dropped and counted (`dropped`).
  * - Drain policy: what is in the store when a connection comes up is the backlog; it is sent
- *   oldest first at most `drainSamplesPerS`. Batches built after that are live and go first
- *   whenever a slot is free, so live data never waits behind the backlog.
+ *   oldest first at most `drainSamplesPerS`, while the source keeps sampling into the store.
+ *   `drainOrder` 'in-order' (default): batches built meanwhile queue behind the backlog, so ingest
+ *   sees the vehicle's data in event-time order and computes windows, features and scores for the
+ *   outage too. 'live-first': they go first whenever a slot is free, so live data never waits, but
+ *   the backlog then arrives behind ingest's watermark: stored raw, not in windows.
  * - `stop()` closes the current batch and waits up to `drainTimeoutMs` for everything to be
  *   acknowledged, then publishes an `offline` status and disconnects. What is left stays in a
  *   disk store for the next start.
@@ -40,8 +43,10 @@ export interface AgentOptions {
   store?: BatchStore;
   /** Bound of the default in-memory store, in samples. */
   outboxSamples?: number;
-  /** Backlog drain rate after an outage, samples per second (live batches are not limited). */
+  /** Backlog drain rate after an outage, samples per second. */
   drainSamplesPerS?: number;
+  /** Whether batches built during a drain wait behind the backlog (default) or overtake it. */
+  drainOrder?: 'in-order' | 'live-first';
   maxInflight?: number;
   drainTimeoutMs?: number;
   username?: string;
@@ -250,9 +255,10 @@ export class Agent extends EventEmitter<AgentEvents> {
   private pump(): void {
     const client = this.connection.client;
     const maxInflight = this.options.maxInflight ?? 8;
+    const liveFirst = this.options.drainOrder === 'live-first';
     while (client && this.inflight.size < maxInflight) {
-      // Live first: anything built since this connection came up.
-      const live = this.store.next(Math.max(this.drain.liveCursor, this.drain.end));
+      // Anything built since this connection came up: first, or once the backlog is out.
+      const live = liveFirst || this.drain.cursor >= this.drain.end ? this.store.next(Math.max(this.drain.liveCursor, this.drain.end)) : undefined;
       if (live) {
         this.drain.liveCursor = live.seq;
         this.send(client, live);

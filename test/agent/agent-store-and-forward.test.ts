@@ -1,7 +1,7 @@
 /**
  * The agent with its disk buffer, in process, against a real Aedes broker: the bound's
  * drop-oldest policy (counted, logged, persisted), and the drain policy after an outage
- * (backlog oldest first at a limited rate, live batches not waiting behind it).
+ * (backlog oldest first at a limited rate; batches built meanwhile behind it, or overtaking it).
  */
 import mqtt from 'mqtt';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -53,10 +53,10 @@ const BATCH = 10;
 // Every batch of BATCH samples from ScriptedSource serialises to the same size.
 const BATCH_BYTES = Buffer.byteLength(JSON.stringify(Array.from({ length: BATCH }, (_, i) => ({ t: T0 + i, RPM: 800, SPEED: 10 })))) + 32;
 
-function agentOn(url: string, file: string, source: ScriptedSource, extra: { drainSamplesPerS?: number; maxBytes?: number; logs?: string[] } = {}) {
+function agentOn(url: string, file: string, source: ScriptedSource, extra: { drainSamplesPerS?: number; drainOrder?: 'in-order' | 'live-first'; maxBytes?: number; logs?: string[] } = {}) {
   const store = new SqliteBatchStore({ file, vehicleId: VEHICLE, maxBytes: extra.maxBytes ?? 1 << 20 });
   const logger = createLogger('test', { level: 'info', format: 'json', write: (line: string) => extra.logs?.push(line) });
-  const agent = new Agent({ vehicleId: VEHICLE, mqttUrl: url, source, store, batchIntervalMs: 600_000, maxBatchSamples: BATCH, drainSamplesPerS: extra.drainSamplesPerS ?? 1000, reconnectMinMs: 50, reconnectMaxMs: 200, drainTimeoutMs: 5000, logger });
+  const agent = new Agent({ vehicleId: VEHICLE, mqttUrl: url, source, store, batchIntervalMs: 600_000, maxBatchSamples: BATCH, drainSamplesPerS: extra.drainSamplesPerS ?? 1000, ...(extra.drainOrder ? { drainOrder: extra.drainOrder } : {}), reconnectMinMs: 50, reconnectMaxMs: 200, drainTimeoutMs: 5000, logger });
   return agent;
 }
 
@@ -94,7 +94,7 @@ describe('agent disk buffer', () => {
     expect(store.stats()).toMatchObject({ droppedBatches: 7, droppedSamples: 70 });
   });
 
-  it('after an outage drains the backlog oldest first at its rate while live batches go first', async () => {
+  it.each(['live-first', 'in-order'] as const)('after an outage drains the backlog oldest first at its rate while the source keeps sampling (%s)', async (drainOrder) => {
     const file = tempBufferFile();
     const source = new ScriptedSource();
     // Outage: 30 batches accumulate with no broker.
@@ -117,7 +117,7 @@ describe('agent disk buffer', () => {
     const logs: string[] = [];
     // Live samples continue after the backlog's event times.
     const live = new ScriptedSource(T0 + BATCH * 30);
-    const agent = agentOn(broker.url, file, live, { drainSamplesPerS: 100, logs });
+    const agent = agentOn(broker.url, file, live, { drainSamplesPerS: 100, drainOrder, logs });
     await agent.start();
     const pusher = setInterval(() => live.push(BATCH), 100);
     cleanups.push(() => clearInterval(pusher));
@@ -128,10 +128,18 @@ describe('agent disk buffer', () => {
     const backlog = arrivals.filter((seq) => seq < 30);
     const liveSeqs = arrivals.filter((seq) => seq >= 30);
     expect(backlog).toEqual(Array.from({ length: 30 }, (_, i) => i));
-    // Live batches did not wait: several arrived before the last backlog batch.
     const lastBacklogAt = arrivals.indexOf(29);
-    expect(arrivals.slice(0, lastBacklogAt).filter((seq) => seq >= 30).length).toBeGreaterThanOrEqual(3);
-    expect(liveSeqs).toEqual([...liveSeqs].sort((a, b) => a - b));
+    if (drainOrder === 'live-first') {
+      // Live batches did not wait: several arrived before the last backlog batch.
+      expect(arrivals.slice(0, lastBacklogAt).filter((seq) => seq >= 30).length).toBeGreaterThanOrEqual(3);
+    } else {
+      // Everything in event-time order, the batches built during the drain right behind the backlog.
+      expect(arrivals).toEqual([...arrivals].sort((a, b) => a - b));
+      expect(lastBacklogAt).toBe(29);
+    }
+    // The drain took ≥ 2 s at 100 samples/s, so the source built batches meanwhile; none was lost.
+    expect(liveSeqs.length).toBeGreaterThanOrEqual(3);
+    expect(liveSeqs).toEqual(Array.from({ length: liveSeqs.length }, (_, i) => 30 + i));
     expect(stats.queuedBatches).toBe(0);
     expect(stats.samplesAcked).toBe(300 + liveSeqs.length * BATCH);
     expect(logs.some((l) => l.includes('"msg":"draining backlog"') && l.includes('"samples":300'))).toBe(true);
