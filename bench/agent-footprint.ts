@@ -12,6 +12,7 @@
  * The broker runs in this process and counts the samples that arrive, so the load is known.
  *
  *   npm run bench:agent-footprint -- [--seconds 60] [--only cli|bundle]
+ *   BENCH_AGENT_NODE_ARGS="--jitless --max-semi-space-size=1" npm run bench:agent-footprint -- --only bundle
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -77,7 +78,9 @@ async function measure(variant: 'cli' | 'bundle', mqttUrl: string, counts: Map<s
     const vehicle = `footprint-${variant}`;
     const agentArgs = ['agent', '--vehicle-id', vehicle, '--mqtt-url', mqttUrl, '--source', 'serial', '--serial', pty, '--fast-pids', PIDS.join(','), '--slow-pids', '', '--fast-hz', '5', '--batch-interval-ms', '5000', '--data-dir', dir];
     const command = variant === 'cli' ? [join(ROOT, 'bin', 'fleetpulse.js'), ...agentArgs] : [BUNDLE, ...agentArgs];
-    agent = spawn(process.execPath, command, { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, FLEETPULSE_LOG_LEVEL: 'warn' } });
+    // BENCH_AGENT_NODE_ARGS: node flags for the agent process only (e.g. the systemd unit's memory flags).
+    const nodeArgs = (process.env.BENCH_AGENT_NODE_ARGS ?? '').split(' ').filter(Boolean);
+    agent = spawn(process.execPath, [...nodeArgs, ...command], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, FLEETPULSE_LOG_LEVEL: 'warn' } });
     let stderr = '';
     agent.stderr!.on('data', (d) => (stderr = (stderr + d).slice(-4000)));
     const pid = agent.pid!;
