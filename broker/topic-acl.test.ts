@@ -19,6 +19,38 @@ describe('topic filters', () => {
     expect(topicMatches('$SYS/#', '$SYS/x')).toBe(true);
   });
 
+  it('agrees with a split-based reading of the rules on 20,000 random filters and topics (empty levels included)', () => {
+    const reference = (filter: string, topic: string): boolean => {
+      const f = filter.split('/');
+      const t = topic.split('/');
+      if (topic.startsWith('$') && (f[0] === '+' || f[0] === '#')) return false;
+      for (let i = 0; i < f.length; i++) {
+        if (f[i] === '#') return true;
+        if (i >= t.length) return false;
+        if (f[i] !== '+' && f[i] !== t[i]) return false;
+      }
+      return f.length === t.length;
+    };
+    let seed = 7;
+    const rnd = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    const words = ['a', 'b', 'ab', '', '$SYS', 'fleet', '7'];
+    const level = (wild: boolean): string => (wild && rnd(4) === 0 ? '+' : words[rnd(words.length)]!);
+    let matched = 0;
+    for (let i = 0; i < 20_000; i++) {
+      const topic = Array.from({ length: 1 + rnd(4) }, () => level(false)).join('/');
+      const parts = Array.from({ length: 1 + rnd(4) }, () => level(true));
+      if (rnd(5) === 0) parts[parts.length - 1] = '#';
+      const filter = rnd(3) === 0 ? topic.split('/').map((l) => (rnd(3) === 0 ? '+' : l)).join('/') : parts.join('/');
+      const expected = reference(filter, topic);
+      if (expected) matched++;
+      expect(topicMatches(filter, topic), `${filter} ~ ${topic}`).toBe(expected);
+    }
+    expect(matched).toBeGreaterThan(2000); // both outcomes well covered
+  });
+
   it('intersects filters into one filter or nothing', () => {
     expect(intersectFilters('fleet/#', 'fleet/3/car/#')).toBe('fleet/3/car/#');
     expect(intersectFilters('#', 'fleet/+/+/alerts')).toBe('fleet/+/+/alerts');

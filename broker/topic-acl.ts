@@ -43,19 +43,42 @@ export function grantsFor(identity: DeviceIdentity): Grants {
   }
 }
 
-/** True when `topic` (no wildcards) matches `filter`, with MQTT's rule that wildcards skip `$` topics. */
+/**
+ * True when `topic` (no wildcards) matches `filter`, with MQTT's rule that wildcards skip `$` topics.
+ * Runs on every publish and every delivery, so it walks both strings level by level in place
+ * instead of splitting them (two arrays per call were most of the ACL's cost per message).
+ */
 export function topicMatches(filter: string, topic: string): boolean {
-  const f = filter.split('/');
-  const t = topic.split('/');
-  if (topic.startsWith('$') && (f[0] === '+' || f[0] === '#')) return false;
-  for (let i = 0; i < f.length; i++) {
-    const level = f[i]!;
-    if (level === '#') return true;
-    if (i >= t.length) return false;
-    if (level !== '+' && level !== t[i]) return false;
+  const first = filter.charCodeAt(0);
+  if (topic.charCodeAt(0) === DOLLAR && (first === PLUS || first === HASH)) return false;
+  let fi = 0;
+  let ti = 0;
+  let topicDone = false;
+  for (;;) {
+    let fEnd = filter.indexOf('/', fi);
+    const filterLast = fEnd < 0;
+    if (filterLast) fEnd = filter.length;
+    const fLen = fEnd - fi;
+    const wildcard = fLen === 1 ? filter.charCodeAt(fi) : 0;
+    if (wildcard === HASH) return true;
+    if (topicDone) return false;
+    let tEnd = topic.indexOf('/', ti);
+    const topicLast = tEnd < 0;
+    if (topicLast) tEnd = topic.length;
+    if (wildcard !== PLUS) {
+      if (tEnd - ti !== fLen) return false;
+      for (let k = 0; k < fLen; k++) if (filter.charCodeAt(fi + k) !== topic.charCodeAt(ti + k)) return false;
+    }
+    if (filterLast) return topicLast;
+    fi = fEnd + 1;
+    if (topicLast) topicDone = true;
+    else ti = tEnd + 1;
   }
-  return f.length === t.length;
 }
+
+const DOLLAR = 0x24;
+const PLUS = 0x2b;
+const HASH = 0x23;
 
 /**
  * The filter matching exactly the topics both filters match, or `null` when they share none.
