@@ -1,7 +1,7 @@
 /**
  * Ingest benchmark: load generator → Aedes → `fleetpulse ingest` (child process) → influxd.
  *
- *   npm run bench:ingest -- [--vehicles 10000] [--rate 25000] [--connections 500] [--seconds 60] [--batch 3]
+ *   npm run bench:ingest -- [--vehicles 10000] [--rate 25000] [--connections 500] [--seconds 60] [--batch 3] [--payload json|compact]
  *
  * The broker and the load generator run in this process (as a fleet's vehicles would not, but the
  * machine has two cores either way); ingest and influxd are child processes. Connections are
@@ -20,7 +20,8 @@ import { parseArgs } from 'node:util';
 import mqtt, { type MqttClient } from 'mqtt';
 import { startBroker } from '../broker/broker-server.ts';
 import { startLocalInfluxd } from '../ingest/influxdb/local-influxd.ts';
-import { encodeTelemetry } from '../contracts/telemetry.ts';
+import { encodeTelemetry, type TelemetryBatch } from '../contracts/telemetry.ts';
+import { encodeCompactTelemetry } from '../contracts/telemetry-compact.ts';
 import { topics } from '../contracts/topics.ts';
 import { startCli } from '../test/support/cli.ts';
 import { influxQuery, rowsOf, waitFor } from '../test/support/influx.ts';
@@ -33,6 +34,8 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '60' },
     batch: { type: 'string', default: '3' },
     addresses: { type: 'string', default: '8' },
+    // The wire form of the load: plain JSON, or the compact form the agent sends by default.
+    payload: { type: 'string', default: 'json' },
   },
 });
 const VEHICLES = Number(values.vehicles);
@@ -42,6 +45,8 @@ const SECONDS = Number(values.seconds);
 const BATCH = Number(values.batch);
 const ADDRESSES = Number(values.addresses);
 const DB = 'bench';
+if (values.payload !== 'json' && values.payload !== 'compact') throw new Error('--payload must be json or compact');
+const encode = (batch: TelemetryBatch): Buffer => (values.payload === 'compact' ? encodeCompactTelemetry(batch) : encodeTelemetry(batch));
 
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
@@ -92,7 +97,7 @@ async function main(): Promise<void> {
           samples.push({ t, RPM: 800 + (next % 3000), SPEED: next % 120, COOLANT_TEMP: 90, ENGINE_LOAD: 30 + (k % 50) });
         }
         published += BATCH;
-        clients[v % CONNECTIONS]!.publish(topics.telemetry(vehicle), encodeTelemetry({ v: 1, vehicle, seq: seqs[v]!++, samples }), { qos: 1 }, (error) => {
+        clients[v % CONNECTIONS]!.publish(topics.telemetry(vehicle), encode({ v: 1, vehicle, seq: seqs[v]!++, samples }), { qos: 1 }, (error) => {
           if (!error) acked += BATCH;
         });
       }
