@@ -337,13 +337,15 @@ export class IngestService {
   private redeliverUnfinishedWindows(): void {
     const listeners = this.listeners.filter((l) => l.completedWindows);
     if (listeners.length === 0) return;
-    const completed = listeners.map((listener) => {
-      const done = new Set<string>();
-      for (const record of this.spool.records()) if (record.type === 'f' && !record.vehicle) listener.completedWindows!(record.body, done);
-      return done;
-    });
+    // One pass over the spool: what each listener finished, and the feature records to check against it.
+    const completed = listeners.map(() => new Set<string>());
+    const featureRecords: Array<{ body: string; segment: number }> = [];
     for (const record of this.spool.records()) {
-      if (record.type !== 'f' || !record.vehicle) continue;
+      if (record.type !== 'f') continue;
+      if (record.vehicle) featureRecords.push({ body: record.body, segment: record.segment });
+      else listeners.forEach((listener, i) => listener.completedWindows!(record.body, completed[i]!));
+    }
+    for (const record of featureRecords) {
       for (const point of parseFeatureLines(record.body)) {
         if (point.features.sample_count === undefined) continue;
         const features: FeatureVector = { ...point.features };

@@ -14,7 +14,7 @@
  *   a threat leaves the state when its block ends.
  */
 import type { AlertMessage } from '../../contracts/alerts.ts';
-import type { IngestEvent } from '../ingest-events.ts';
+import type { IngestEvent, ThreatEvent } from '../ingest-events.ts';
 
 /** Signals the dashboard charts, in the order of a sample tuple after its time. */
 export const LIVE_SIGNALS = ['RPM', 'SPEED', 'COOLANT_TEMP', 'ENGINE_LOAD', 'SHORT_FUEL_TRIM_1', 'LONG_FUEL_TRIM_1'] as const;
@@ -64,19 +64,8 @@ export interface CountryView {
   lon?: number;
 }
 
-export interface ThreatView {
-  key: string;
-  source: string;
-  rule: string;
-  kind: string;
-  subject: string;
-  count: number;
-  threshold: number;
-  windowMs: number;
-  firstMs: number;
-  lastMs: number;
-  blockUntilMs: number;
-}
+/** A threat as the page shows it: the event, keyed by rule and subject. */
+export type ThreatView = Omit<ThreatEvent, 'type'> & { key: string };
 
 export interface LiveSnapshot {
   signals: readonly string[];
