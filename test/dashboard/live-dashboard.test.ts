@@ -20,20 +20,20 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CustomerTable, generateApiKey, writeCustomerTable } from '../../api/customer-table.ts';
 import { TrustedProxies } from '../../api/client-ip.ts';
-import { startBroker, type RunningBroker } from '../../broker/broker-server.ts';
+import type { RunningBroker } from '../../broker/broker-server.ts';
 import { topics } from '../../contracts/topics.ts';
 import { DEFAULT_THRESHOLDS } from '../../ingest/apilogs/abuse-detector.ts';
 import { ApiLogProcessor } from '../../ingest/apilogs/api-log-processor.ts';
 import { GeoLookup } from '../../ingest/apilogs/geo-lookup.ts';
 import { startDashboard, type RunningDashboard } from '../../ingest/dashboard/dashboard-server.ts';
-import { IngestService } from '../../ingest/ingest-service.ts';
+import type { IngestService } from '../../ingest/ingest-service.ts';
 import { ModelProvider } from '../../ingest/scoring/model-provider.ts';
 import { DEFAULT_MODEL_PATH } from '../../ingest/scoring/scoring-options.ts';
-import { ScoringPipeline } from '../../ingest/scoring/scoring-pipeline.ts';
 import { SimulatedFleet } from '../../simulator/fleet.ts';
 import { publishSamples } from '../ingest/fixtures.ts';
 import { layOut, simulatedWindows, WINDOW_MS } from '../ingest/scoring-fixtures.ts';
-import { influxQuery, rowsOf, startTestInfluxd, waitFor, type TestInfluxd } from '../support/influx.ts';
+import { influxQuery, rowsOf, waitFor, type RestartableTestInfluxd } from '../support/influx.ts';
+import { startTestPipeline, type TestPipelineWithIngest } from '../support/pipeline.ts';
 import { chromiumInstalled, launchChromium, type TestBrowser } from './browser.ts';
 
 const DB = 'dashboard_e2e';
@@ -49,10 +49,10 @@ const tileState = (page: Page, vehicle: string) => page.locator(`#tiles .tile[da
 
 describe.skipIf(!chromiumInstalled())('live dashboard in a browser', () => {
   let dir: string;
-  let influx: TestInfluxd;
+  let pipeline: TestPipelineWithIngest;
+  let influx: RestartableTestInfluxd;
   let broker: RunningBroker;
   let ingest: IngestService;
-  let scoring: ScoringPipeline;
   let fleet: SimulatedFleet;
   let browser: TestBrowser;
   const dashboards: RunningDashboard[] = [];
@@ -65,7 +65,6 @@ describe.skipIf(!chromiumInstalled())('live dashboard in a browser', () => {
     key = generateApiKey();
     const customersFile = join(dir, 'customers.json');
     writeCustomerTable(customersFile, { keys: [{ key, customer: 'acme', plan: 'pro' }] });
-    [influx, broker, browser] = await Promise.all([startTestInfluxd(), startBroker({ host: '127.0.0.1', port: 0 }), launchChromium()]);
     const processor = new ApiLogProcessor({
       geo: await GeoLookup.open(),
       customers: new CustomerTable(customersFile),
@@ -76,21 +75,24 @@ describe.skipIf(!chromiumInstalled())('live dashboard in a browser', () => {
       maxBlocklistEntries: 1000,
       maxRememberedIds: 100_000,
     });
-    ingest = new IngestService({
-      mqttUrl: broker.url,
-      influxUrl: influx.url,
-      influxDatabase: DB,
-      clientId: 'dashboard-ingest',
-      shards: Array.from({ length: 64 }, (_, i) => i),
-      spoolDir: join(dir, 'spool'),
-      flushIntervalMs: 100,
-      allowedLatenessMs: 2000,
-      idleTimeoutMs: 20_000,
-      httpPort: 0,
-      apiLogs: processor,
-    });
-    scoring = ScoringPipeline.attach(ingest, { provider: await ModelProvider.load(DEFAULT_MODEL_PATH), modelPollMs: 0, maxDelayMs: 50 });
-    await ingest.start();
+    const provider = await ModelProvider.load(DEFAULT_MODEL_PATH);
+    [pipeline, browser] = await Promise.all([
+      startTestPipeline({
+        ingest: {
+          influxDatabase: DB,
+          clientId: 'dashboard-ingest',
+          spoolDir: join(dir, 'spool'),
+          allowedLatenessMs: 2000,
+          idleTimeoutMs: 20_000,
+          httpPort: 0,
+          apiLogs: processor,
+          scoring: { provider, modelPollMs: 0, maxDelayMs: 50 },
+          stopDrainMs: 5000,
+        },
+      }),
+      launchChromium(),
+    ]);
+    ({ influx, broker, ingest } = pipeline);
     dashboards.push(await startDashboard(ingest, { host: '127.0.0.1', port: 0, influxUrl: influx.url, influxDatabase: DB }));
     fleet = new SimulatedFleet({ vehicles: 4, idPrefix: 'live-', seed: 7, mqttUrl: broker.url, sampleRateHz: 2, batchIntervalMs: 500, maxBatchSamples: 100, outboxSamples: 10_000 });
     await fleet.start();
@@ -101,10 +103,7 @@ describe.skipIf(!chromiumInstalled())('live dashboard in a browser', () => {
     await fleet?.stop();
     for (const c of clients) await c.endAsync().catch(() => undefined);
     for (const d of dashboards) await d.close();
-    await ingest?.stop(5000);
-    await scoring?.close();
-    await broker?.close();
-    await influx?.dispose();
+    await pipeline?.stop();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 

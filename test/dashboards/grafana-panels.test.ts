@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import mqtt from 'mqtt';
 import { parse as parseYaml } from 'yaml';
-import { startBroker, type RunningBroker } from '../../broker/broker-server.ts';
+import type { RunningBroker } from '../../broker/broker-server.ts';
 import { sharedOptions } from '../../cli/shared-options.ts';
 import { topics } from '../../contracts/topics.ts';
 import { CustomerTable, generateApiKey, writeCustomerTable } from '../../api/customer-table.ts';
@@ -24,11 +24,11 @@ import { TrustedProxies } from '../../api/client-ip.ts';
 import { ApiLogProcessor } from '../../ingest/apilogs/api-log-processor.ts';
 import { DEFAULT_THRESHOLDS } from '../../ingest/apilogs/abuse-detector.ts';
 import { GeoLookup } from '../../ingest/apilogs/geo-lookup.ts';
-import { IngestService } from '../../ingest/ingest-service.ts';
+import type { IngestService } from '../../ingest/ingest-service.ts';
 import { ModelProvider } from '../../ingest/scoring/model-provider.ts';
-import { ScoringPipeline } from '../../ingest/scoring/scoring-pipeline.ts';
 import { DEFAULT_MODEL_PATH } from '../../ingest/scoring/scoring-options.ts';
-import { influxQuery, rowsOf, startTestInfluxd, waitFor, type Series, type TestInfluxd } from '../support/influx.ts';
+import { influxQuery, rowsOf, waitFor, type RestartableTestInfluxd, type Series } from '../support/influx.ts';
+import { startTestPipeline, type TestPipelineWithIngest } from '../support/pipeline.ts';
 import { publishSamples } from '../ingest/fixtures.ts';
 import { layOut, simulatedWindows, WINDOW_MS } from '../ingest/scoring-fixtures.ts';
 
@@ -317,10 +317,10 @@ describe('Grafana dashboards', () => {
 
   describe('on a pipeline filled with simulated vehicles and API traffic', () => {
     let dir: string;
-    let influx: TestInfluxd;
+    let pipeline: TestPipelineWithIngest;
+    let influx: RestartableTestInfluxd;
     let broker: RunningBroker;
     let ingest: IngestService;
-    let scoring: ScoringPipeline;
     let customers: CustomerTable;
     const counts = { vehicles: 0 };
 
@@ -330,7 +330,6 @@ describe('Grafana dashboards', () => {
       const customersFile = join(dir, 'customers.json');
       writeCustomerTable(customersFile, { keys: keys.map((key, i) => ({ key, customer: `customer-${i}`, plan: i === 0 ? 'pro' : 'free' })) });
       customers = new CustomerTable(customersFile);
-      [influx, broker] = await Promise.all([startTestInfluxd(), startBroker({ host: '127.0.0.1', port: 0 })]);
       const processor = new ApiLogProcessor({
         geo: await GeoLookup.open(),
         customers,
@@ -341,23 +340,20 @@ describe('Grafana dashboards', () => {
         maxBlocklistEntries: 1000,
         maxRememberedIds: 100_000,
       });
-      ingest = new IngestService({
-        mqttUrl: broker.url,
-        influxUrl: influx.url,
-        influxDatabase: DB,
-        clientId: 'grafana-ingest',
-        shards: Array.from({ length: 64 }, (_, i) => i),
-        spoolDir: join(dir, 'spool'),
-        flushIntervalMs: 100,
-        windowMs: WINDOW_MS,
-        allowedLatenessMs: 2000,
-        idleTimeoutMs: 1000,
-        apiLogs: processor,
+      // Resolves once the persistent subscriptions exist: before the first publish.
+      pipeline = await startTestPipeline({
+        ingest: {
+          influxDatabase: DB,
+          clientId: 'grafana-ingest',
+          spoolDir: join(dir, 'spool'),
+          windowMs: WINDOW_MS,
+          allowedLatenessMs: 2000,
+          idleTimeoutMs: 1000,
+          apiLogs: processor,
+          scoring: { provider: await ModelProvider.load(DEFAULT_MODEL_PATH), modelPollMs: 0, maxDelayMs: 50, batchSize: 16, alertStatePath: join(dir, 'alerts.json') },
+        },
       });
-      scoring = ScoringPipeline.attach(ingest, { provider: await ModelProvider.load(DEFAULT_MODEL_PATH), modelPollMs: 0, maxDelayMs: 50, batchSize: 16, alertStatePath: join(dir, 'alerts.json') });
-      await ingest.start();
-      expect(await waitFor(() => ingest.stats().mqttConnected, 10_000)).toBe(true);
-      await new Promise((r) => setTimeout(r, 300)); // the persistent subscriptions exist before the first publish
+      ({ influx, broker, ingest } = pipeline);
 
       // Three vehicles over the last ~12 minutes: two healthy, one whose vacuum leak develops after
       // four healthy windows (severity 0.9 — anomalous at once, alert raised after three windows).
@@ -402,11 +398,8 @@ describe('Grafana dashboards', () => {
     });
 
     afterAll(async () => {
-      await ingest?.stop();
-      await scoring?.close();
+      await pipeline?.stop();
       customers?.close();
-      await broker?.close();
-      await influx?.dispose();
       if (dir) rmSync(dir, { recursive: true, force: true });
     });
 

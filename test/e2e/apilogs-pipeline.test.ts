@@ -21,9 +21,9 @@ import { nginxExecutable } from '../../api/nginx/managed-nginx.ts';
 import { ApiLogProcessor } from '../../ingest/apilogs/api-log-processor.ts';
 import { GeoLookup } from '../../ingest/apilogs/geo-lookup.ts';
 import { DEFAULT_THRESHOLDS } from '../../ingest/apilogs/abuse-detector.ts';
-import { IngestService } from '../../ingest/ingest-service.ts';
-import { deviceFixture, startAuthBroker, type Fixture } from '../broker/broker-fixture.ts';
-import { influxQuery, rowsOf, startTestInfluxd, waitFor, type TestInfluxd } from '../support/influx.ts';
+import { deviceFixture, type Fixture } from '../broker/broker-fixture.ts';
+import { influxQuery, rowsOf, waitFor, type RestartableTestInfluxd } from '../support/influx.ts';
+import { startTestPipeline, type TestPipeline } from '../support/pipeline.ts';
 
 const DB = 'apilogs_e2e';
 
@@ -37,10 +37,10 @@ function idsIn(file: string): string[] {
 
 describe.skipIf(!nginxExecutable())('API-log pipeline end to end', () => {
   let dir: string;
-  let influx: TestInfluxd;
+  let pipeline: TestPipeline;
+  let influx: RestartableTestInfluxd;
   let fixture: Fixture;
   let broker: RunningBroker;
-  let ingest: IngestService;
   let processor: ApiLogProcessor;
   let api: RunningPrivacyApi;
   let keys: string[];
@@ -74,14 +74,10 @@ describe.skipIf(!nginxExecutable())('API-log pipeline end to end', () => {
     keys = [generateApiKey(), generateApiKey(), generateApiKey()];
     const customersFile = join(dir, 'customers.json');
     writeCustomerTable(customersFile, { keys: keys.map((key, i) => ({ key, customer: `customer-${i}`, plan: i === 0 ? 'pro' : 'free' })) });
-    [influx, fixture] = await Promise.all([
-      startTestInfluxd(),
-      deviceFixture([
-        { username: 'ingest-1', role: 'ingest' },
-        { username: 'edge-1', role: 'logship' },
-      ]),
+    fixture = await deviceFixture([
+      { username: 'ingest-1', role: 'ingest' },
+      { username: 'edge-1', role: 'logship' },
     ]);
-    broker = await startAuthBroker(fixture);
     processor = new ApiLogProcessor({
       geo: await GeoLookup.open(),
       customers: new CustomerTable(customersFile),
@@ -92,19 +88,21 @@ describe.skipIf(!nginxExecutable())('API-log pipeline end to end', () => {
       maxBlocklistEntries: 1000,
       maxRememberedIds: 100_000,
     });
-    ingest = new IngestService({
-      mqttUrl: broker.url,
-      username: 'ingest-1',
-      password: fixture.passwords.get('ingest-1'),
-      clientId: 'ingest-1',
-      influxUrl: influx.url,
-      influxDatabase: DB,
-      shards: [],
-      spoolDir: join(dir, 'spool'),
-      flushIntervalMs: 100,
-      apiLogs: processor,
+    // An authenticated broker (as startAuthBroker), and ingest connected and subscribed as ingest-1.
+    pipeline = await startTestPipeline({
+      broker: { auth: { devicesFile: fixture.devicesFile, watchIntervalMs: 100 }, sysIntervalMs: 0 },
+      ingest: {
+        username: 'ingest-1',
+        password: fixture.passwords.get('ingest-1'),
+        clientId: 'ingest-1',
+        influxDatabase: DB,
+        shards: [],
+        spoolDir: join(dir, 'spool'),
+        apiLogs: processor,
+        stopDrainMs: 5000,
+      },
     });
-    await ingest.start();
+    ({ influx, broker } = pipeline);
     api = await startPrivacyApi({
       host: '127.0.0.1',
       port: 0,
@@ -121,9 +119,7 @@ describe.skipIf(!nginxExecutable())('API-log pipeline end to end', () => {
   afterAll(async () => {
     for (const s of shippers) await s.stop(500).catch(() => undefined);
     await api?.stop();
-    await ingest?.stop(5000);
-    await broker?.close();
-    await influx?.dispose();
+    await pipeline?.stop();
     fixture?.dispose();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });

@@ -9,41 +9,30 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Agent } from '../../agent/agent.ts';
 import { payloadEncoder } from '../../agent/payload-encoding.ts';
 import { SimulatedSource } from '../../agent/simulated-source.ts';
-import { startBroker, type RunningBroker } from '../../broker/broker-server.ts';
+import type { RunningBroker } from '../../broker/broker-server.ts';
 import { SIGNAL_NAMES, signalField } from '../../contracts/signals.ts';
 import { COMPACT_MARKER, encodeCompactTelemetry } from '../../contracts/telemetry-compact.ts';
 import { encodeTelemetry, type Sample, type TelemetryBatch } from '../../contracts/telemetry.ts';
 import { topics } from '../../contracts/topics.ts';
-import { IngestService } from '../../ingest/ingest-service.ts';
-import { influxQuery, rowsOf, startTestInfluxd, waitFor, type TestInfluxd } from '../support/influx.ts';
+import type { IngestService } from '../../ingest/ingest-service.ts';
+import { influxQuery, rowsOf, waitFor, type RestartableTestInfluxd } from '../support/influx.ts';
+import { startTestPipeline, type TestPipelineWithIngest } from '../support/pipeline.ts';
 
 const DB = 'e2e_compact';
 const VEHICLES = ['cp-1', 'cp-2'];
 const RUN_MS = 6000;
 
 describe('compact payloads: agent → broker → ingest → InfluxDB', () => {
-  let influx: TestInfluxd;
+  let pipeline: TestPipelineWithIngest;
+  let influx: RestartableTestInfluxd;
   let broker: RunningBroker;
   let ingest: IngestService;
   const acked = new Map<string, TelemetryBatch[]>();
   const firstBytes = new Set<number>();
 
   beforeAll(async () => {
-    influx = await startTestInfluxd();
-    broker = await startBroker({ host: '127.0.0.1', port: 0 });
-    ingest = new IngestService({
-      mqttUrl: broker.url,
-      influxUrl: influx.url,
-      influxDatabase: DB,
-      clientId: 'e2e-compact-ingest',
-      shards: Array.from({ length: 64 }, (_, i) => i),
-      batchSize: 500,
-      flushIntervalMs: 100,
-      maxBufferedPoints: 5000,
-    });
-    await ingest.start();
-    await waitFor(() => ingest.stats().mqttConnected, 10_000);
-    await new Promise((r) => setTimeout(r, 300));
+    pipeline = await startTestPipeline({ ingest: { influxDatabase: DB, clientId: 'e2e-compact-ingest', batchSize: 500, maxBufferedPoints: 5000 } });
+    ({ influx, broker, ingest } = pipeline);
 
     const compact = payloadEncoder('compact');
     const agents = VEHICLES.map(
@@ -74,9 +63,7 @@ describe('compact payloads: agent → broker → ingest → InfluxDB', () => {
   }, 60_000);
 
   afterAll(async () => {
-    await ingest?.stop();
-    await broker?.close();
-    await influx?.dispose();
+    await pipeline?.stop();
   });
 
   it('stores every acknowledged compact sample exactly once, value for value as the JSON form', async () => {

@@ -6,17 +6,14 @@
  * after which `fleetpulse train --from-archive` produces the next model version, which a running
  * ingest swaps in without a restart or a lost window.
  */
-import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import mqtt from 'mqtt';
-import { startBroker, type RunningBroker } from '../../broker/broker-server.ts';
+import type { RunningBroker } from '../../broker/broker-server.ts';
 import type { Sample } from '../../contracts/telemetry.ts';
 import { ArchiveSink } from '../../ingest/archive/archive-sink.ts';
-import { IngestService } from '../../ingest/ingest-service.ts';
 import { ModelProvider } from '../../ingest/scoring/model-provider.ts';
-import { ScoringPipeline } from '../../ingest/scoring/scoring-pipeline.ts';
 import { readArchive, readArchiveSamples } from '../../models/archive-reader.ts';
 import { buildReference, writeReference } from '../../models/drift.ts';
 import { FEATURE_NAMES, FEATURE_SET_ID } from '../../models/features.ts';
@@ -26,7 +23,8 @@ import { generateVehicleSamples } from '../../simulator/fleet-generator.ts';
 import { planFleet } from '../../simulator/fleet-plan.ts';
 import { SimulatedVehicle, type VehicleSpec } from '../../simulator/simulated-vehicle.ts';
 import { ROOT, runCli, startCli } from '../support/cli.ts';
-import { influxQuery, rowsOf, startTestInfluxd, waitFor, type TestInfluxd } from '../support/influx.ts';
+import { influxQuery, rowsOf, waitFor, type RestartableTestInfluxd } from '../support/influx.ts';
+import { startTestPipeline, type TestPipeline } from '../support/pipeline.ts';
 import { makeSamples, publishSamples, storedTimes } from '../ingest/fixtures.ts';
 import { layOut, simulatedWindows, WINDOW_MS } from '../ingest/scoring-fixtures.ts';
 
@@ -49,23 +47,17 @@ async function publishWhile(url: string, vehicles: string[], baseMs: number, unt
 }
 
 describe('ingest archive', () => {
-  let influx: TestInfluxd;
+  let pipeline: TestPipeline;
+  let influx: RestartableTestInfluxd;
   let broker: RunningBroker;
-  const dirs: string[] = [];
-  const tempDir = (): string => {
-    const dir = mkdtempSync(join(tmpdir(), 'fleetpulse-archive-e2e-'));
-    dirs.push(dir);
-    return dir;
-  };
+  const tempDir = (): string => pipeline.tempDir('fleetpulse-archive-e2e-');
 
   beforeAll(async () => {
-    influx = await startTestInfluxd();
-    broker = await startBroker({ host: '127.0.0.1', port: 0 });
+    pipeline = await startTestPipeline();
+    ({ influx, broker } = pipeline);
   });
   afterAll(async () => {
-    await broker?.close();
-    await influx?.dispose();
-    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+    await pipeline?.stop();
   });
 
   it('archives every sample once, by day, across a SIGKILL and restart of ingest', async () => {
@@ -181,15 +173,12 @@ describe('ingest archive', () => {
     // old version before the swap and by the new one after it.
     const oldVersion = (JSON.parse(readFileSync(join(modelDir, 'model.json'), 'utf8')) as { modelVersion: number }).modelVersion;
     const db = 'retrain';
-    const ingest = new IngestService({
-      mqttUrl: broker.url, influxUrl: influx.url, influxDatabase: db, clientId: 'ingest-retrain', shards: Array.from({ length: 64 }, (_, i) => i),
-      spoolDir: join(tempDir(), 'spool'), flushIntervalMs: 100, windowMs: WINDOW_MS, allowedLatenessMs: 2000, idleTimeoutMs: 1000, httpPort: 0,
+    const { ingest, scoring, stop } = await pipeline.startIngest({
+      influxDatabase: db, clientId: 'ingest-retrain', spoolDir: join(tempDir(), 'spool'), windowMs: WINDOW_MS, allowedLatenessMs: 2000, idleTimeoutMs: 1000, httpPort: 0,
+      scoring: { provider: await ModelProvider.load(modelDir), modelPollMs: 100, maxDelayMs: 50, batchSize: 8 },
     });
-    const scoring = ScoringPipeline.attach(ingest, { provider: await ModelProvider.load(modelDir), modelPollMs: 100, maxDelayMs: 50, batchSize: 8 });
     const publisher = await mqtt.connectAsync(broker.url, { clientId: 'retrain-publisher' });
     try {
-      await ingest.start();
-      expect(await waitFor(() => ingest.stats().mqttConnected, 10_000)).toBe(true);
       const windows = simulatedWindows(undefined, 0, 12);
       const base = Math.floor((Date.now() - 3 * 3_600_000) / WINDOW_MS) * WINDOW_MS;
       const byModel = async () => {
@@ -216,8 +205,7 @@ describe('ingest archive', () => {
       expect(scoring.stats().scorer.dropped + scoring.stats().scorer.failedBatches).toBe(0);
     } finally {
       await publisher.endAsync();
-      await ingest.stop();
-      await scoring.close();
+      await stop();
     }
     // The new version's reference is the archive: the same archive no longer drifts against it.
     const after = await runCli(['train', 'drift', '--model', join(modelDir, `v${oldVersion + 1}`, 'model.onnx'), '--from-archive', aggressive], {}, 60_000);

@@ -5,20 +5,16 @@
  * SIGKILL of ingest — and every window is scored exactly once, also those closed but not yet
  * scored when ingest was killed.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import mqtt from 'mqtt';
-import { startBroker, type RunningBroker } from '../../broker/broker-server.ts';
-import { IngestService } from '../../ingest/ingest-service.ts';
+import type { RunningBroker } from '../../broker/broker-server.ts';
 import type { Sample } from '../../contracts/telemetry.ts';
 import { startCli } from '../support/cli.ts';
-import { influxQuery, rowsOf, startRestartableTestInfluxd, waitFor, type RestartableTestInfluxd } from '../support/influx.ts';
+import { influxQuery, rowsOf, waitFor, type RestartableTestInfluxd } from '../support/influx.ts';
+import { startTestPipeline, type TestPipeline } from '../support/pipeline.ts';
 import { expectedFeatures, makeSamples, publishSamples, storedFeatures, storedTimes } from '../ingest/fixtures.ts';
 
 const WINDOW_MS = 10_000;
-const ALL_SHARDS = Array.from({ length: 64 }, (_, i) => i);
 
 /** Publishes `vehicles` vehicles' data in rounds until `until()` is true; returns what was acknowledged. */
 async function publishWhile(url: string, vehicles: string[], baseMs: number, until: () => boolean): Promise<Map<string, Sample[]>> {
@@ -63,46 +59,28 @@ async function allStored(url: string, db: string, sent: Map<string, Sample[]>): 
 }
 
 describe('ingest delivery', () => {
+  let pipeline: TestPipeline;
   let influx: RestartableTestInfluxd;
   let broker: RunningBroker;
-  const dirs: string[] = [];
-  const tempDir = (): string => {
-    const dir = mkdtempSync(join(tmpdir(), 'fleetpulse-ingest-e2e-'));
-    dirs.push(dir);
-    return dir;
-  };
+  const tempDir = (): string => pipeline.tempDir('fleetpulse-ingest-e2e-');
   // Event times start an hour ago, aligned to the window, so windows are comparable offline.
   const base = Math.floor((Date.now() - 3_600_000) / WINDOW_MS) * WINDOW_MS;
 
   beforeAll(async () => {
-    influx = await startRestartableTestInfluxd();
-    broker = await startBroker({ host: '127.0.0.1', port: 0 });
+    pipeline = await startTestPipeline();
+    ({ influx, broker } = pipeline);
   });
   afterAll(async () => {
-    await broker?.close();
-    await influx?.dispose();
-    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+    await pipeline?.stop();
   });
 
   it('stores every sample exactly once when InfluxDB is down for 30 s mid-stream', async () => {
     const db = 'outage';
-    const ingest = new IngestService({
-      mqttUrl: broker.url,
-      influxUrl: influx.url,
-      influxDatabase: db,
-      clientId: 'outage-ingest',
-      shards: ALL_SHARDS,
-      spoolDir: tempDir(),
-      flushIntervalMs: 100,
-      windowMs: WINDOW_MS,
-      allowedLatenessMs: 0,
-      idleTimeoutMs: 1000,
-      httpPort: 0,
+    // Resolves with the subscription in place.
+    const { ingest, stop } = await pipeline.startIngest({
+      influxDatabase: db, clientId: 'outage-ingest', spoolDir: tempDir(), windowMs: WINDOW_MS, allowedLatenessMs: 0, idleTimeoutMs: 1000, httpPort: 0,
     });
     try {
-      await ingest.start();
-      expect(await waitFor(() => ingest.stats().mqttConnected, 10_000)).toBe(true);
-      await new Promise((r) => setTimeout(r, 300)); // subscription in place
       const started = Date.now();
       let phase = 'before';
       let sawDegraded = false;
@@ -133,7 +111,7 @@ describe('ingest delivery', () => {
       expect(metrics).toMatch(/^fleetpulse_ingest_spool_bytes \d+/m);
       expect(metrics).toMatch(/^fleetpulse_ingest_windows_closed_total\{reason="idle"\} [1-9]/m);
     } finally {
-      await ingest.stop();
+      await stop();
     }
   });
 

@@ -5,20 +5,18 @@
  * `anomaly` row, and a new model version is swapped in without a restart or lost windows.
  * Event time is driven directly: simulated windows are published with chosen timestamps.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import mqtt, { type MqttClient } from 'mqtt';
-import { startBroker, type RunningBroker } from '../../broker/broker-server.ts';
+import type { RunningBroker } from '../../broker/broker-server.ts';
 import { alertMessageSchema, type AlertMessage } from '../../contracts/alerts.ts';
 import { topics } from '../../contracts/topics.ts';
-import { IngestService } from '../../ingest/ingest-service.ts';
 import { ModelProvider } from '../../ingest/scoring/model-provider.ts';
-import { ScoringPipeline } from '../../ingest/scoring/scoring-pipeline.ts';
 import { DEFAULT_MODEL_PATH } from '../../ingest/scoring/scoring-options.ts';
 import { RAISE_AFTER_WINDOWS } from '../../models/evaluation.ts';
-import { influxQuery, rowsOf, startTestInfluxd, waitFor, type TestInfluxd } from '../support/influx.ts';
+import { influxQuery, rowsOf, waitFor, type RestartableTestInfluxd } from '../support/influx.ts';
+import { startTestPipeline, type TestPipeline } from '../support/pipeline.ts';
 import { publishSamples } from '../ingest/fixtures.ts';
 import { copyDefaultModel, layOut, simulatedWindows, WINDOW_MS } from '../ingest/scoring-fixtures.ts';
 
@@ -31,44 +29,27 @@ async function count(url: string, db: string, query: string): Promise<number> {
 }
 
 describe('ingest scoring and alerts', () => {
-  let influx: TestInfluxd;
+  let pipeline: TestPipeline;
+  let influx: RestartableTestInfluxd;
   let broker: RunningBroker;
   let dir: string;
-  const running: Array<{ ingest: IngestService; scoring: ScoringPipeline }> = [];
   const faulty = simulatedWindows('vacuum_leak', 0.9, 8);
   const healthy = simulatedWindows(undefined, 0, 20);
 
-  const startIngest = async (db: string, modelPath: string, alertStatePath: string, modelPollMs = 0) => {
-    const ingest = new IngestService({
-      mqttUrl: broker.url, influxUrl: influx.url, influxDatabase: db, clientId: `ingest-${db}`, shards: Array.from({ length: 64 }, (_, i) => i),
-      spoolDir: join(dir, 'spool', db), flushIntervalMs: 100, windowMs: WINDOW_MS, allowedLatenessMs: 2000, idleTimeoutMs: 1000, httpPort: 0,
+  /** A worker with scoring, connected and subscribed; `stop()` stops it, then its scoring. */
+  const startIngest = async (db: string, modelPath: string, alertStatePath: string, modelPollMs = 0) =>
+    pipeline.startIngest({
+      influxDatabase: db, clientId: `ingest-${db}`, spoolDir: join(dir, 'spool', db), windowMs: WINDOW_MS, allowedLatenessMs: 2000, idleTimeoutMs: 1000, httpPort: 0,
+      scoring: { provider: await ModelProvider.load(modelPath), modelPollMs, maxDelayMs: 50, batchSize: 8, alertStatePath },
     });
-    const scoring = ScoringPipeline.attach(ingest, { provider: await ModelProvider.load(modelPath), modelPollMs, maxDelayMs: 50, batchSize: 8, alertStatePath });
-    await ingest.start();
-    expect(await waitFor(() => ingest.stats().mqttConnected, 10_000)).toBe(true);
-    const entry = { ingest, scoring };
-    running.push(entry);
-    return entry;
-  };
-  const stopIngest = async (entry: { ingest: IngestService; scoring: ScoringPipeline }) => {
-    running.splice(running.indexOf(entry), 1);
-    await entry.ingest.stop();
-    await entry.scoring.close();
-  };
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'fleetpulse-scoring-'));
-    influx = await startTestInfluxd();
-    broker = await startBroker({ host: '127.0.0.1', port: 0 });
+    pipeline = await startTestPipeline();
+    ({ influx, broker } = pipeline);
+    dir = pipeline.tempDir('fleetpulse-scoring-');
   });
   afterAll(async () => {
-    for (const entry of running.splice(0)) {
-      await entry.ingest.stop();
-      await entry.scoring.close();
-    }
-    await broker?.close();
-    await influx?.dispose();
-    rmSync(dir, { recursive: true, force: true });
+    await pipeline?.stop();
   });
 
   it('raises one alert for a faulty vehicle, keeps it over a restart, clears it once after repair, and none for a healthy one', async () => {
@@ -95,7 +76,7 @@ describe('ingest scoring and alerts', () => {
     expect(metrics).toMatch(/fleetpulse_ingest_inference_batch_size_count [1-9]/);
     expect(metrics).toMatch(/fleetpulse_ingest_inference_batch_seconds_sum /);
     expect(metrics).toMatch(/fleetpulse_ingest_alerts_total\{state="raised"\} 1/);
-    await stopIngest(first);
+    await first.stop();
     expect(JSON.parse(readFileSync(statePath, 'utf8')).vehicles['sick-car'].alerting).toBe(true);
 
     // Phase 2, after a restart: four more faulty windows (enough to raise again without the

@@ -5,44 +5,39 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import mqtt from 'mqtt';
-import { startBroker, type RunningBroker } from '../../broker/broker-server.ts';
-import { IngestService, type IngestOptions } from '../../ingest/ingest-service.ts';
+import type { RunningBroker } from '../../broker/broker-server.ts';
+import type { IngestService } from '../../ingest/ingest-service.ts';
 import { shardOf } from '../../contracts/topics.ts';
-import { influxQuery, rowsOf, startTestInfluxd, waitFor, type TestInfluxd } from '../support/influx.ts';
+import { influxQuery, rowsOf, waitFor, type RestartableTestInfluxd } from '../support/influx.ts';
+import { ALL_SHARDS, startTestPipeline, type TestPipeline } from '../support/pipeline.ts';
 import { countRows, expectedFeatures, makeSamples, publishSamples, storedFeatures, storedTimes } from '../ingest/fixtures.ts';
 
 const WINDOW_MS = 30_000;
 const HOUR = 3_600_000;
 
 describe('ingest windows', () => {
-  let influx: TestInfluxd;
+  let pipeline: TestPipeline;
+  let influx: RestartableTestInfluxd;
   let broker: RunningBroker;
   const workers: IngestService[] = [];
-  const worker = async (db: string, clientId: string, shards: number[], extra: Partial<IngestOptions> = {}): Promise<IngestService> => {
-    const w = new IngestService({
-      mqttUrl: broker.url, influxUrl: influx.url, influxDatabase: db, clientId, shards,
-      flushIntervalMs: 100, windowMs: WINDOW_MS, allowedLatenessMs: 2000, idleTimeoutMs: 1500, ...extra,
-    });
-    workers.push(w);
-    await w.start();
-    expect(await waitFor(() => w.stats().mqttConnected, 10_000)).toBe(true);
-    return w;
+  /** Resolves once the worker is connected and subscribed to its shards. */
+  const worker = async (db: string, clientId: string, shards: readonly number[]): Promise<IngestService> => {
+    const { ingest } = await pipeline.startIngest({ influxDatabase: db, clientId, shards, windowMs: WINDOW_MS, allowedLatenessMs: 2000, idleTimeoutMs: 1500 });
+    workers.push(ingest);
+    return ingest;
   };
 
   beforeAll(async () => {
-    influx = await startTestInfluxd();
-    broker = await startBroker({ host: '127.0.0.1', port: 0 });
+    pipeline = await startTestPipeline();
+    ({ influx, broker } = pipeline);
   });
   afterAll(async () => {
-    for (const w of workers) await w.stop();
-    await broker?.close();
-    await influx?.dispose();
+    await pipeline?.stop();
   });
 
   it('gives a vehicle replaying a 2-hour backlog the same features as a vehicle that was online', async () => {
     const db = 'backlog';
-    const ingest = await worker(db, 'backlog-ingest', Array.from({ length: 64 }, (_, i) => i));
-    await new Promise((r) => setTimeout(r, 300));
+    const ingest = await worker(db, 'backlog-ingest', ALL_SHARDS);
     const now = Math.floor(Date.now() / WINDOW_MS) * WINDOW_MS;
     // The same two hours of driving, once as it happens (recent, 3-sample batches) and once as a
     // backlog from 4 to 2 hours ago arriving after it, in 500-sample batches.
@@ -70,11 +65,9 @@ describe('ingest windows', () => {
   });
 
   it('stores the same telemetry and features with two workers on split shards as with one', async () => {
-    const all = Array.from({ length: 64 }, (_, i) => i);
-    await worker('one', 'single-worker', all);
-    await worker('two', 'half-a', all.slice(0, 32));
-    await worker('two', 'half-b', all.slice(32));
-    await new Promise((r) => setTimeout(r, 300));
+    await worker('one', 'single-worker', ALL_SHARDS);
+    await worker('two', 'half-a', ALL_SHARDS.slice(0, 32));
+    await worker('two', 'half-b', ALL_SHARDS.slice(32));
     const vehicles = Array.from({ length: 24 }, (_, i) => `split-${i}`);
     expect(new Set(vehicles.map((v) => shardOf(v) < 32)).size).toBe(2); // both halves get vehicles
     const base = Math.floor((Date.now() - HOUR) / WINDOW_MS) * WINDOW_MS + 7_000; // windows not aligned to the data

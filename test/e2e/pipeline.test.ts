@@ -6,41 +6,30 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import mqtt from 'mqtt';
-import { startBroker, type RunningBroker } from '../../broker/broker-server.ts';
-import { IngestService } from '../../ingest/ingest-service.ts';
+import type { RunningBroker } from '../../broker/broker-server.ts';
+import type { IngestService } from '../../ingest/ingest-service.ts';
 import { SimulatedFleet } from '../../simulator/fleet.ts';
 import { encodeTelemetry, type Sample, type TelemetryBatch } from '../../contracts/telemetry.ts';
 import { topics } from '../../contracts/topics.ts';
 import { SIGNAL_NAMES, signalField } from '../../contracts/signals.ts';
-import { influxQuery, rowsOf, startTestInfluxd, waitFor, type TestInfluxd } from '../support/influx.ts';
+import { influxQuery, rowsOf, waitFor, type RestartableTestInfluxd } from '../support/influx.ts';
+import { startTestPipeline, type TestPipelineWithIngest } from '../support/pipeline.ts';
 
 const DB = 'e2e_pipeline';
 const VEHICLES = 3;
 const RUN_MS = 10_000;
 
 describe('pipeline: simulated fleet → broker → ingest → InfluxDB', () => {
-  let influx: TestInfluxd;
+  let pipeline: TestPipelineWithIngest;
+  let influx: RestartableTestInfluxd;
   let broker: RunningBroker;
   let ingest: IngestService;
   const acked = new Map<string, TelemetryBatch[]>();
 
   beforeAll(async () => {
-    influx = await startTestInfluxd();
-    broker = await startBroker({ host: '127.0.0.1', port: 0 });
-    ingest = new IngestService({
-      mqttUrl: broker.url,
-      influxUrl: influx.url,
-      influxDatabase: DB,
-      clientId: 'e2e-ingest',
-      shards: Array.from({ length: 64 }, (_, i) => i),
-      batchSize: 500,
-      flushIntervalMs: 100,
-      maxBufferedPoints: 5000,
-    });
-    await ingest.start();
-    await waitFor(() => ingest.stats().mqttConnected, 10_000);
-    // The persistent subscription must exist before the first vehicle publishes.
-    await new Promise((r) => setTimeout(r, 300));
+    // Resolves once the persistent subscription exists: before the first vehicle publishes.
+    pipeline = await startTestPipeline({ ingest: { influxDatabase: DB, clientId: 'e2e-ingest', batchSize: 500, maxBufferedPoints: 5000 } });
+    ({ influx, broker, ingest } = pipeline);
 
     const fleet = new SimulatedFleet({
       vehicles: VEHICLES,
@@ -71,9 +60,7 @@ describe('pipeline: simulated fleet → broker → ingest → InfluxDB', () => {
   });
 
   afterAll(async () => {
-    await ingest?.stop();
-    await broker?.close();
-    await influx?.dispose();
+    await pipeline?.stop();
   });
 
   it('stores exactly the samples each agent published, per vehicle', async () => {

@@ -9,10 +9,11 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startBroker, type RunningBroker } from '../../broker/broker-server.ts';
-import { IngestService } from '../../ingest/ingest-service.ts';
-import { influxQuery, rowsOf, startTestInfluxd, waitFor, type TestInfluxd } from '../support/influx.ts';
+import type { RunningBroker } from '../../broker/broker-server.ts';
+import type { IngestService } from '../../ingest/ingest-service.ts';
+import { influxQuery, rowsOf, waitFor, type RestartableTestInfluxd } from '../support/influx.ts';
 import { startCli } from '../support/cli.ts';
+import { startTestPipeline, type TestPipelineWithIngest } from '../support/pipeline.ts';
 
 const DRIVE = '/work/shared/data/carobd-etios-drive1.csv';
 const DB = 'e2e_replay';
@@ -35,7 +36,8 @@ const torqueTime = (ms: number): string => {
 };
 
 describe.runIf(existsSync(DRIVE))('replay: recorded drive → agent → broker → ingest → InfluxDB', () => {
-  let influx: TestInfluxd;
+  let pipeline: TestPipelineWithIngest;
+  let influx: RestartableTestInfluxd;
   let broker: RunningBroker;
   let ingest: IngestService;
   const dir = mkdtempSync(join(tmpdir(), 'replay-e2e-'));
@@ -49,21 +51,9 @@ describe.runIf(existsSync(DRIVE))('replay: recorded drive → agent → broker �
     (rowsOf((await influxQuery(influx.url, DB, `SELECT count(rpm) AS n FROM telemetry WHERE vehicle = '${vehicle}'`))[0])[0]?.n as number | undefined) ?? 0;
 
   beforeAll(async () => {
-    influx = await startTestInfluxd();
-    broker = await startBroker({ host: '127.0.0.1', port: 0 });
-    ingest = new IngestService({
-      mqttUrl: broker.url,
-      influxUrl: influx.url,
-      influxDatabase: DB,
-      clientId: 'e2e-replay-ingest',
-      shards: Array.from({ length: 64 }, (_, i) => i),
-      batchSize: 1000,
-      flushIntervalMs: 100,
-      maxBufferedPoints: 10_000,
-    });
-    await ingest.start();
-    await waitFor(() => ingest.stats().mqttConnected, 10_000);
-    await new Promise((r) => setTimeout(r, 300)); // the subscription exists before the first batch
+    // Resolves once the subscription exists: before the first batch.
+    pipeline = await startTestPipeline({ ingest: { influxDatabase: DB, clientId: 'e2e-replay-ingest', batchSize: 1000, maxBufferedPoints: 10_000 } });
+    ({ influx, broker, ingest } = pipeline);
 
     // The same drive's first rows as a Torque export in imperial units, stamped 500 ms apart.
     const lines = ['GPS Time, Device Time,Engine RPM(rpm),Speed (OBD)(mph),Engine Coolant Temperature(°F),Intake Manifold Pressure(psi)'];
@@ -88,9 +78,7 @@ describe.runIf(existsSync(DRIVE))('replay: recorded drive → agent → broker �
       await Promise.race([a.exited, new Promise((r) => setTimeout(r, 10_000))]);
       if (a.child.exitCode === null && a.child.signalCode === null) a.child.kill('SIGKILL');
     }
-    await ingest?.stop();
-    await broker?.close();
-    await influx?.dispose();
+    await pipeline?.stop();
     rmSync(dir, { recursive: true, force: true });
   });
 
