@@ -96,7 +96,8 @@ const CONVERSIONS: Record<string, Record<string, Converter>> = {
 };
 
 function normaliseUnit(unit: string): string {
-  return unit.trim().toLowerCase().replace(/\s+/g, '').replace(/^º/, '°');
+  // º (ordinal indicator) is often typed for ° (degree); written as an escape so the agent bundle stays ASCII.
+  return unit.trim().toLowerCase().replace(/\s+/g, '').replace(/^\u00ba/, '°');
 }
 
 /** A converter from `unit` into `signal`'s catalogue unit, or undefined if we do not know the unit. */

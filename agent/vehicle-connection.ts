@@ -113,6 +113,9 @@ export class VehicleConnection {
       reconnectPeriod: 0,
       connectTimeout: o.connectTimeoutMs ?? 10_000,
       keepalive: o.keepaliveS,
+      // mqtt-packet otherwise pre-builds a Buffer for each of the 65,536 packet ids on the first
+      // write: 6 MB of heap that a 5 Hz agent on a Pi never needs (measured with a heap snapshot).
+      writeCache: false,
       ...(o.username !== undefined ? { username: o.username } : {}),
       ...(o.password !== undefined ? { password: o.password } : {}),
       ...(will ? { will: { topic: will.topic, payload: will.payload, retain: will.retain, qos: will.qos } } : {}),

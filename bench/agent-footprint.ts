@@ -2,17 +2,19 @@
  * The agent's footprint on the machine: resident memory and CPU of the agent process (read from
  * /proc/<pid>/status and /proc/<pid>/stat) while it polls 10 PIDs at 5 Hz through the ELM327
  * emulator on a real pty (`fleetpulse simulate elm327 --pty`, 38400 baud, 30 ms ECU latency) and
- * publishes compact batches to a local broker. Two ways to run the same agent:
+ * publishes compact batches to a local broker. Three ways to run the same agent:
  *
- *   cli     node bin/fleetpulse.js agent …          (TypeScript through tsx, as in development)
- *   bundle  node dist/agent/fleetpulse-agent.mjs agent …   (the esbuild bundle the Pi runs)
+ *   cli       node bin/fleetpulse.js agent …          (TypeScript through tsx, as in development)
+ *   bundle    node dist/agent/fleetpulse-agent.mjs agent …   (the esbuild bundle, default node flags)
+ *   deployed  the bundle with the node flags of ExecStart in deploy/fleetpulse-agent.service, i.e.
+ *             exactly as systemd starts it on the Pi
  *
  * Each run: fresh emulator, 10 s warm-up, then `--seconds` (default 60) of measurement; RSS sampled
  * every second (mean and max), CPU = (utime + stime) / wall time over the window, in % of one core.
  * The broker runs in this process and counts the samples that arrive, so the load is known.
  *
- *   npm run bench:agent-footprint -- [--seconds 60] [--only cli|bundle]
- *   BENCH_AGENT_NODE_ARGS="--jitless --max-semi-space-size=1" npm run bench:agent-footprint -- --only bundle
+ *   npm run bench:agent-footprint -- [--seconds 60] [--only cli|bundle|deployed] [--tls]
+ *   BENCH_AGENT_NODE_ARGS="--jitless" npm run bench:agent-footprint -- --only bundle   (try other flags)
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -21,10 +23,11 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import mqtt from 'mqtt';
 import { startBroker } from '../broker/broker-server.ts';
+import { createDevCertificates } from '../broker/dev-certificates.ts';
 import { decodeTelemetry } from '../contracts/telemetry.ts';
 import { parseVehicleTopic, topics } from '../contracts/topics.ts';
 
-const { values: args } = parseArgs({ options: { seconds: { type: 'string', default: '60' }, only: { type: 'string' } } });
+const { values: args } = parseArgs({ options: { seconds: { type: 'string', default: '60' }, only: { type: 'string' }, tls: { type: 'boolean', default: false } } });
 const SECONDS = Number(args.seconds);
 const WARMUP_S = 10;
 const ROOT = join(import.meta.dirname, '..');
@@ -32,6 +35,15 @@ const BUNDLE = join(ROOT, 'dist', 'agent', 'fleetpulse-agent.mjs');
 const PIDS = ['RPM', 'SPEED', 'ENGINE_LOAD', 'THROTTLE_POS', 'MAF', 'INTAKE_PRESSURE', 'COOLANT_TEMP', 'INTAKE_TEMP', 'TIMING_ADVANCE', 'SHORT_FUEL_TRIM_1'];
 const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+type Variant = 'cli' | 'bundle' | 'deployed';
+
+/** The node flags systemd passes (ExecStart=/usr/bin/node <flags> …/fleetpulse-agent.mjs agent), so the bench measures what ships. */
+function unitNodeFlags(): string[] {
+  const unit = readFileSync(join(ROOT, 'deploy', 'fleetpulse-agent.service'), 'utf8');
+  const exec = /^ExecStart=\/usr\/bin\/node (.*?)\S*fleetpulse-agent\.mjs agent$/m.exec(unit);
+  if (!exec) throw new Error('deploy/fleetpulse-agent.service: no ExecStart=/usr/bin/node … fleetpulse-agent.mjs agent line');
+  return exec[1]!.split(' ').filter(Boolean);
+}
 
 function cpuTicks(pid: number): number {
   // Fields after the command name (which is in parentheses and may contain spaces): utime is field 14, stime 15.
@@ -57,7 +69,7 @@ async function stopChild(child: ChildProcess): Promise<void> {
 }
 
 interface Result {
-  variant: string;
+  variant: Variant;
   rssMeanMiB: number;
   rssMaxMiB: number;
   anonMeanMiB: number;
@@ -67,7 +79,7 @@ interface Result {
   valuesPerS: number;
 }
 
-async function measure(variant: 'cli' | 'bundle', mqttUrl: string, counts: Map<string, { samples: number; values: number }>): Promise<Result> {
+async function measure(variant: Variant, mqttUrl: string, tlsCa: string | undefined, counts: Map<string, { samples: number; values: number }>): Promise<Result> {
   const dir = mkdtempSync(join(tmpdir(), 'fp-footprint-'));
   const pty = join(dir, 'ttyELM');
   const emulator = spawn(process.execPath, [join(ROOT, 'bin', 'fleetpulse.js'), 'simulate', 'elm327', '--pty', pty], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
@@ -76,10 +88,10 @@ async function measure(variant: 'cli' | 'bundle', mqttUrl: string, counts: Map<s
     for (let i = 0; i < 200 && !existsSync(pty); i++) await sleep(100);
     if (!existsSync(pty)) throw new Error('the ELM327 emulator did not come up');
     const vehicle = `footprint-${variant}`;
-    const agentArgs = ['agent', '--vehicle-id', vehicle, '--mqtt-url', mqttUrl, '--source', 'serial', '--serial', pty, '--fast-pids', PIDS.join(','), '--slow-pids', '', '--fast-hz', '5', '--batch-interval-ms', '5000', '--data-dir', dir];
+    const agentArgs = ['agent', '--vehicle-id', vehicle, '--mqtt-url', mqttUrl, '--source', 'serial', '--serial', pty, '--fast-pids', PIDS.join(','), '--slow-pids', '', '--fast-hz', '5', '--batch-interval-ms', '5000', '--data-dir', dir, ...(tlsCa ? ['--tls-ca', tlsCa] : [])];
     const command = variant === 'cli' ? [join(ROOT, 'bin', 'fleetpulse.js'), ...agentArgs] : [BUNDLE, ...agentArgs];
-    // BENCH_AGENT_NODE_ARGS: node flags for the agent process only (e.g. the systemd unit's memory flags).
-    const nodeArgs = (process.env.BENCH_AGENT_NODE_ARGS ?? '').split(' ').filter(Boolean);
+    // BENCH_AGENT_NODE_ARGS: extra node flags for the agent process only, to try other settings.
+    const nodeArgs = [...(variant === 'deployed' ? unitNodeFlags() : []), ...(process.env.BENCH_AGENT_NODE_ARGS ?? '').split(' ').filter(Boolean)];
     agent = spawn(process.execPath, [...nodeArgs, ...command], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, FLEETPULSE_LOG_LEVEL: 'warn' } });
     let stderr = '';
     agent.stderr!.on('data', (d) => (stderr = (stderr + d).slice(-4000)));
@@ -123,13 +135,16 @@ async function idleNode(): Promise<ReturnType<typeof rssMiB>> {
   return rss;
 }
 
-const variants = (['cli', 'bundle'] as const).filter((v) => !args.only || args.only === v);
-if (variants.includes('bundle')) {
+const variants = (['cli', 'bundle', 'deployed'] as const).filter((v) => !args.only || args.only === v);
+if (variants.includes('bundle') || variants.includes('deployed')) {
   const built = spawnSync('npm', ['run', '--silent', 'build:agent'], { cwd: ROOT, stdio: 'inherit' });
   if (built.status !== 0) throw new Error('npm run build:agent failed');
 }
 
-const broker = await startBroker({ host: '127.0.0.1', port: 0, sysIntervalMs: 0 });
+// --tls: the agent publishes over mqtts:// (as a car should over cellular), which loads node's TLS stack.
+const certDir = args.tls ? mkdtempSync(join(tmpdir(), 'fp-footprint-certs-')) : undefined;
+const certs = certDir ? createDevCertificates({ dir: certDir, hosts: ['127.0.0.1'] }) : undefined;
+const broker = await startBroker({ host: '127.0.0.1', port: 0, sysIntervalMs: 0, ...(certs ? { tls: { port: 0, certFile: certs.serverCert, keyFile: certs.serverKey } } : {}) });
 const counts = new Map<string, { samples: number; values: number }>();
 const watcher = await mqtt.connectAsync(broker.url, { clientId: 'footprint-watch' });
 watcher.on('message', (topic, payload) => {
@@ -147,18 +162,24 @@ await watcher.subscribeAsync(topics.fleetFilter('telemetry'), { qos: 1 });
 const results: Result[] = [];
 const idle = await idleNode();
 try {
-  for (const variant of variants) results.push(await measure(variant, broker.url, counts));
+  for (const variant of variants) results.push(await measure(variant, certs ? broker.tlsUrl! : broker.url, certs?.caCert, counts));
 } finally {
   await watcher.endAsync();
   await broker.close();
+  if (certDir) rmSync(certDir, { recursive: true, force: true });
 }
 
-console.log(`\nagent polling ${PIDS.length} PIDs at 5 Hz through the ELM327 emulator (pty, 38400 baud, 30 ms ECU latency); ${SECONDS} s after ${WARMUP_S} s warm-up; ${cpus().length} × ${cpus()[0]?.model ?? 'CPU'}; node ${process.version}\n`);
+console.log(`\nagent polling ${PIDS.length} PIDs at 5 Hz through the ELM327 emulator (pty, 38400 baud, 30 ms ECU latency), publishing over ${certs ? 'mqtts:// (TLS)' : 'mqtt://'}; ${SECONDS} s after ${WARMUP_S} s warm-up; ${cpus().length} × ${cpus()[0]?.model ?? 'CPU'}; node ${process.version}\n`);
 console.log('| process | RSS mean | RSS max | of which anonymous (own) | of which file-backed (node binary, libraries) | CPU (% of one core) | samples/s published | PID values/s published |');
 console.log('|---|---|---|---|---|---|---|---|');
+const label: Record<Variant, string> = {
+  cli: 'tsx CLI (`node bin/fleetpulse.js agent`)',
+  bundle: 'esbuild bundle (`node dist/agent/fleetpulse-agent.mjs agent`)',
+  deployed: `bundle as the systemd unit runs it (\`node ${unitNodeFlags().join(' ')} …\`)`,
+};
 for (const r of results) {
   console.log(
-    `| ${r.variant === 'cli' ? 'tsx CLI (`node bin/fleetpulse.js agent`)' : 'esbuild bundle (`node dist/agent/fleetpulse-agent.mjs agent`)'} | ${r.rssMeanMiB.toFixed(1)} MiB | ${r.rssMaxMiB.toFixed(1)} MiB | ${r.anonMeanMiB.toFixed(1)} MiB | ${r.fileMeanMiB.toFixed(1)} MiB | ${r.cpuPercent.toFixed(2)} % | ${r.samplesPerS.toFixed(1)} | ${r.valuesPerS.toFixed(1)} |`,
+    `| ${label[r.variant]} | ${r.rssMeanMiB.toFixed(1)} MiB | ${r.rssMaxMiB.toFixed(1)} MiB | ${r.anonMeanMiB.toFixed(1)} MiB | ${r.fileMeanMiB.toFixed(1)} MiB | ${r.cpuPercent.toFixed(2)} % | ${r.samplesPerS.toFixed(1)} | ${r.valuesPerS.toFixed(1)} |`,
   );
 }
 console.log(`| idle \`node -e 'setTimeout(…)'\` (reference) | ${idle.total.toFixed(1)} MiB | | ${idle.anon.toFixed(1)} MiB | ${idle.file.toFixed(1)} MiB | | | |`);

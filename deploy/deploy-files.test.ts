@@ -31,7 +31,7 @@ describe('deployment files', () => {
     const build = readFileSync(join(here, '..', 'scripts', 'build-agent.mjs'), 'utf8');
     expect(build).toContain("name: 'fleetpulse-agent'");
     expect(build).toContain("'fleetpulse-agent.mjs'");
-    expect(unit).toMatch(/^ExecStart=\/usr\/bin\/node \/opt\/fleetpulse-agent\/node_modules\/fleetpulse-agent\/fleetpulse-agent\.mjs agent$/m);
+    expect(unit).toMatch(/^ExecStart=\/usr\/bin\/node --lite-mode --max-semi-space-size=1 \/opt\/fleetpulse-agent\/node_modules\/fleetpulse-agent\/fleetpulse-agent\.mjs agent$/m);
     expect(unit).toMatch(/^Environment=FLEETPULSE_CONFIG=\/etc\/fleetpulse\/agent\.json$/m);
     expect(unit).toMatch(/^SupplementaryGroups=dialout$/m);
     expect(unit).not.toMatch(/^PrivateDevices=yes/m);

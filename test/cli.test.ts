@@ -1,8 +1,15 @@
-import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import mqtt from 'mqtt';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { startBroker } from '../broker/broker-server.ts';
+import { createDevCertificates } from '../broker/dev-certificates.ts';
+import { decodeTelemetry } from '../contracts/telemetry.ts';
+import { parseVehicleTopic, topics } from '../contracts/topics.ts';
 import { ROOT, runCli } from './support/cli.ts';
+import { waitFor } from './support/influx.ts';
 
 describe('fleetpulse CLI', () => {
   it('lists its commands', async () => {
@@ -42,9 +49,12 @@ describe('fleetpulse CLI', () => {
 });
 
 describe('agent bundle for the Raspberry Pi', () => {
-  it('builds without any cloud-side package and runs on its own', () => {
+  const out = join(ROOT, 'dist', 'agent');
+  beforeAll(() => {
     execFileSync(process.execPath, [join(ROOT, 'scripts', 'build-agent.mjs')], { cwd: ROOT, stdio: 'pipe' });
-    const out = join(ROOT, 'dist', 'agent');
+  });
+
+  it('builds without any cloud-side package and runs on its own', () => {
     const meta = JSON.parse(readFileSync(join(out, 'metafile.json'), 'utf8')) as { inputs: Record<string, unknown> };
     const inputs = Object.keys(meta.inputs);
     expect(inputs.some((p) => p.includes('node_modules/mqtt/'))).toBe(true);
@@ -55,5 +65,39 @@ describe('agent bundle for the Raspberry Pi', () => {
     for (const name of Object.keys(pkg.dependencies)) expect(['serialport', 'better-sqlite3']).toContain(name);
     const help = execFileSync(process.execPath, [join(out, 'fleetpulse-agent.mjs'), 'agent', '--help'], { encoding: 'utf8' });
     expect(help).toContain('Usage: fleetpulse agent');
+    // V8 keeps the module source in its heap, as two bytes a character once one character is not ASCII.
+    expect(readFileSync(join(out, 'fleetpulse-agent.mjs'), 'latin1')).not.toMatch(/[^\x00-\x7f]/);
+  });
+
+  it('publishes over mqtt://, mqtts:// and ws:// when started as the systemd unit starts it', async () => {
+    // The bundle loads mqtt.js's TLS and WebSocket transports only on first use (scripts/build-agent.mjs):
+    // each scheme must still work, with the node flags of the shipped unit.
+    const unit = readFileSync(join(ROOT, 'deploy', 'fleetpulse-agent.service'), 'utf8');
+    const flags = /^ExecStart=\/usr\/bin\/node (.*?)\S*fleetpulse-agent\.mjs agent$/m.exec(unit)![1]!.split(' ').filter(Boolean);
+    const dir = mkdtempSync(join(tmpdir(), 'fleetpulse-bundle-'));
+    const certs = createDevCertificates({ dir, hosts: ['127.0.0.1'] });
+    const broker = await startBroker({ host: '127.0.0.1', port: 0, sysIntervalMs: 0, tls: { port: 0, certFile: certs.serverCert, keyFile: certs.serverKey }, ws: { port: 0 } });
+    const watcher = await mqtt.connectAsync(broker.url, { clientId: 'bundle-watcher' });
+    const samples = new Map<string, number>();
+    watcher.on('message', (topic, payload) => {
+      const vehicle = parseVehicleTopic(topic)?.vehicleId;
+      const decoded = vehicle ? decodeTelemetry(payload, vehicle) : undefined;
+      if (vehicle && decoded?.ok) samples.set(vehicle, (samples.get(vehicle) ?? 0) + decoded.batch.samples.length);
+    });
+    await watcher.subscribeAsync(topics.fleetFilter('telemetry'), { qos: 1 });
+    const urls = { 'bundle-tcp': broker.url, 'bundle-tls': broker.tlsUrl!, 'bundle-ws': broker.wsUrl! };
+    const agents = Object.entries(urls).map(([vehicle, url]) =>
+      spawn(process.execPath, [...flags, join(out, 'fleetpulse-agent.mjs'), 'agent', '--vehicle-id', vehicle, '--mqtt-url', url, '--source', 'simulate', '--batch-interval-ms', '200', '--data-dir', join(dir, vehicle), ...(url.startsWith('mqtts:') ? ['--tls-ca', certs.caCert] : [])], { stdio: 'ignore' }),
+    );
+    try {
+      expect(flags).toContain('--lite-mode');
+      expect(await waitFor(() => Object.keys(urls).every((v) => (samples.get(v) ?? 0) >= 5), 20_000), JSON.stringify([...samples])).toBe(true);
+    } finally {
+      for (const agent of agents) agent.kill('SIGTERM');
+      await Promise.all(agents.map((agent) => (agent.exitCode === null ? new Promise((r) => agent.once('exit', r)) : undefined)));
+      await watcher.endAsync();
+      await broker.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
