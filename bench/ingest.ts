@@ -1,19 +1,28 @@
 /**
  * Ingest benchmark: load generator → Aedes → `fleetpulse ingest` (child process) → influxd.
  *
- *   npm run bench:ingest -- [--vehicles 10000] [--rate 25000] [--connections 500] [--seconds 60] [--batch 3] [--payload json|compact]
+ *   npm run bench:ingest -- [--vehicles 10000] [--rate 25000] [--connections 500] [--seconds 60] [--batch 3] [--payload json|compact] [--broker process|inline]
  *
- * The broker and the load generator run in this process (as a fleet's vehicles would not, but the
- * machine has two cores either way); ingest and influxd are child processes. Connections are
+ * The load generator runs in this process; the broker is a process of its own, as in production
+ * (`--broker inline` runs it in this process instead: then broker and load share one thread and one
+ * core); ingest and influxd are child processes. Connections are
  * opened from 127.0.0.1 … 127.0.0.N in turn so that many connections do not exhaust one
  * address's ephemeral ports. Vehicles are multiplexed over connections; every vehicle sends a
  * batch of `batch` samples each `vehicles·batch/rate` seconds.
  *
  * Reported: samples/s acknowledged by the broker, samples/s stored in InfluxDB over the run
  * (including the drain after the load stops), and end-to-end latency p50/p99 from a probe
- * vehicle's sample time to the moment the sample is queryable in InfluxDB (polled every 25 ms).
+ * vehicle's sample time to the moment the sample is queryable in InfluxDB (polled every 25 ms),
+ * and where the CPU went during the load: load generator, broker, ingest, influxd,
+ * each in % of one core (utime + stime from /proc), so a run that falls behind says what was busy.
+ *
+ * BENCH_INGEST_NODE_ARGS are node flags for the ingest process alone, e.g.
+ * "--cpu-prof --cpu-prof-dir=/tmp/prof" for a profile of ingest (written when it exits).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -36,6 +45,7 @@ const { values } = parseArgs({
     addresses: { type: 'string', default: '8' },
     // The wire form of the load: plain JSON, or the compact form the agent sends by default.
     payload: { type: 'string', default: 'json' },
+    broker: { type: 'string', default: 'process' },
   },
 });
 const VEHICLES = Number(values.vehicles);
@@ -46,7 +56,59 @@ const BATCH = Number(values.batch);
 const ADDRESSES = Number(values.addresses);
 const DB = 'bench';
 if (values.payload !== 'json' && values.payload !== 'compact') throw new Error('--payload must be json or compact');
+if (values.broker !== 'process' && values.broker !== 'inline') throw new Error('--broker must be process or inline');
 const encode = (batch: TelemetryBatch): Buffer => (values.payload === 'compact' ? encodeCompactTelemetry(batch) : encodeTelemetry(batch));
+
+const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+
+/** CPU seconds (user + system) a process has used so far. */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name (in parentheses, may contain spaces): utime is field 14, stime 15.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+}
+
+interface BenchBroker {
+  url: string;
+  /** The broker's process, or undefined when it shares this one. */
+  pid: number | undefined;
+  close(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  server.close();
+  return port;
+}
+
+/** startBroker as `fleetpulse broker --persistence memory` runs it, in its own process (bench/broker-bench-server.ts). */
+async function startBrokerProcess(): Promise<BenchBroker> {
+  const port = await freePort();
+  const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'broker-bench-server.ts'), '--port', String(port), '--insecure-no-auth'], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, FLEETPULSE_LOG_LEVEL: 'warn' } });
+  const url = `mqtt://127.0.0.1:${port}`;
+  const up = await waitFor(async () => {
+    const c = await mqtt.connectAsync(url, { clientId: 'bench-broker-check', reconnectPeriod: 0, connectTimeout: 1000 }).catch(() => undefined);
+    await c?.endAsync();
+    return c !== undefined;
+  }, 30_000, 200);
+  if (!up) throw new Error('the broker process did not start');
+  return {
+    url,
+    pid: child.pid,
+    async close() {
+      child.kill('SIGTERM');
+      if (child.exitCode === null) await once(child, 'exit');
+    },
+  };
+}
+
+async function startInlineBroker(): Promise<BenchBroker> {
+  const broker = values.broker === 'inline' ? await startInlineBroker() : await startBrokerProcess();
+  return { url: broker.url, pid: undefined, close: () => broker.close() };
+}
 
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
@@ -56,11 +118,11 @@ function percentile(sorted: number[], p: number): number {
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'fleetpulse-bench-ingest-'));
   const influxd = await startLocalInfluxd({ dataDir: join(dir, 'influxdb'), port: 0 });
-  const broker = await startBroker({ host: '127.0.0.1', port: 0 });
+  const broker = values.broker === 'inline' ? await startInlineBroker() : await startBrokerProcess();
   const ingest = startCli([
     'ingest', '--mqtt-url', broker.url, '--influx-url', influxd.url, '--influx-database', DB, '--data-dir', dir,
     '--client-id', 'bench-ingest', '--http-port', '0', '--stats-interval-s', '10', '--idle-timeout-s', '60',
-  ]);
+  ], {}, (process.env.BENCH_INGEST_NODE_ARGS ?? '').split(' ').filter(Boolean));
   const clients: MqttClient[] = [];
   try {
     if (!(await waitFor(() => ingest.output().includes('subscribed'), 30_000))) throw new Error(`ingest did not start:\n${ingest.output()}`);
@@ -80,6 +142,10 @@ async function main(): Promise<void> {
     let published = 0;
     const started = Date.now();
     const end = started + SECONDS * 1000;
+    const processes: Record<string, number> = broker.pid === undefined
+      ? { 'broker + load generator': process.pid, ingest: ingest.child.pid!, influxd: influxd.pid }
+      : { 'load generator': process.pid, broker: broker.pid, ingest: ingest.child.pid!, influxd: influxd.pid };
+    const cpuAtStart = Object.fromEntries(Object.entries(processes).map(([name, pid]) => [name, cpuSeconds(pid)]));
     let lastT = new Float64Array(VEHICLES);
     // Tick every 20 ms: publish the batches of the vehicles whose turn falls into this tick.
     let next = 0;
@@ -136,6 +202,7 @@ async function main(): Promise<void> {
     clearInterval(ticker);
     clearInterval(probeTimer);
     const loadSeconds = (Date.now() - started) / 1000;
+    const cpuPercentDuringLoad = Object.fromEntries(Object.entries(processes).map(([name, pid]) => [name, Math.round((100 * (cpuSeconds(pid) - cpuAtStart[name]!)) / loadSeconds)]));
     await polling;
     // Drain: wait until InfluxDB holds everything acknowledged.
     let stored = 0;
@@ -155,8 +222,11 @@ async function main(): Promise<void> {
       storedSamplesPerS: Math.round(stored / drainedSeconds),
       drainAfterLoadS: Math.round(drainedSeconds - loadSeconds),
       latencyMs: { p50: percentile(latencies, 50), p99: percentile(latencies, 99), probes: latencies.length, sent: probeTimes.length },
+      cpuPercentOfOneCoreDuringLoad: cpuPercentDuringLoad,
     };
     console.log(JSON.stringify(result, null, 2));
+    // Ingest's own view every 10 s (messages in, spool backlog, open windows): where a slow run waited.
+    console.log(ingest.output().split('\n').filter((line) => line.includes('ingest stats')).join('\n'));
     void lastT;
     lastT = new Float64Array(0);
     await probe.endAsync();

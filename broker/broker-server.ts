@@ -21,6 +21,7 @@ import { topics } from '../contracts/topics.ts';
 import { AccessControl } from './access-control.ts';
 import { BrokerMetrics, startMetricsServer } from './broker-metrics.ts';
 import { FileDeviceStore } from './device-store.ts';
+import { IndexedMemoryPersistence } from './indexed-memory-persistence.ts';
 import { LoginLimiter } from './login-limiter.ts';
 import { useConstantTimeQueue, type QueueingEmitter } from './emitter-queue.ts';
 import { boundOfflineQueues, type QueueingPersistence } from './offline-queue-bound.ts';
@@ -179,9 +180,9 @@ function redisOptions(url: string): Record<string, unknown> {
 async function createPersistence(options: PersistenceOptions, limits: BrokerLimits): Promise<Persistence> {
   switch (options.kind) {
     case 'memory': {
-      // Aedes' own default, created here so that its offline queues can be bounded too.
-      const AsyncMemoryPersistence = require('aedes-persistence/asyncPersistence.js') as new () => Persistence;
-      return new AsyncMemoryPersistence();
+      // Aedes' own store with indexed outgoing queues (a persistent subscriber's backlog cost
+      // O(backlog) per message there), created here so that its offline queues can be bounded too.
+      return new IndexedMemoryPersistence() as unknown as Persistence;
     }
     case 'level': {
       mkdirSync(options.dir, { recursive: true, mode: 0o700 });
