@@ -227,6 +227,16 @@ async function main(): Promise<void> {
     console.log(JSON.stringify(result, null, 2));
     // Ingest's own view every 10 s (messages in, spool backlog, open windows): where a slow run waited.
     console.log(ingest.output().split('\n').filter((line) => line.includes('ingest stats')).join('\n'));
+    // And every distinct warning or error it logged (first occurrence, with a count).
+    const problems = new Map<string, { first: string; n: number }>();
+    for (const line of ingest.output().split('\n')) {
+      const m = /^\S+ (WARN|ERROR) +(\S+ +[^=]*?)(?: \w+=|$)/.exec(line);
+      if (!m) continue;
+      const p = problems.get(m[2]!) ?? { first: line.slice(0, 400), n: 0 };
+      p.n += 1;
+      problems.set(m[2]!, p);
+    }
+    for (const { first, n } of problems.values()) console.log(`${n}× ${first}`);
     void lastT;
     lastT = new Float64Array(0);
     await probe.endAsync();
