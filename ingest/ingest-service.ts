@@ -45,6 +45,8 @@ export interface IngestOptions {
   /** Broker credentials of this worker (role `ingest`). */
   username?: string;
   password?: string;
+  /** MQTT keep-alive, seconds. Default 30. */
+  keepaliveS?: number;
   influxUrl: string;
   influxDatabase: string;
   clientId: string;
@@ -244,7 +246,7 @@ export class IngestService {
       clientId: this.options.clientId,
       clean: false,
       reconnectPeriod: 1000,
-      keepalive: 30,
+      keepalive: this.options.keepaliveS ?? 30,
       username: this.options.username,
       password: this.options.password,
     });
@@ -253,6 +255,11 @@ export class IngestService {
     // comes as soon as the record is spooled: synchronously, unless the spool is full.
     client.handleMessage = (packet, callback) => {
       if (packet.cmd !== 'publish') return callback();
+      // A message from the broker proves the connection alive. mqtt.js counts only acknowledgements and
+      // PINGRESP as such, so while ingest reads through a backlog its PINGRESP waits behind thousands of
+      // queued messages, the keep-alive times out and the session reconnects: everything in flight is
+      // sent again, and the broker's offline queue fills meanwhile (seen at 100,000 vehicles).
+      client.reschedulePing(true);
       // Stopping: leave it unacknowledged for the broker to redeliver.
       if (this.stopped) return;
       let pending: Promise<void> | undefined;
