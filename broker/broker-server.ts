@@ -290,7 +290,8 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   });
   aedes.on('clientDisconnect', (client) => {
     metrics.disconnects += 1;
-    offlineQueues?.forget(client.id);
+    // What it had in flight is not held against its offline bound (offline-queue-bound.ts).
+    offlineQueues?.wentOffline(client.id);
     log.debug('client disconnected', { clientId: client.id });
   });
   aedes.on('clientError', (client, error) => {

@@ -44,4 +44,22 @@ describe('boundOfflineQueues', () => {
     bound.forget('a');
     expect(bound.trackedClients).toBe(0);
   });
+
+  it('does not hold messages that were in flight against a client that just went offline', async () => {
+    const store = new MemoryPersistence();
+    const online = new Set(['ingest']);
+    let dropped = 0;
+    const bound = boundOfflineQueues(store, { maxMessages: 3, isConnected: (id) => online.has(id), onDrop: () => dropped++ });
+    // Connected and lagging: 5 messages sent but not yet acknowledged.
+    for (let i = 0; i < 5; i++) await store.outgoingEnqueueCombi([{ clientId: 'ingest' }], packet());
+    online.delete('ingest');
+    bound.wentOffline('ingest');
+    for (let i = 0; i < 4; i++) await store.outgoingEnqueueCombi([{ clientId: 'ingest' }], packet());
+    expect([await stored(store, 'ingest'), dropped]).toEqual([8, 1]);
+
+    // Without the disconnect seen (a restart), the stored ones count: already over the bound.
+    bound.forget('ingest');
+    await store.outgoingEnqueueCombi([{ clientId: 'ingest' }], packet());
+    expect([await stored(store, 'ingest'), dropped]).toEqual([8, 2]);
+  });
 });

@@ -7,10 +7,12 @@
  * `onDrop`. A client connected to this broker is never limited here (its in-flight messages are
  * paced by PUBACKs and the slow-consumer timeout).
  *
- * Counting: the first message for a client that went offline counts what the store already holds
- * for it (reading at most `maxMessages` entries, so after a restart the bound still holds), later
- * messages are counted in memory. The count is forgotten when the client connects or disconnects
- * and taken again on the next enqueue. Only one broker may write a client's queue (true for LevelDB
+ * Counting: when this broker sees a client disconnect (`wentOffline`), what the store holds for it
+ * were messages in flight while it was connected; they do not count, only messages queued after
+ * (Mosquitto's `max_queued_messages` also counts only above the in-flight ones). Otherwise — after a
+ * restart, or once a count was evicted — the first message for an offline client counts what the
+ * store already holds for it (reading at most `maxMessages` entries, so the bound still holds).
+ * Later messages are counted in memory. The count is forgotten when the client connects. Only one broker may write a client's queue (true for LevelDB
  * and memory; not for a Redis cluster, which therefore does not use this).
  */
 export interface QueueingPersistence {
@@ -36,8 +38,10 @@ interface QueueState {
 }
 
 export interface OfflineQueueBound {
-  /** Drops the in-memory count of a client (it connected or disconnected). */
+  /** Drops the in-memory count of a client (it connected). */
   forget(clientId: string): void;
+  /** The client disconnected from this broker: count from zero, whatever it had in flight. */
+  wentOffline(clientId: string): void;
   /** Clients whose count is currently held in memory. */
   readonly trackedClients: number;
 }
@@ -57,17 +61,21 @@ export function boundOfflineQueues(persistence: QueueingPersistence, options: Of
     state.queued += n;
   };
 
+  const track = (clientId: string, state: QueueState): void => {
+    if (states.size >= maxTracked) {
+      const oldest = states.keys().next().value;
+      if (oldest !== undefined) states.delete(oldest);
+    }
+    states.set(clientId, state);
+  };
+
   const stateOf = (clientId: string): QueueState => {
     let state = states.get(clientId);
     if (!state) {
-      if (states.size >= maxTracked) {
-        const oldest = states.keys().next().value;
-        if (oldest !== undefined) states.delete(oldest);
-      }
       state = { queued: 0, ready: Promise.resolve(), dropped: false };
       // A store that cannot be read counts as empty: better to queue than to lose on a read error.
       state.ready = countStored(clientId, state).catch(() => {});
-      states.set(clientId, state);
+      track(clientId, state);
     }
     return state;
   };
@@ -94,6 +102,10 @@ export function boundOfflineQueues(persistence: QueueingPersistence, options: Of
 
   return {
     forget: (clientId) => void states.delete(clientId),
+    wentOffline: (clientId) => {
+      states.delete(clientId);
+      track(clientId, { queued: 0, ready: Promise.resolve(), dropped: false });
+    },
     get trackedClients() {
       return states.size;
     },
