@@ -23,9 +23,11 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import mqtt from 'mqtt';
 import { startBroker } from '../broker/broker-server.ts';
+import { agentUnitNodeFlags } from '../deploy/agent-unit.ts';
 import { createDevCertificates } from '../broker/dev-certificates.ts';
 import { decodeTelemetry } from '../contracts/telemetry.ts';
 import { parseVehicleTopic, topics } from '../contracts/topics.ts';
+import { cpuSeconds } from './process-cpu.ts';
 
 const { values: args } = parseArgs({ options: { seconds: { type: 'string', default: '60' }, only: { type: 'string' }, tls: { type: 'boolean', default: false } } });
 const SECONDS = Number(args.seconds);
@@ -33,24 +35,8 @@ const WARMUP_S = 10;
 const ROOT = join(import.meta.dirname, '..');
 const BUNDLE = join(ROOT, 'dist', 'agent', 'fleetpulse-agent.mjs');
 const PIDS = ['RPM', 'SPEED', 'ENGINE_LOAD', 'THROTTLE_POS', 'MAF', 'INTAKE_PRESSURE', 'COOLANT_TEMP', 'INTAKE_TEMP', 'TIMING_ADVANCE', 'SHORT_FUEL_TRIM_1'];
-const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 type Variant = 'cli' | 'bundle' | 'deployed';
-
-/** The node flags systemd passes (ExecStart=/usr/bin/node <flags> …/fleetpulse-agent.mjs agent), so the bench measures what ships. */
-function unitNodeFlags(): string[] {
-  const unit = readFileSync(join(ROOT, 'deploy', 'fleetpulse-agent.service'), 'utf8');
-  const exec = /^ExecStart=\/usr\/bin\/node (.*?)\S*fleetpulse-agent\.mjs agent$/m.exec(unit);
-  if (!exec) throw new Error('deploy/fleetpulse-agent.service: no ExecStart=/usr/bin/node … fleetpulse-agent.mjs agent line');
-  return exec[1]!.split(' ').filter(Boolean);
-}
-
-function cpuTicks(pid: number): number {
-  // Fields after the command name (which is in parentheses and may contain spaces): utime is field 14, stime 15.
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return Number(fields[11]) + Number(fields[12]);
-}
 
 /** VmRSS and its parts: RssAnon (the process's own memory) and RssFile (mapped files, mostly the node binary). */
 function rssMiB(pid: number): { total: number; anon: number; file: number } {
@@ -91,7 +77,7 @@ async function measure(variant: Variant, mqttUrl: string, tlsCa: string | undefi
     const agentArgs = ['agent', '--vehicle-id', vehicle, '--mqtt-url', mqttUrl, '--source', 'serial', '--serial', pty, '--fast-pids', PIDS.join(','), '--slow-pids', '', '--fast-hz', '5', '--batch-interval-ms', '5000', '--data-dir', dir, ...(tlsCa ? ['--tls-ca', tlsCa] : [])];
     const command = variant === 'cli' ? [join(ROOT, 'bin', 'fleetpulse.js'), ...agentArgs] : [BUNDLE, ...agentArgs];
     // BENCH_AGENT_NODE_ARGS: extra node flags for the agent process only, to try other settings.
-    const nodeArgs = [...(variant === 'deployed' ? unitNodeFlags() : []), ...(process.env.BENCH_AGENT_NODE_ARGS ?? '').split(' ').filter(Boolean)];
+    const nodeArgs = [...(variant === 'deployed' ? agentUnitNodeFlags() : []), ...(process.env.BENCH_AGENT_NODE_ARGS ?? '').split(' ').filter(Boolean)];
     agent = spawn(process.execPath, [...nodeArgs, ...command], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, FLEETPULSE_LOG_LEVEL: 'warn' } });
     let stderr = '';
     agent.stderr!.on('data', (d) => (stderr = (stderr + d).slice(-4000)));
@@ -99,13 +85,13 @@ async function measure(variant: Variant, mqttUrl: string, tlsCa: string | undefi
     await sleep(WARMUP_S * 1000);
     if (agent.exitCode !== null) throw new Error(`agent (${variant}) exited: ${stderr}`);
 
-    const before = { ticks: cpuTicks(pid), at: process.hrtime.bigint(), ...(counts.get(vehicle) ?? { samples: 0, values: 0 }) };
+    const before = { cpu: cpuSeconds(pid), at: process.hrtime.bigint(), ...(counts.get(vehicle) ?? { samples: 0, values: 0 }) };
     const rss: Array<ReturnType<typeof rssMiB>> = [];
     for (let s = 0; s < SECONDS; s++) {
       await sleep(1000);
       rss.push(rssMiB(pid));
     }
-    const ticks = cpuTicks(pid) - before.ticks;
+    const cpu = cpuSeconds(pid) - before.cpu;
     const wallS = Number(process.hrtime.bigint() - before.at) / 1e9;
     const after = counts.get(vehicle) ?? { samples: 0, values: 0 };
     const mean = (f: (r: ReturnType<typeof rssMiB>) => number) => rss.reduce((a, r) => a + f(r), 0) / rss.length;
@@ -115,7 +101,7 @@ async function measure(variant: Variant, mqttUrl: string, tlsCa: string | undefi
       rssMaxMiB: Math.max(...rss.map((r) => r.total)),
       anonMeanMiB: mean((r) => r.anon),
       fileMeanMiB: mean((r) => r.file),
-      cpuPercent: (100 * ticks) / CLK_TCK / wallS,
+      cpuPercent: (100 * cpu) / wallS,
       samplesPerS: (after.samples - before.samples) / wallS,
       valuesPerS: (after.values - before.values) / wallS,
     };
@@ -175,7 +161,7 @@ console.log('|---|---|---|---|---|---|---|---|');
 const label: Record<Variant, string> = {
   cli: 'tsx CLI (`node bin/fleetpulse.js agent`)',
   bundle: 'esbuild bundle (`node dist/agent/fleetpulse-agent.mjs agent`)',
-  deployed: `bundle as the systemd unit runs it (\`node ${unitNodeFlags().join(' ')} …\`)`,
+  deployed: `bundle as the systemd unit runs it (\`node ${agentUnitNodeFlags().join(' ')} …\`)`,
 };
 for (const r of results) {
   console.log(

@@ -20,13 +20,14 @@
  * (pause between connecting and loading).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { FileDeviceStore } from '../broker/device-store.ts';
 import { freePort, isPortOpen } from '../common/net.ts';
 import { topics } from '../contracts/topics.ts';
+import { cpuSecondsWithChildren } from './process-cpu.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const PUBLISHERS = (process.env.BENCH_PUBLISHERS ?? '10,1000').split(',').map(Number);
@@ -47,31 +48,6 @@ interface Result {
   p99Ms: number;
   /** CPU time of the broker's processes (with their children, e.g. cluster workers, and redis) per delivered message. */
   cpuUsPerMsg: number;
-}
-
-/**
- * user+system CPU seconds of these processes and their direct children, from /proc. Unlike msg/s
- * this hardly moves when other jobs compete for the cores, so it is the fairer cost measure here.
- */
-function cpuSeconds(pids: readonly number[]): number {
-  const ticks = 100; // USER_HZ on Linux
-  const wanted = new Set(pids);
-  let total = 0;
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-    } catch {
-      continue; // exited meanwhile
-    }
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const pid = Number(entry);
-    const ppid = Number(fields[1]);
-    if (!wanted.has(pid) && !wanted.has(ppid)) continue;
-    total += (Number(fields[11]) + Number(fields[12])) / ticks;
-  }
-  return total;
 }
 
 async function waitPort(port: number): Promise<void> {
@@ -123,10 +99,10 @@ async function runLoad(name: string, port: number, brokerPids: readonly number[]
   await new Promise((r) => setTimeout(r, 1000)); // warm-up
   measuring = true;
   const started = performance.now();
-  const cpuBefore = cpuSeconds(brokerPids);
+  const cpuBefore = cpuSecondsWithChildren(brokerPids);
   await new Promise((r) => setTimeout(r, SECONDS * 1000));
   measuring = false;
-  const cpu = cpuSeconds(brokerPids) - cpuBefore;
+  const cpu = cpuSecondsWithChildren(brokerPids) - cpuBefore;
   const elapsed = (performance.now() - started) / 1000;
   running = false;
   await Promise.race([Promise.all(loops), new Promise((r) => setTimeout(r, 5000))]);

@@ -19,15 +19,16 @@
  * BENCH_INGEST_NODE_ARGS are node flags for the ingest process alone, e.g.
  * "--cpu-prof --cpu-prof-dir=/tmp/prof" for a profile of ingest (written when it exits).
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import mqtt, { type MqttClient } from 'mqtt';
 import { startBroker } from '../broker/broker-server.ts';
+import { freePort } from '../common/net.ts';
+import { cpuSeconds } from './process-cpu.ts';
 import { startLocalInfluxd } from '../ingest/influxdb/local-influxd.ts';
 import { encodeTelemetry, type TelemetryBatch } from '../contracts/telemetry.ts';
 import { encodeCompactTelemetry } from '../contracts/telemetry-compact.ts';
@@ -59,29 +60,11 @@ if (values.payload !== 'json' && values.payload !== 'compact') throw new Error('
 if (values.broker !== 'process' && values.broker !== 'inline') throw new Error('--broker must be process or inline');
 const encode = (batch: TelemetryBatch): Buffer => (values.payload === 'compact' ? encodeCompactTelemetry(batch) : encodeTelemetry(batch));
 
-const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
-
-/** CPU seconds (user + system) a process has used so far. */
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  // Fields after the command name (in parentheses, may contain spaces): utime is field 14, stime 15.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
-}
-
 interface BenchBroker {
   url: string;
   /** The broker's process, or undefined when it shares this one. */
   pid: number | undefined;
   close(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  return port;
 }
 
 /** startBroker as `fleetpulse broker --persistence memory` runs it, in its own process (bench/broker-bench-server.ts). */

@@ -56,10 +56,12 @@ class MultiIndex<K> {
     if (list.length === 0) this.map.delete(key);
   }
 
-  /** The oldest entry under `key` that passes `accept`. */
-  oldest(key: K, accept: (entry: Entry) => boolean = () => true): Entry | undefined {
+  /** The oldest entry under `key` that passes `accept` (all pass when it is omitted). */
+  oldest(key: K, accept?: (entry: Entry) => boolean): Entry | undefined {
+    const list = this.map.get(key);
+    if (!list) return undefined;
     let best: Entry | undefined;
-    for (const entry of this.map.get(key) ?? []) if (accept(entry) && (!best || entry.seq < best.seq)) best = entry;
+    for (const entry of list) if ((!accept || accept(entry)) && (!best || entry.seq < best.seq)) best = entry;
     return best;
   }
 }
@@ -71,8 +73,9 @@ class OutgoingQueue {
   private nextSeq = 0;
   private holes = 0;
   private readonly byCounter = new MultiIndex<string>();
-  // Unsent messages have no id yet (undefined), indexed too: the stock store's scans match them as well.
-  private readonly byMessageId = new MultiIndex<number | undefined>();
+  // Only sent messages: unsent ones have no id yet, and a list of every unsent message would make each
+  // send cost O(backlog) again. The rare lookup of an undefined id scans the queue, as the stock store does.
+  private readonly byMessageId = new MultiIndex<number>();
 
   get size(): number {
     return this.entries.length - this.holes;
@@ -85,8 +88,8 @@ class OutgoingQueue {
   }
 
   update(packet: QueuedPacket): boolean {
-    const sameOrigin = this.byCounter.oldest(counterKey(packet), (e) => e.packet.brokerId === packet.brokerId && e.packet.brokerCounter === packet.brokerCounter);
-    const otherOrigin = this.byMessageId.oldest(packet.messageId, (e) => e.packet.brokerId !== packet.brokerId);
+    const sameOrigin = this.byCounter.oldest(counterKey(packet));
+    const otherOrigin = this.withMessageId(packet.messageId, (e) => e.packet.brokerId !== packet.brokerId);
     const target = sameOrigin && (!otherOrigin || sameOrigin.seq < otherOrigin.seq) ? sameOrigin : otherOrigin;
     if (!target) return false;
     this.unindex(target);
@@ -97,7 +100,7 @@ class OutgoingQueue {
   }
 
   clear(messageId: number | undefined): QueuedPacket | undefined {
-    const entry = this.byMessageId.oldest(messageId);
+    const entry = this.withMessageId(messageId);
     if (!entry) return undefined;
     this.unindex(entry);
     entry.removed = true;
@@ -112,14 +115,21 @@ class OutgoingQueue {
     return out;
   }
 
+  /** The oldest live entry with this message id that passes `accept`. */
+  private withMessageId(messageId: number | undefined, accept?: (entry: Entry) => boolean): Entry | undefined {
+    if (messageId !== undefined) return this.byMessageId.oldest(messageId, accept);
+    for (const entry of this.entries) if (!entry.removed && entry.packet.messageId === undefined && (!accept || accept(entry))) return entry;
+    return undefined;
+  }
+
   private index(entry: Entry): void {
     this.byCounter.add(counterKey(entry.packet), entry);
-    this.byMessageId.add(entry.packet.messageId, entry);
+    if (entry.packet.messageId !== undefined) this.byMessageId.add(entry.packet.messageId, entry);
   }
 
   private unindex(entry: Entry): void {
     this.byCounter.delete(counterKey(entry.packet), entry);
-    this.byMessageId.delete(entry.packet.messageId, entry);
+    if (entry.packet.messageId !== undefined) this.byMessageId.delete(entry.packet.messageId, entry);
   }
 
   /** Drops removed entries once they are at least half the array: amortised O(1) per removal. */

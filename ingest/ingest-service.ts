@@ -242,24 +242,32 @@ export class IngestService {
       this.http = await startIngestHttpServer(this, this.options.httpHost ?? '127.0.0.1', this.options.httpPort);
       this.log.info('metrics and health', { url: this.http.url });
     }
+    const keepaliveS = this.options.keepaliveS ?? 30;
     const client = mqtt.connect(this.options.mqttUrl, {
       clientId: this.options.clientId,
       clean: false,
       reconnectPeriod: 1000,
-      keepalive: this.options.keepaliveS ?? 30,
+      keepalive: keepaliveS,
       username: this.options.username,
       password: this.options.password,
     });
     // mqtt.js sends the PUBACK only after handleMessage calls back, and reads the next packet only
     // then (Aedes speaks MQTT 3.1.1, so v5's customHandleAcks is not available). The callback
     // comes as soon as the record is spooled: synchronously, unless the spool is full.
+    const livenessEveryMs = (keepaliveS * 1000) / 4;
+    let lastLiveness = 0;
     client.handleMessage = (packet, callback) => {
       if (packet.cmd !== 'publish') return callback();
       // A message from the broker proves the connection alive. mqtt.js counts only acknowledgements and
       // PINGRESP as such, so while ingest reads through a backlog its PINGRESP waits behind thousands of
       // queued messages, the keep-alive times out and the session reconnects: everything in flight is
       // sent again, and the broker's offline queue fills meanwhile (seen at 100,000 vehicles).
-      client.reschedulePing(true);
+      // Rescheduling replaces a timer, so at most every quarter keep-alive, not per message.
+      const now = Date.now();
+      if (now - lastLiveness >= livenessEveryMs) {
+        lastLiveness = now;
+        client.reschedulePing(true);
+      }
       // Stopping: leave it unacknowledged for the broker to redeliver.
       if (this.stopped) return;
       let pending: Promise<void> | undefined;

@@ -7,6 +7,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { startBroker } from '../broker/broker-server.ts';
 import { createDevCertificates } from '../broker/dev-certificates.ts';
 import { decodeTelemetry } from '../contracts/telemetry.ts';
+import { agentUnitNodeFlags } from '../deploy/agent-unit.ts';
 import { parseVehicleTopic, topics } from '../contracts/topics.ts';
 import { ROOT, runCli } from './support/cli.ts';
 import { waitFor } from './support/influx.ts';
@@ -72,8 +73,7 @@ describe('agent bundle for the Raspberry Pi', () => {
   it('publishes over mqtt://, mqtts:// and ws:// when started as the systemd unit starts it', async () => {
     // The bundle loads mqtt.js's TLS and WebSocket transports only on first use (scripts/build-agent.mjs):
     // each scheme must still work, with the node flags of the shipped unit.
-    const unit = readFileSync(join(ROOT, 'deploy', 'fleetpulse-agent.service'), 'utf8');
-    const flags = /^ExecStart=\/usr\/bin\/node (.*?)\S*fleetpulse-agent\.mjs agent$/m.exec(unit)![1]!.split(' ').filter(Boolean);
+    const flags = agentUnitNodeFlags();
     const dir = mkdtempSync(join(tmpdir(), 'fleetpulse-bundle-'));
     const certs = createDevCertificates({ dir, hosts: ['127.0.0.1'] });
     const broker = await startBroker({ host: '127.0.0.1', port: 0, sysIntervalMs: 0, tls: { port: 0, certFile: certs.serverCert, keyFile: certs.serverKey }, ws: { port: 0 } });
