@@ -50,3 +50,23 @@ export function signalInfo(name: string): SignalInfo | undefined {
 export function signalField(name: string): string {
   return name.toLowerCase();
 }
+
+/**
+ * Signals the agent polls fast by default (engine speed and load change within a second), and the
+ * slow ones (temperatures, trims, voltage …). The simulated training fleet is read with the same
+ * split (simulator/observation.ts), so the model sees what an agent in a car sends.
+ */
+export const DEFAULT_FAST_SIGNALS: readonly SignalName[] = ['RPM', 'SPEED', 'ENGINE_LOAD', 'THROTTLE_POS', 'MAF', 'INTAKE_PRESSURE'];
+export const DEFAULT_SLOW_SIGNALS: readonly SignalName[] = [
+  'COOLANT_TEMP',
+  'INTAKE_TEMP',
+  'SHORT_FUEL_TRIM_1',
+  'LONG_FUEL_TRIM_1',
+  'TIMING_ADVANCE',
+  'O2_B1S1',
+  'CATALYST_TEMP_B1S1',
+  'CONTROL_MODULE_VOLTAGE',
+  'FUEL_LEVEL',
+  'BAROMETRIC_PRESSURE',
+  'RUN_TIME',
+];

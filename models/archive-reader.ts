@@ -21,7 +21,8 @@ import type { Sample } from '../contracts/telemetry.ts';
 import { ConfigError } from '../common/errors.ts';
 import { ARCHIVE_SIGNALS, DAY_DIR, PART_FILE } from '../ingest/archive/archive-layout.ts';
 import { FEATURE_NAMES, FEATURE_SET_ID, FEATURE_VERSION, type FeatureVector } from './features.ts';
-import { type DatasetVehicle, DEFAULT_LABEL_SEVERITY, DEFAULT_WINDOW_MS, featureRow, type Split, vehicleWindower, type WindowDataset } from './window-dataset.ts';
+import type { BaselineOptions } from './vehicle-baseline.ts';
+import { type DatasetVehicle, DEFAULT_LABEL_SEVERITY, DEFAULT_WINDOW_MS, featureRow, type Split, VehicleFeaturePath, vehicleWindower, type WindowDataset } from './window-dataset.ts';
 
 export interface ArchiveReadOptions {
   dir: string;
@@ -177,6 +178,8 @@ export interface ArchiveDatasetOptions extends ArchiveReadOptions {
   windowMs?: number;
   /** Share of vehicles in validation and in test (each), chosen by a hash of the vehicle id. */
   holdoutFraction?: number;
+  /** Each vehicle's baseline learns from its first archived windows, as ingest's did. */
+  baseline?: BaselineOptions;
   /** Called after each vehicle. */
   onProgress?: (vehicles: number, windows: number) => void;
 }
@@ -199,17 +202,22 @@ export async function buildArchiveDataset(o: ArchiveDatasetOptions, stats: Archi
   const x: number[] = [];
   const vehicleIndex: number[] = [];
   const t: number[] = [];
+  const learned: number[] = [];
   let windower: ReturnType<typeof vehicleWindower<Sample>> | undefined;
+  let path: VehicleFeaturePath | undefined;
   const take = (windows: { startMs: number; samples: Sample[] }[]): void => {
     for (const w of windows) {
-      for (const v of featureRow(w.samples)) x.push(v);
+      const row = path!.window(w.startMs, w.samples);
+      for (const v of featureRow(row.features)) x.push(v);
       vehicleIndex.push(vehicles.length - 1);
       t.push(w.startMs);
+      learned.push(row.learned ? 1 : 0);
     }
   };
   for await (const chunk of readArchive(o, stats)) {
     if (!windower) {
       windower = vehicleWindower<Sample>(windowMs);
+      path = new VehicleFeaturePath(o.baseline ?? {});
       vehicles.push({ id: chunk.vehicle, profile: 'archive', style: 'unknown', fault: null, onsetMs: null, failureMs: null, split: splitOf(chunk.vehicle, holdout) });
     }
     take(windower.push(chunk.samples));
@@ -234,6 +242,7 @@ export async function buildArchiveDataset(o: ArchiveDatasetOptions, stats: Archi
     severity: new Float32Array(n).fill(Number.NaN),
     ttfS: new Float64Array(n).fill(Number.NaN),
     label: new Int8Array(n).fill(-1),
+    learned: Uint8Array.from(learned),
   };
 }
 

@@ -66,6 +66,7 @@ export function withArchiveWindows(labelled: WindowDataset, archive: WindowDatas
     severity: concat(labelled.severity, new Float32Array(a)),
     ttfS: concat(labelled.ttfS, new Float64Array(a).fill(Number.NaN)),
     label,
+    learned: Uint8Array.from([...labelled.learned, ...archive.learned]),
   };
   return { dataset, labelling: { healthy, unlabelled: a - healthy } };
 }

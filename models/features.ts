@@ -1,216 +1,316 @@
 /**
  * The feature contract: what one window of one vehicle's telemetry becomes before a model sees it.
- * Ingest (per closed window) and the trainer (offline, over stored telemetry) both call
+ * Ingest (per closed window), the trainer and `fleetpulse train evaluate-drives` all call
  * `computeFeatures`; nothing else computes features, so training and serving cannot drift.
  *
- * Guarantees:
- * - `FEATURE_NAMES` is a stable, ordered list derived from the declared signal list
- *   (`FEATURE_SIGNALS`, i.e. the catalogue in contracts/signals.ts) and the cross-signal table
- *   below. A new signal appends its five features after the existing per-signal ones of the
- *   signals declared before it; `FEATURE_SET_ID` changes whenever the list changes, and
- *   `FEATURE_VERSION` whenever the meaning of a feature changes.
- * - The result depends only on the set of samples, not on their order or on duplicates:
- *   samples are sorted by event time and a repeated event time counts once (the last one wins,
- *   as it does in InfluxDB). The result is therefore bit-for-bit reproducible.
- * - A feature whose inputs are absent from the window is omitted, never NaN or ±Infinity.
+ * Version 2 is built to mean the same on every car and at every poll rate:
+ * - **A fixed time grid.** Every signal is read onto a 1 s grid by holding its latest reading for
+ *   at most `MAX_HOLD_S` (a slow PID polled every 2–5 s still fills the grid; a signal that stopped
+ *   does not). Means, spreads and slopes are taken over grid points, i.e. over time, not over
+ *   readings: a car polled at 10 Hz and one polled at 0.5 Hz give the same numbers for the same
+ *   drive. Holding the latest reading (rather than averaging readings within a second) keeps a
+ *   sensor's noise at the same width whatever the rate.
+ * - **Signals are aligned by time**, not by sample: the agent's scheduler puts RPM and coolant in
+ *   different requests, so a cross-signal feature reads both from the grid.
+ * - **No counts.** Nothing depends on how many samples or batches a window has; a feature needs a
+ *   minimum *time* in its operating regime (`MIN_REGIME_S`), else it is absent.
+ * - **Absent is absent.** A car without a MAF, an O2 sensor or a voltage PID simply has no feature
+ *   that needs it; features are never 0 for "missing". Imputation is the model's business.
+ * - **Physical features only.** Each feature measures something a fault changes in an engine
+ *   (thermostat regulation, fuel correction at idle, charging voltage …), in physical units, inside
+ *   the operating regime where the fault shows. There are no generic per-signal statistics: those
+ *   mostly describe the driver and the car model, which is how a model learns the simulator.
+ *
+ * Guarantees: `FEATURE_NAMES` is a stable ordered list; `FEATURE_SET_ID` changes when it or
+ * `FEATURE_VERSION` changes. The result depends only on the set of samples (sorted by event time,
+ * a repeated event time counts once, the last one wins, as in InfluxDB), so it is bit-for-bit
+ * reproducible. A feature is finite or absent, never NaN or ±Infinity.
  */
-import { SIGNALS, signalField, type SignalName } from '../contracts/signals.ts';
+import type { SignalName } from '../contracts/signals.ts';
 import type { Sample } from '../contracts/telemetry.ts';
 
 /** Bumped when the computation of an existing feature changes meaning. */
-export const FEATURE_VERSION = 1;
+export const FEATURE_VERSION = 2;
 
-/** Signals that get per-signal features, in catalogue order. */
-export const FEATURE_SIGNALS: readonly SignalName[] = SIGNALS.map((s) => s.name as SignalName);
+/** Grid step (s). */
+export const GRID_S = 1;
+/** Longest a reading stands for its signal on the grid (s): covers PIDs polled at 0.2 Hz and faster. */
+export const MAX_HOLD_S = 6;
+/** Least time (s) a window must spend in a feature's regime for the feature to exist. */
+export const MIN_REGIME_S = 8;
+/** Successive readings further apart than this are not compared (a gap in the data). */
+const MAX_STEP_S = 6;
 
-export const PER_SIGNAL_STATS = ['mean', 'std', 'min', 'max', 'slope'] as const;
-export type PerSignalStat = (typeof PER_SIGNAL_STATS)[number];
-
-/** Name of a per-signal feature, e.g. `coolant_temp_slope`. */
-export function signalFeatureName(signal: string, stat: PerSignalStat): string {
-  return `${signalField(signal)}_${stat}`;
-}
-
-type Values = Readonly<Partial<Record<string, number>>>;
-
-interface CrossFeature {
-  readonly name: string;
-  /** Every signal it reads; the feature exists only if all are in the catalogue. */
-  readonly needs: readonly string[];
-  readonly description: string;
-  readonly compute: (samples: readonly Values[], times: readonly number[]) => number | undefined;
-}
-
-/** Minimum engine speed and load for MAF per rpm·load; below it the ratio is noise. */
-const MIN_RPM_FOR_MAF_RATIO = 300;
-const MIN_LOAD_FOR_MAF_RATIO = 5;
 /** Engine running (above cranking speed). */
 const MIN_RUNNING_RPM = 400;
-/** Coolant at which every profile's thermostat has started to open. */
-const WARM_COOLANT_C = 80;
+/** Idle: running and standing, for at least IDLE_SETTLE_S before and after (not a launch or a stop). */
+const IDLE_MAX_KMH = 2;
+const IDLE_SETTLE_S = 2;
+/** Coolant at which every engine's thermostat regulates; below it an engine is warming up. */
+const WARM_COOLANT_C = 70;
+/** An engine running this long should be warm whatever the weather (s). */
+const WARMED_UP_RUN_S = 900;
 /** Speed with enough ram air through the radiator. */
-const MOVING_KMH = 50;
+const MOVING_KMH = 40;
+/** Cruise: moving, not braking on a closed throttle (fuel cut hides the trims). */
+const CRUISE_MIN_KMH = 20;
 /** Throttle opening (absolute %) at which an unrestricted intake is close to ambient pressure. */
 const HIGH_THROTTLE_PCT = 50;
-/** Successive readings further apart than this are not compared (a gap in the data). */
-const MAX_STEP_S = 5;
+/** Engine speed at which every alternator delivers close to its rating. */
+const CHARGING_RPM = 1500;
 
-const CROSS_FEATURES: readonly CrossFeature[] = [
+/** One signal on the grid: NaN where the signal has no reading within MAX_HOLD_S. */
+type Column = Float64Array;
+
+/** A window on the grid, with the raw readings kept for the features that need successive steps. */
+export interface Grid {
+  readonly n: number;
+  /** Seconds from the first reading to each grid point. */
+  readonly timeS: Float64Array;
+  column(signal: SignalName): Column | undefined;
+  /** Raw readings of one signal, in time order: [seconds from the first reading, value]. */
+  readings(signal: SignalName): ReadonlyArray<readonly [number, number]>;
+}
+
+/** Per grid point: which operating regime the engine is in (false where it cannot be told). */
+export interface Regimes {
+  running: Uint8Array;
+  /** Warm and regulating: coolant ≥ 70 °C. */
+  warm: Uint8Array;
+  /** Should be warm: running ≥ 15 min, or coolant ≥ 70 °C when run time is not reported. */
+  warmedUp: Uint8Array;
+  idle: Uint8Array;
+  cruise: Uint8Array;
+  moving: Uint8Array;
+}
+
+/** How a feature is compared with the vehicle's own normal (models/vehicle-baseline.ts). */
+export interface BaselineSpec {
+  /**
+   * Smallest spread (feature unit) a deviation is measured in: about the resolution at which the
+   * quantity is meaningful (a sensor's quantum, a few % of trim). Keeps a car whose normal is very
+   * steady from turning noise into large deviations.
+   */
+  readonly floor: number;
+  /** Words for an alert: "<what> 11 °C above this car's normal <when>". */
+  readonly what: string;
+  readonly when: string;
+}
+
+export interface FeatureDefinition {
+  readonly name: string;
+  readonly unit: string;
+  /** Signals the feature reads (every one must be present). */
+  readonly needs: readonly SignalName[];
+  readonly description: string;
+  /** Whether the vehicle baseline learns this feature's normal and the model sees its deviation. */
+  readonly baseline?: BaselineSpec;
+  readonly compute: (grid: Grid, regimes: Regimes) => number | undefined;
+}
+
+const DEFINITIONS: readonly FeatureDefinition[] = [
+  // ---- cooling -------------------------------------------------------------------------------
   {
-    name: 'coolant_temp_vs_load_slope',
-    needs: ['COOLANT_TEMP', 'ENGINE_LOAD'],
-    description: 'Least-squares slope of coolant temperature on engine load (°C per % load)',
-    compute: (samples) => regressionSlope(pairs(samples, 'ENGINE_LOAD', 'COOLANT_TEMP')),
-  },
-  {
-    name: 'coolant_temp_per_load_mean',
-    needs: ['COOLANT_TEMP', 'ENGINE_LOAD'],
-    description: 'Mean coolant temperature divided by (1 + load/100): running hot for the work done',
-    compute: (samples) => mean(pairs(samples, 'ENGINE_LOAD', 'COOLANT_TEMP').map(([load, temp]) => temp / (1 + load / 100))),
-  },
-  {
-    name: 'fuel_trim_total_mean',
-    needs: ['SHORT_FUEL_TRIM_1', 'LONG_FUEL_TRIM_1'],
-    description: 'Mean of STFT + LTFT, bank 1 (%): the total correction the ECU applies',
-    compute: (samples) => mean(pairs(samples, 'SHORT_FUEL_TRIM_1', 'LONG_FUEL_TRIM_1').map(([s, l]) => s + l)),
-  },
-  {
-    name: 'fuel_trim_total_max_abs',
-    needs: ['SHORT_FUEL_TRIM_1', 'LONG_FUEL_TRIM_1'],
-    description: 'Largest |STFT + LTFT|, bank 1 (%)',
-    compute: (samples) => maxOf(pairs(samples, 'SHORT_FUEL_TRIM_1', 'LONG_FUEL_TRIM_1').map(([s, l]) => Math.abs(s + l))),
-  },
-  {
-    name: 'maf_per_rpm_load_mean',
-    needs: ['MAF', 'RPM', 'ENGINE_LOAD'],
-    description: `Mean MAF / (RPM/1000 · LOAD/100) in g/s, over samples with RPM ≥ ${MIN_RPM_FOR_MAF_RATIO} and load ≥ ${MIN_LOAD_FOR_MAF_RATIO} %: air drawn for the work done (leaks, dirty MAF)`,
-    compute: (samples) => {
-      const ratios: number[] = [];
-      for (const s of samples) {
-        const maf = s.MAF;
-        const rpm = s.RPM;
-        const load = s.ENGINE_LOAD;
-        if (maf === undefined || rpm === undefined || load === undefined) continue;
-        if (rpm < MIN_RPM_FOR_MAF_RATIO || load < MIN_LOAD_FOR_MAF_RATIO) continue;
-        ratios.push(maf / ((rpm / 1000) * (load / 100)));
-      }
-      return mean(ratios);
-    },
-  },
-  {
-    name: 'control_module_voltage_ripple',
-    needs: ['CONTROL_MODULE_VOLTAGE'],
-    description: 'Median |change| of control-module voltage between successive readings at most 5 s apart (V): regulator ripple of a failing alternator, robust to load steps',
-    compute: (samples, times) => median(successiveChanges(samples, times, 'CONTROL_MODULE_VOLTAGE').map(Math.abs)),
-  },
-  {
-    name: 'control_module_voltage_vs_rpm_slope',
-    needs: ['CONTROL_MODULE_VOLTAGE', 'RPM'],
-    description: 'Least-squares slope of control-module voltage on RPM/1000 with the engine running (V per 1000 rpm): a healthy regulator holds its set point at any speed, a weak alternator only at high speed',
-    compute: (samples) => regressionSlope(pairs(samples, 'RPM', 'CONTROL_MODULE_VOLTAGE').filter(([rpm]) => rpm >= MIN_RUNNING_RPM).map(([rpm, v]) => [rpm / 1000, v])),
-  },
-  {
-    name: 'coolant_temp_warm_slope',
-    needs: ['COOLANT_TEMP'],
-    description: `Least-squares slope of coolant temperature over time while at or above ${WARM_COOLANT_C} °C (°C/s): a thermostat regulates a warm engine flat`,
-    compute: (samples, times) => regressionSlope(timed(samples, times, 'COOLANT_TEMP').filter(([, c]) => c >= WARM_COOLANT_C)),
-  },
-  {
-    name: 'coolant_temp_ripple',
-    needs: ['COOLANT_TEMP'],
-    description: 'Mean |change| of coolant temperature between successive readings at most 5 s apart (°C): steam pockets, fan cycling',
-    compute: (samples, times) => mean(successiveChanges(samples, times, 'COOLANT_TEMP').map(Math.abs)),
-  },
-  {
-    name: 'coolant_warmup_rate_per_load',
-    needs: ['COOLANT_TEMP', 'ENGINE_LOAD', 'RPM'],
-    description: `Slope of coolant temperature over time below ${WARM_COOLANT_C} °C (°C/s) divided by the mean of load/100 · RPM/1000 (a proxy of fuel burnt, so of heat in): a warming engine with a closed thermostat keeps its heat, a stuck-open one loses it to the radiator`,
-    compute: (samples, times) => {
-      const cold: Array<[number, number]> = [];
-      const work: number[] = [];
-      samples.forEach((s, i) => {
-        const c = s.COOLANT_TEMP;
-        const load = s.ENGINE_LOAD;
-        const rpm = s.RPM;
-        if (c === undefined || load === undefined || rpm === undefined || c >= WARM_COOLANT_C || rpm < MIN_RUNNING_RPM) return;
-        cold.push([times[i]!, c]);
-        work.push((load / 100) * (rpm / 1000));
-      });
-      const slope = regressionSlope(cold);
-      const w = mean(work);
-      return slope === undefined || w === undefined || w < 0.05 ? undefined : slope / w;
-    },
-  },
-  {
-    name: 'coolant_temp_moving_mean',
+    name: 'coolant_temp_moving',
+    unit: '°C',
     needs: ['COOLANT_TEMP', 'SPEED'],
-    description: `Mean coolant temperature while faster than ${MOVING_KMH} km/h and warm (°C): with ram air through the radiator a working thermostat holds its set point`,
-    compute: (samples) => mean(pairs(samples, 'SPEED', 'COOLANT_TEMP').filter(([v, c]) => v >= MOVING_KMH && c >= WARM_COOLANT_C).map(([, c]) => c)),
+    description: `Mean coolant temperature once the engine should be warm, at ≥ ${MOVING_KMH} km/h: with ram air through the radiator a working thermostat holds its set point; stuck open the engine runs cool, stuck closed or short of coolant it runs hot`,
+    baseline: { floor: 1.5, what: 'coolant', when: 'at speed once warm' },
+    compute: (g, r) => meanWhere(g.column('COOLANT_TEMP')!, and(r.warmedUp, r.moving)),
+  },
+  {
+    name: 'coolant_temp_idle',
+    unit: '°C',
+    needs: ['COOLANT_TEMP', 'SPEED', 'RPM'],
+    description: 'Mean coolant temperature at idle once warm: the fan, not the thermostat, holds it here; low coolant or a weak fan lets it climb',
+    baseline: { floor: 1.5, what: 'coolant', when: 'at idle once warm' },
+    compute: (g, r) => meanWhere(g.column('COOLANT_TEMP')!, and(r.warmedUp, r.idle)),
+  },
+  {
+    name: 'coolant_temp_roughness',
+    unit: '°C',
+    needs: ['COOLANT_TEMP', 'RPM'],
+    description: 'Robust spread of coolant temperature about its straight-line trend over the window, engine running: steam pockets at the sensor when coolant runs low make the reading jump',
+    baseline: { floor: 0.4, what: 'coolant reading jumps', when: 'with the engine running' },
+    compute: (g, r) => residualSpread(g.timeS, g.column('COOLANT_TEMP')!, r.running),
+  },
+  {
+    name: 'coolant_temp_slope_moving',
+    unit: '°C/min',
+    needs: ['COOLANT_TEMP', 'SPEED'],
+    description: `Slope of coolant temperature once warm at ≥ ${MOVING_KMH} km/h (°C per minute): a regulating thermostat keeps it flat; stuck open, the engine cools at speed`,
+    compute: (g, r) => scaled(slopeWhere(g.timeS, g.column('COOLANT_TEMP')!, and(r.warmedUp, r.moving)), 60),
+  },
+  // ---- fuel control --------------------------------------------------------------------------
+  {
+    name: 'fuel_trim_idle',
+    unit: '%',
+    needs: ['SHORT_FUEL_TRIM_1', 'LONG_FUEL_TRIM_1', 'SPEED', 'RPM', 'COOLANT_TEMP'],
+    description: 'Mean total fuel trim (STFT + LTFT, bank 1) at warm idle: air the ECU did not meter (a vacuum leak) or oxygen from misfiring cylinders shows most at idle, where intake air is least',
+    baseline: { floor: 1.5, what: 'fuel trim', when: 'at warm idle' },
+    compute: (g, r) => meanWhere(sum(g.column('SHORT_FUEL_TRIM_1')!, g.column('LONG_FUEL_TRIM_1')!), and(r.warm, r.idle)),
+  },
+  {
+    name: 'fuel_trim_cruise',
+    unit: '%',
+    needs: ['SHORT_FUEL_TRIM_1', 'LONG_FUEL_TRIM_1', 'SPEED', 'RPM', 'COOLANT_TEMP'],
+    description: `Mean total fuel trim (STFT + LTFT, bank 1) when warm and moving at ≥ ${CRUISE_MIN_KMH} km/h: a MAF that under-reads needs correction at every load, a vacuum leak much less than at idle`,
+    baseline: { floor: 1.5, what: 'fuel trim', when: 'when cruising warm' },
+    compute: (g, r) => meanWhere(sum(g.column('SHORT_FUEL_TRIM_1')!, g.column('LONG_FUEL_TRIM_1')!), and(r.warm, r.cruise)),
+  },
+  // ---- air path ------------------------------------------------------------------------------
+  {
+    name: 'maf_per_rpm_load',
+    unit: 'g/s',
+    needs: ['MAF', 'RPM', 'ENGINE_LOAD'],
+    description: 'Mean MAF / (RPM/1000 · load/100) with the engine running above 5 % load: air measured for the work done (a leak behind the sensor, a drifting sensor)',
+    baseline: { floor: 0.4, what: 'measured air flow per unit of work', when: 'with the engine running' },
+    compute: (g, r) => {
+      const maf = g.column('MAF')!;
+      const rpm = g.column('RPM')!;
+      const load = g.column('ENGINE_LOAD')!;
+      const ratio = new Float64Array(g.n).fill(Number.NaN);
+      for (let i = 0; i < g.n; i++) if (r.running[i] && load[i]! >= 5) ratio[i] = maf[i]! / ((rpm[i]! / 1000) * (load[i]! / 100));
+      return meanWhere(ratio, r.running);
+    },
+  },
+  {
+    name: 'manifold_pressure_idle',
+    unit: 'kPa',
+    needs: ['INTAKE_PRESSURE', 'SPEED', 'RPM', 'COOLANT_TEMP'],
+    description: 'Mean manifold absolute pressure at warm idle: misfiring cylinders make no torque, so the others need more air to hold idle',
+    baseline: { floor: 1.5, what: 'manifold pressure', when: 'at warm idle' },
+    compute: (g, r) => meanWhere(g.column('INTAKE_PRESSURE')!, and(r.warm, r.idle)),
   },
   {
     name: 'manifold_pressure_deficit_high_throttle',
-    needs: ['ENGINE_LOAD', 'THROTTLE_POS', 'INTAKE_TEMP', 'BAROMETRIC_PRESSURE'],
-    description: `Mean barometric pressure minus the manifold pressure (measured MAP where reported, else estimated from load and intake temperature) over samples with throttle ≥ ${HIGH_THROTTLE_PCT} % (kPa): the pressure an intake restriction (clogged filter) takes away at high flow`,
-    compute: (samples) => {
-      const out: number[] = [];
-      for (const s of samples) {
-        const th = s.THROTTLE_POS;
-        const baro = s.BAROMETRIC_PRESSURE;
-        if (th === undefined || baro === undefined || th < HIGH_THROTTLE_PCT) continue;
-        const map = manifoldPressure(s);
-        if (map !== undefined) out.push(baro - map);
+    unit: 'kPa',
+    needs: ['ENGINE_LOAD', 'THROTTLE_POS', 'INTAKE_TEMP', 'BAROMETRIC_PRESSURE', 'RPM'],
+    description: `Mean barometric minus manifold pressure (MAP where reported, else estimated from load and intake temperature) with the throttle ≥ ${HIGH_THROTTLE_PCT} % open: what an intake restriction (a clogged filter) takes away at high flow`,
+    baseline: { floor: 2, what: 'manifold pressure lost at full throttle', when: 'at high throttle' },
+    compute: (g, r) => {
+      const throttle = g.column('THROTTLE_POS')!;
+      const baro = g.column('BAROMETRIC_PRESSURE')!;
+      const map = manifoldPressure(g);
+      const deficit = new Float64Array(g.n).fill(Number.NaN);
+      const open = new Uint8Array(g.n);
+      for (let i = 0; i < g.n; i++) {
+        if (!r.running[i] || !(throttle[i]! >= HIGH_THROTTLE_PCT)) continue;
+        open[i] = 1;
+        deficit[i] = baro[i]! - map[i]!;
       }
-      return mean(out);
+      return meanWhere(deficit, open, 3);
+    },
+  },
+  // ---- combustion ----------------------------------------------------------------------------
+  {
+    name: 'rpm_idle_roughness',
+    unit: 'rpm',
+    needs: ['RPM', 'SPEED', 'COOLANT_TEMP'],
+    description: 'Robust spread of engine speed about its trend at steady warm idle: a misfiring cylinder makes idle hunt',
+    baseline: { floor: 8, what: 'idle speed unsteadiness', when: 'at warm idle' },
+    compute: (g, r) => residualSpread(g.timeS, g.column('RPM')!, and(r.warm, r.idle)),
+  },
+  {
+    name: 'timing_idle_roughness',
+    unit: '°',
+    needs: ['TIMING_ADVANCE', 'RPM', 'SPEED', 'COOLANT_TEMP'],
+    description: 'Robust spread of ignition advance about its trend at steady warm idle: idle speed control trims timing against every missed combustion',
+    baseline: { floor: 0.75, what: 'ignition timing unsteadiness', when: 'at warm idle' },
+    compute: (g, r) => residualSpread(g.timeS, g.column('TIMING_ADVANCE')!, and(r.warm, r.idle)),
+  },
+  {
+    name: 'catalyst_temp_idle',
+    unit: '°C',
+    needs: ['CATALYST_TEMP_B1S1', 'RPM', 'SPEED', 'COOLANT_TEMP'],
+    description: 'Mean catalyst temperature at warm idle: unburnt fuel from misfires burns in the catalyst',
+    baseline: { floor: 15, what: 'catalyst temperature', when: 'at warm idle' },
+    compute: (g, r) => meanWhere(g.column('CATALYST_TEMP_B1S1')!, and(r.warm, r.idle)),
+  },
+  // ---- charging ------------------------------------------------------------------------------
+  {
+    name: 'voltage_charging',
+    unit: 'V',
+    needs: ['CONTROL_MODULE_VOLTAGE', 'RPM'],
+    description: `Median control-module voltage at ≥ ${CHARGING_RPM} rpm: the regulator's set point while the alternator keeps up; a failing one sags`,
+    baseline: { floor: 0.08, what: 'charging voltage', when: 'above idle' },
+    compute: (g, r) => {
+      const rpm = g.column('RPM')!;
+      const fast = new Uint8Array(g.n);
+      for (let i = 0; i < g.n; i++) fast[i] = r.running[i] && rpm[i]! >= CHARGING_RPM ? 1 : 0;
+      return medianWhere(g.column('CONTROL_MODULE_VOLTAGE')!, fast);
     },
   },
   {
-    name: 'manifold_pressure_ratio_max',
-    needs: ['ENGINE_LOAD', 'INTAKE_TEMP', 'BAROMETRIC_PRESSURE', 'RPM'],
-    description: 'Highest manifold / barometric pressure with the engine running (MAP where reported, else estimated from load): close to 1 at wide-open throttle unless the intake is restricted',
-    compute: (samples) => {
-      let best: number | undefined;
-      for (const s of samples) {
-        const baro = s.BAROMETRIC_PRESSURE;
-        if (baro === undefined || !(baro > 0) || (s.RPM ?? 0) < MIN_RUNNING_RPM) continue;
-        const map = manifoldPressure(s);
-        if (map !== undefined && (best === undefined || map / baro > best)) best = map / baro;
-      }
-      return best;
-    },
+    name: 'voltage_idle',
+    unit: 'V',
+    needs: ['CONTROL_MODULE_VOLTAGE', 'RPM', 'SPEED'],
+    description: 'Median control-module voltage at idle: a weak alternator cannot carry the load at idle speed',
+    baseline: { floor: 0.08, what: 'voltage', when: 'at idle' },
+    compute: (g, r) => medianWhere(g.column('CONTROL_MODULE_VOLTAGE')!, r.idle),
   },
   {
-    name: 'rpm_per_speed_mean',
-    needs: ['RPM', 'SPEED'],
-    description: 'Mean RPM / SPEED over samples moving faster than 5 km/h: the effective gear ratio (clutch slip)',
-    compute: (samples) => mean(pairs(samples, 'SPEED', 'RPM').filter(([speed]) => speed > 5).map(([speed, rpm]) => rpm / speed)),
+    name: 'voltage_ripple',
+    unit: 'V',
+    needs: ['CONTROL_MODULE_VOLTAGE', 'RPM'],
+    description: `Median |change| between successive voltage readings at most ${MAX_STEP_S} s apart with the engine running: a failing regulator ripples; the median ignores load switching`,
+    baseline: { floor: 0.01, what: 'voltage ripple', when: 'with the engine running' },
+    compute: (g, r) => {
+      const readings = g.readings('CONTROL_MODULE_VOLTAGE');
+      const rpm = g.readings('RPM');
+      if (rpm.length === 0) return undefined;
+      const steps: number[] = [];
+      let j = 0;
+      for (let i = 1; i < readings.length; i++) {
+        const [t, v] = readings[i]!;
+        const [t0, v0] = readings[i - 1]!;
+        if (t - t0 > MAX_STEP_S) continue;
+        while (j + 1 < rpm.length && rpm[j + 1]![0] <= t) j++;
+        if (rpm[j]![1] < MIN_RUNNING_RPM || Math.abs(rpm[j]![0] - t) > MAX_HOLD_S) continue;
+        steps.push(Math.abs(v - v0));
+      }
+      // Needs enough steps for a median; at 0.2 Hz a window has five.
+      void r;
+      return steps.length >= 4 ? median(steps) : undefined;
+    },
   },
 ];
 
-const catalogue = new Set<string>(FEATURE_SIGNALS);
-const activeCross = CROSS_FEATURES.filter((f) => f.needs.every((n) => catalogue.has(n)));
+/** Every feature definition, in the order models take them. */
+export const FEATURE_DEFINITIONS: readonly FeatureDefinition[] = DEFINITIONS;
 
-/** Every feature, in the order models take them. */
-export const FEATURE_NAMES: readonly string[] = [
-  'sample_count',
-  ...FEATURE_SIGNALS.flatMap((signal) => PER_SIGNAL_STATS.map((stat) => signalFeatureName(signal, stat))),
-  ...activeCross.map((f) => f.name),
-];
+/** The features of a window, in the order models take them. */
+export const WINDOW_FEATURE_NAMES: readonly string[] = DEFINITIONS.map((d) => d.name);
+
+/** Features the vehicle baseline learns; the model also sees `<name>_dev` for each. */
+export const BASELINE_FEATURES: readonly FeatureDefinition[] = DEFINITIONS.filter((d) => d.baseline !== undefined);
+
+/** Name of the deviation feature of a baseline feature. */
+export function deviationName(feature: string): string {
+  return `${feature}_dev`;
+}
+
+/** Everything a model takes: window features, then deviations from the vehicle's baseline. */
+export const FEATURE_NAMES: readonly string[] = [...WINDOW_FEATURE_NAMES, ...BASELINE_FEATURES.map((d) => deviationName(d.name))];
 
 /** Changes whenever FEATURE_NAMES or FEATURE_VERSION changes: `v<version>-<fnv1a32 of the names>`. */
 export const FEATURE_SET_ID = `v${FEATURE_VERSION}-${fnv1a32(FEATURE_NAMES.join(',')).toString(16).padStart(8, '0')}`;
 
+const byName = new Map(DEFINITIONS.map((d) => [d.name, d]));
+
+export function featureDefinition(name: string): FeatureDefinition | undefined {
+  return byName.get(name);
+}
+
 /** Human-readable description of every feature, for docs and the trainer's report. */
-export function describeFeatures(): Array<{ name: string; description: string }> {
+export function describeFeatures(): Array<{ name: string; unit: string; description: string }> {
   return [
-    { name: 'sample_count', description: 'Samples in the window (distinct event times)' },
-    ...FEATURE_SIGNALS.flatMap((signal) => [
-      { name: signalFeatureName(signal, 'mean'), description: `Mean of ${signal}` },
-      { name: signalFeatureName(signal, 'std'), description: `Population standard deviation of ${signal}` },
-      { name: signalFeatureName(signal, 'min'), description: `Minimum of ${signal}` },
-      { name: signalFeatureName(signal, 'max'), description: `Maximum of ${signal}` },
-      { name: signalFeatureName(signal, 'slope'), description: `Least-squares slope of ${signal} over event time, per second (0 with one sample)` },
-    ]),
-    ...activeCross.map((f) => ({ name: f.name, description: f.description })),
+    ...DEFINITIONS.map((d) => ({ name: d.name, unit: d.unit, description: d.description })),
+    ...BASELINE_FEATURES.map((d) => ({
+      name: deviationName(d.name),
+      unit: 'spreads',
+      description: `Deviation of ${d.name} from this vehicle's own learned normal, in units of its normal spread (at least ${d.baseline!.floor} ${d.unit}); absent while the vehicle is learning`,
+    })),
   ];
 }
 
@@ -218,39 +318,28 @@ export function describeFeatures(): Array<{ name: string; description: string }>
 export type FeatureVector = Record<string, number>;
 
 /**
- * Features of one window's samples. Samples need not be sorted or unique (see the guarantees
- * above). An empty window gives `{ sample_count: 0 }`.
+ * Context of a window that is not a model input: how long the engine ran, and ran warm, in it
+ * (seconds on the grid). The baseline counts its learning time in `warm_running_s`.
+ */
+export const WINDOW_CONTEXT_NAMES = ['running_s', 'warm_running_s'] as const;
+
+/**
+ * Window features of one window's samples, plus the context values (WINDOW_CONTEXT_NAMES); not
+ * the deviations: those need the vehicle's history (models/vehicle-baseline.ts). Samples need not
+ * be sorted or unique.
  */
 export function computeFeatures(input: readonly Sample[]): FeatureVector {
-  const samples = normalise(input);
-  const out: FeatureVector = { sample_count: samples.length };
-  if (samples.length === 0) return out;
-  const t0 = samples[0]!.t;
-  const times = samples.map((s) => (s.t - t0) / 1000);
-  const values = samples as readonly Values[];
-  for (const signal of FEATURE_SIGNALS) {
-    const xs: number[] = [];
-    const ts: number[] = [];
-    for (let i = 0; i < values.length; i++) {
-      const v = values[i]![signal];
-      if (v === undefined) continue;
-      xs.push(v);
-      ts.push(times[i]!);
-    }
-    if (xs.length === 0) continue;
-    const m = mean(xs)!;
-    out[signalFeatureName(signal, 'mean')] = m;
-    out[signalFeatureName(signal, 'std')] = Math.sqrt(xs.reduce((a, x) => a + (x - m) ** 2, 0) / xs.length);
-    out[signalFeatureName(signal, 'min')] = xs.reduce((a, x) => (x < a ? x : a));
-    out[signalFeatureName(signal, 'max')] = xs.reduce((a, x) => (x > a ? x : a));
-    out[signalFeatureName(signal, 'slope')] = xs.length === 1 ? 0 : (regressionSlope(ts.map((t, i) => [t, xs[i]!])) ?? 0);
+  const out: FeatureVector = {};
+  const grid = buildGrid(input);
+  if (grid.n === 0) return out;
+  const regimes = classify(grid);
+  out.running_s = count(regimes.running) * GRID_S;
+  out.warm_running_s = count(regimes.warm) * GRID_S;
+  for (const d of DEFINITIONS) {
+    if (!d.needs.every((s) => grid.column(s) !== undefined)) continue;
+    const v = d.compute(grid, regimes);
+    if (v !== undefined && Number.isFinite(v)) out[d.name] = v;
   }
-  for (const f of activeCross) {
-    const v = f.compute(values, times);
-    if (v !== undefined && Number.isFinite(v)) out[f.name] = v;
-  }
-  // Guard the NaN-free promise in one place rather than trusting every formula.
-  for (const [k, v] of Object.entries(out)) if (!Number.isFinite(v)) delete out[k];
   return out;
 }
 
@@ -262,55 +351,194 @@ export function featureArray(features: FeatureVector, names: readonly string[] =
   return names.map((n) => features[n]);
 }
 
-function normalise(input: readonly Sample[]): Sample[] {
-  const sorted = [...input].sort((a, b) => a.t - b.t);
-  const unique: Sample[] = [];
-  for (const s of sorted) {
-    if (unique.length > 0 && unique[unique.length - 1]!.t === s.t) unique[unique.length - 1] = s;
-    else unique.push(s);
+// ---- the grid -----------------------------------------------------------------------------------
+
+/** Reads every signal of the window onto the 1 s grid (see the module header). */
+export function buildGrid(input: readonly Sample[]): Grid {
+  const samples = normalise(input);
+  if (samples.length === 0) return { n: 0, timeS: new Float64Array(0), column: () => undefined, readings: () => [] };
+  const t0 = samples[0]!.t;
+  const spanS = (samples[samples.length - 1]!.t - t0) / 1000;
+  const n = Math.floor(spanS / GRID_S) + 1;
+  const timeS = new Float64Array(n);
+  for (let k = 0; k < n; k++) timeS[k] = k * GRID_S;
+  const readings = new Map<string, Array<readonly [number, number]>>();
+  for (const s of samples) {
+    const ts = (s.t - t0) / 1000;
+    for (const key in s) {
+      if (key === 't') continue;
+      const v = (s as Record<string, number | undefined>)[key];
+      if (v === undefined || !Number.isFinite(v)) continue;
+      let list = readings.get(key);
+      if (!list) readings.set(key, (list = []));
+      list.push([ts, v]);
+    }
   }
-  return unique;
+  const columns = new Map<string, Column>();
+  const column = (signal: string): Column | undefined => {
+    let c = columns.get(signal);
+    if (c) return c;
+    const list = readings.get(signal);
+    if (!list) return undefined;
+    c = new Float64Array(n).fill(Number.NaN);
+    let j = -1;
+    for (let k = 0; k < n; k++) {
+      const at = timeS[k]! + 1e-9;
+      while (j + 1 < list.length && list[j + 1]![0] <= at) j++;
+      if (j >= 0 && at - list[j]![0] <= MAX_HOLD_S) c[k] = list[j]![1];
+    }
+    columns.set(signal, c);
+    return c;
+  };
+  return { n, timeS, column, readings: (signal) => readings.get(signal) ?? [] };
 }
 
-function pairs(samples: readonly Values[], x: string, y: string): Array<[number, number]> {
-  const out: Array<[number, number]> = [];
-  for (const s of samples) {
-    const a = s[x];
-    const b = s[y];
-    if (a !== undefined && b !== undefined) out.push([a, b]);
+/** Operating regime per grid point. */
+export function classify(g: Grid): Regimes {
+  const rpm = g.column('RPM');
+  const speed = g.column('SPEED');
+  const coolant = g.column('COOLANT_TEMP');
+  const runTime = g.column('RUN_TIME');
+  const r: Regimes = {
+    running: new Uint8Array(g.n),
+    warm: new Uint8Array(g.n),
+    warmedUp: new Uint8Array(g.n),
+    idle: new Uint8Array(g.n),
+    cruise: new Uint8Array(g.n),
+    moving: new Uint8Array(g.n),
+  };
+  for (let i = 0; i < g.n; i++) {
+    const running = rpm !== undefined && rpm[i]! >= MIN_RUNNING_RPM;
+    if (!running) continue;
+    r.running[i] = 1;
+    const c = coolant?.[i];
+    const warm = c !== undefined && c >= WARM_COOLANT_C;
+    r.warm[i] = warm ? 1 : 0;
+    const rt = runTime?.[i];
+    r.warmedUp[i] = rt !== undefined && !Number.isNaN(rt) ? (rt >= WARMED_UP_RUN_S ? 1 : 0) : warm ? 1 : 0;
+    const v = speed?.[i];
+    if (v === undefined || Number.isNaN(v)) continue;
+    r.moving[i] = v >= MOVING_KMH ? 1 : 0;
+    r.cruise[i] = v >= CRUISE_MIN_KMH ? 1 : 0;
   }
-  return out;
+  // Steady idle: standing for IDLE_SETTLE_S on both sides, so a launch (clutch slipping at a few
+  // km/h) or the last seconds of braking do not count as idle, whatever the poll rate.
+  const settle = Math.round(IDLE_SETTLE_S / GRID_S);
+  for (let i = settle; i < g.n - settle; i++) {
+    let standing = r.running[i] === 1;
+    for (let k = i - settle; standing && k <= i + settle; k++) standing = speed !== undefined && speed[k]! <= IDLE_MAX_KMH;
+    r.idle[i] = standing ? 1 : 0;
+  }
+  return r;
 }
 
 /**
- * Manifold absolute pressure (kPa): the MAP sensor where the engine reports one; otherwise
- * estimated from calculated load, which scales with MAP × the intake air density correction
- * √(298 K / intake temperature).
+ * Manifold absolute pressure (kPa) per grid point: the MAP sensor where the engine reports one;
+ * otherwise estimated from calculated load, which scales with MAP × the intake air density
+ * correction √(298 K / intake temperature).
  */
-function manifoldPressure(s: Values): number | undefined {
-  if (s.INTAKE_PRESSURE !== undefined) return s.INTAKE_PRESSURE;
-  const load = s.ENGINE_LOAD;
-  const iat = s.INTAKE_TEMP;
-  if (load === undefined || iat === undefined) return undefined;
-  return (load * 1.013) / Math.sqrt(298 / (273 + iat));
-}
-
-/** [time s, value] of one signal, in time order. */
-function timed(samples: readonly Values[], times: readonly number[], signal: string): Array<[number, number]> {
-  const out: Array<[number, number]> = [];
-  samples.forEach((s, i) => {
-    const v = s[signal];
-    if (v !== undefined) out.push([times[i]!, v]);
-  });
+function manifoldPressure(g: Grid): Column {
+  const map = g.column('INTAKE_PRESSURE');
+  if (map) return map;
+  const load = g.column('ENGINE_LOAD')!;
+  const iat = g.column('INTAKE_TEMP')!;
+  const out = new Float64Array(g.n);
+  for (let i = 0; i < g.n; i++) out[i] = (load[i]! * 1.013) / Math.sqrt(298 / (273 + iat[i]!));
   return out;
 }
 
-/** Differences between successive readings of one signal at most MAX_STEP_S apart. */
-function successiveChanges(samples: readonly Values[], times: readonly number[], signal: string): number[] {
-  const pts = timed(samples, times, signal);
+// ---- statistics over grid points ------------------------------------------------------------------
+
+function and(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length);
+  for (let i = 0; i < a.length; i++) out[i] = a[i]! & b[i]!;
+  return out;
+}
+
+function count(a: Uint8Array): number {
+  let n = 0;
+  for (let i = 0; i < a.length; i++) n += a[i]!;
+  return n;
+}
+
+function not(a: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length);
+  for (let i = 0; i < a.length; i++) out[i] = a[i]! ? 0 : 1;
+  return out;
+}
+
+function sum(a: Column, b: Column): Column {
+  const out = new Float64Array(a.length);
+  for (let i = 0; i < a.length; i++) out[i] = a[i]! + b[i]!;
+  return out;
+}
+
+function scaled(x: number | undefined, k: number): number | undefined {
+  return x === undefined ? undefined : x * k;
+}
+
+/** Grid points where the mask holds and the value exists; undefined below `min` points. */
+function selected(x: Column, mask: Uint8Array, min = MIN_REGIME_S / GRID_S): number[] | undefined {
   const out: number[] = [];
-  for (let i = 1; i < pts.length; i++) if (pts[i]![0] - pts[i - 1]![0] <= MAX_STEP_S) out.push(pts[i]![1] - pts[i - 1]![1]);
-  return out;
+  for (let i = 0; i < x.length; i++) if (mask[i] && !Number.isNaN(x[i]!)) out.push(i);
+  return out.length >= min ? out : undefined;
+}
+
+function meanWhere(x: Column, mask: Uint8Array, min?: number): number | undefined {
+  const idx = selected(x, mask, min);
+  if (!idx) return undefined;
+  let s = 0;
+  for (const i of idx) s += x[i]!;
+  return s / idx.length;
+}
+
+function medianWhere(x: Column, mask: Uint8Array): number | undefined {
+  const idx = selected(x, mask);
+  return idx ? median(idx.map((i) => x[i]!)) : undefined;
+}
+
+/** Least-squares slope of x over time (per second) on the selected grid points. */
+function slopeWhere(timeS: Float64Array, x: Column, mask: Uint8Array): number | undefined {
+  const idx = selected(x, mask);
+  if (!idx) return undefined;
+  return fitLine(idx.map((i) => timeS[i]!), idx.map((i) => x[i]!))?.slope;
+}
+
+/**
+ * Spread of x about its least-squares line over time, on the selected grid points, as a robust
+ * standard deviation (1.4826 × the median absolute residual): a single step (a gear change, the
+ * fan switching) does not count, a signal that keeps jumping does.
+ */
+function residualSpread(timeS: Float64Array, x: Column, mask: Uint8Array): number | undefined {
+  const idx = selected(x, mask);
+  if (!idx) return undefined;
+  const ts = idx.map((i) => timeS[i]!);
+  const xs = idx.map((i) => x[i]!);
+  const line = fitLine(ts, xs) ?? { slope: 0, intercept: xs[0]! };
+  const residuals = xs.map((v, k) => Math.abs(v - (line.intercept + line.slope * ts[k]!)));
+  return 1.4826 * median(residuals)!;
+}
+
+function fitLine(xs: readonly number[], ys: readonly number[]): { slope: number; intercept: number } | undefined {
+  const n = xs.length;
+  if (n < 2) return undefined;
+  let mx = 0;
+  let my = 0;
+  for (let i = 0; i < n; i++) {
+    mx += xs[i]!;
+    my += ys[i]!;
+  }
+  mx /= n;
+  my /= n;
+  let sxy = 0;
+  let sxx = 0;
+  for (let i = 0; i < n; i++) {
+    sxy += (xs[i]! - mx) * (ys[i]! - my);
+    sxx += (xs[i]! - mx) ** 2;
+  }
+  if (sxx === 0) return undefined;
+  const slope = sxy / sxx;
+  return { slope, intercept: my - slope * mx };
 }
 
 function median(xs: readonly number[]): number | undefined {
@@ -320,29 +548,14 @@ function median(xs: readonly number[]): number | undefined {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
-function mean(xs: readonly number[]): number | undefined {
-  if (xs.length === 0) return undefined;
-  let sum = 0;
-  for (const x of xs) sum += x;
-  return sum / xs.length;
-}
-
-function maxOf(xs: readonly number[]): number | undefined {
-  return xs.length === 0 ? undefined : xs.reduce((a, x) => (x > a ? x : a));
-}
-
-/** Slope of y on x by least squares; undefined with fewer than two points or constant x. */
-function regressionSlope(points: ReadonlyArray<readonly [number, number]>): number | undefined {
-  if (points.length < 2) return undefined;
-  const mx = mean(points.map((p) => p[0]))!;
-  const my = mean(points.map((p) => p[1]))!;
-  let sxy = 0;
-  let sxx = 0;
-  for (const [x, y] of points) {
-    sxy += (x - mx) * (y - my);
-    sxx += (x - mx) ** 2;
+function normalise(input: readonly Sample[]): Sample[] {
+  const sorted = [...input].sort((a, b) => a.t - b.t);
+  const unique: Sample[] = [];
+  for (const s of sorted) {
+    if (unique.length > 0 && unique[unique.length - 1]!.t === s.t) unique[unique.length - 1] = s;
+    else unique.push(s);
   }
-  return sxx === 0 ? undefined : sxy / sxx;
+  return unique;
 }
 
 function fnv1a32(text: string): number {

@@ -42,6 +42,8 @@ export interface GbtOptions {
   /** Share of rows each round sees. */
   subsample: number;
   seed: number;
+  /** Columns imputed at 0 (see fitStandardisation). */
+  zeroCentred?: readonly number[];
   onRound?: (round: number, loss: number) => void;
 }
 
@@ -89,7 +91,7 @@ function binOf(edges: Float32Array, v: number): number {
 
 export function trainGbt(x: Matrix, y: Uint8Array, o: GbtOptions): GbtModel {
   const rng = createRng(o.seed).fork('gbt');
-  const fill = fitStandardisation(x).mean;
+  const fill = fitStandardisation(x, o.zeroCentred ?? []).mean;
   const xf = impute(x, fill);
   const n = x.rows;
   const F = x.cols;

@@ -37,6 +37,8 @@ export interface MlpOptions {
   learningRate: number;
   l2: number;
   seed: number;
+  /** Columns imputed and centred at 0 (see fitStandardisation). */
+  zeroCentred?: readonly number[];
   onEpoch?: (epoch: number, loss: number) => void;
 }
 
@@ -44,7 +46,7 @@ export const DEFAULT_MLP_OPTIONS: Omit<MlpOptions, 'seed'> = { hidden: [32, 16],
 
 export function trainMlp(x: Matrix, y: Uint8Array, o: MlpOptions): MlpModel {
   const rng = createRng(o.seed).fork('mlp');
-  const norm = fitStandardisation(x);
+  const norm = fitStandardisation(x, o.zeroCentred ?? []);
   const filled = impute(x, norm.mean);
   const n = x.rows;
   const F = x.cols;

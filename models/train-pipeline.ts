@@ -14,7 +14,8 @@ import { rocAuc } from './metrics.ts';
 import { DEFAULT_MLP_OPTIONS, type MlpModel, type MlpOptions, mlpPredict, trainMlp } from './mlp.ts';
 import type { ModelMetadata } from './model-metadata.ts';
 import { exportOnnx, INPUT_NAME, OUTPUT_NAME } from './onnx/onnx-export.ts';
-import { balanceRows, selectRows } from './training-data.ts';
+import { createRng } from '../simulator/rng.ts';
+import { balanceRows, type Matrix, selectRows } from './training-data.ts';
 import { datasetHash, splitRows, type Split, type WindowDataset } from './window-dataset.ts';
 
 export type Family = 'mlp' | 'gbt';
@@ -26,6 +27,12 @@ export interface TrainOptions {
   /** Negatives kept per positive in the training rows (class balance). */
   negativesPerPositive: number;
   maxTrainRows: number;
+  /**
+   * Share of the training windows scored with a learned baseline whose deviations are hidden
+   * (set absent) for training (default 0.35): the model must keep judging on fleet-level evidence
+   * alone, as it does for every vehicle while its baseline learns.
+   */
+  deviationDropout?: number;
   mlp?: Partial<Omit<MlpOptions, 'seed' | 'onEpoch'>>;
   gbt?: Partial<Omit<GbtOptions, 'seed' | 'onRound'>>;
   log?: (line: string) => void;
@@ -65,12 +72,14 @@ export async function trainAndExport(d: WindowDataset, o: TrainOptions): Promise
   const started = performance.now();
   const trainRows = balanceRows(d, splitRows(d, 'train'), o.negativesPerPositive, o.maxTrainRows);
   const { x, y } = selectRows(d, trainRows);
+  const deviationColumns = d.featureNames.flatMap((n, j) => (n.endsWith('_dev') ? [j] : []));
+  hideDeviations(x, deviationColumns, o.deviationDropout ?? 0.35, o.seed);
   const positives = y.reduce((a, b) => a + b, 0);
   log(`training rows: ${x.rows} (${positives} faulty, ${x.rows - positives} healthy) from ${d.vehicles.filter((v) => v.split === 'train').length} vehicles`);
   const valRows = splitRows(d, 'validation');
   const val = selectRows(d, valRows);
-  const mlpOptions: MlpOptions = { ...DEFAULT_MLP_OPTIONS, ...o.mlp, seed: o.seed };
-  const gbtOptions: GbtOptions = { ...DEFAULT_GBT_OPTIONS, ...o.gbt, seed: o.seed };
+  const mlpOptions: MlpOptions = { ...DEFAULT_MLP_OPTIONS, ...o.mlp, seed: o.seed, zeroCentred: deviationColumns };
+  const gbtOptions: GbtOptions = { ...DEFAULT_GBT_OPTIONS, ...o.gbt, seed: o.seed, zeroCentred: deviationColumns };
   const candidates: Array<{ family: Family; model: MlpModel | GbtModel; auc: number | null }> = [];
   for (const family of o.families) {
     const t0 = performance.now();
@@ -119,6 +128,17 @@ export async function trainAndExport(d: WindowDataset, o: TrainOptions): Promise
   // The metadata travels inside the ONNX file too, for tools that only see the .onnx.
   const onnx = exportOnnx(chosen.model, { featureCount: d.featureNames.length, modelVersion: o.modelVersion, metadata: { featureSetId: d.featureSetId, threshold: String(threshold), featureNames: d.featureNames.join(',') } });
   return { metadata, onnx, model: chosen.model, test, testRows, testScores };
+}
+
+/** Sets the deviation columns of a seeded share of the rows that have any to NaN (absent). */
+function hideDeviations(x: Matrix, columns: readonly number[], share: number, seed: number): void {
+  if (columns.length === 0 || share <= 0) return;
+  const rng = createRng(seed).fork('deviation-dropout');
+  for (let i = 0; i < x.rows; i++) {
+    if (!columns.some((j) => !Number.isNaN(x.data[i * x.cols + j]!))) continue;
+    if (rng.next() >= share) continue;
+    for (const j of columns) x.data[i * x.cols + j] = Number.NaN;
+  }
 }
 
 /** Writes `<dir>/model.onnx` and `<dir>/model.json`; returns the model path. */

@@ -30,8 +30,13 @@ export interface Standardisation {
   std: Float32Array;
 }
 
-/** Mean and standard deviation over present values; a feature never present gets mean 0, std 1. */
-export function fitStandardisation(x: Matrix): Standardisation {
+/**
+ * Mean and standard deviation over present values; a feature never present gets mean 0, std 1.
+ * Columns in `zeroCentred` (deviations from a vehicle's baseline: already centred, and absent
+ * means "no evidence of a deviation", not "an average one") get mean 0 and the spread about 0.
+ */
+export function fitStandardisation(x: Matrix, zeroCentred: readonly number[] = []): Standardisation {
+  const atZero = new Set(zeroCentred);
   const mean = new Float32Array(x.cols);
   const std = new Float32Array(x.cols);
   for (let j = 0; j < x.cols; j++) {
@@ -45,7 +50,7 @@ export function fitStandardisation(x: Matrix): Standardisation {
       s += v;
       ss += v * v;
     }
-    const m = n > 0 ? s / n : 0;
+    const m = n > 0 && !atZero.has(j) ? s / n : 0;
     const variance = n > 0 ? Math.max(0, ss / n - m * m) : 1;
     mean[j] = m;
     std[j] = Math.max(Math.sqrt(variance), 1e-6 * Math.max(1, Math.abs(m)));

@@ -19,11 +19,13 @@ import { createHash } from 'node:crypto';
 import type { Sample } from '../contracts/telemetry.ts';
 import { VehicleWindows } from '../ingest/windows/vehicle-windows.ts';
 import { FAULT_KINDS, type FaultKind, type GroundTruth } from '../simulator/faults.ts';
-import { generateVehicleSamples } from '../simulator/fleet-generator.ts';
+import { createSimulatedVehicle } from '../simulator/fleet-generator.ts';
 import { planFleet } from '../simulator/fleet-plan.ts';
+import { drawObservationProfile, FULL_OBSERVATION, type ObservationProfile, Observer } from '../simulator/observation.ts';
 import { createRng } from '../simulator/rng.ts';
-import { SimulatedVehicle, type VehicleSpec } from '../simulator/simulated-vehicle.ts';
-import { computeFeatures, FEATURE_NAMES, FEATURE_SET_ID, FEATURE_VERSION } from './features.ts';
+import type { VehicleSpec } from '../simulator/simulated-vehicle.ts';
+import { computeFeatures, FEATURE_NAMES, FEATURE_SET_ID, FEATURE_VERSION, type FeatureVector } from './features.ts';
+import { type BaselineOptions, VehicleBaseline } from './vehicle-baseline.ts';
 
 export const DEFAULT_LABEL_SEVERITY = 0.5;
 export const DEFAULT_WINDOW_MS = 30_000;
@@ -39,6 +41,13 @@ export interface DatasetVehicle {
   onsetMs: number | null;
   failureMs: number | null;
   split: Split;
+  /** When the car's own diagnosis first had a pending / a confirmed code (MIL on), event time ms; null if never. */
+  firstPendingDtcMs?: number | null;
+  firstConfirmedDtcMs?: number | null;
+  /** How the car was read (rates, PIDs …), for the report. */
+  observation?: { fastHz: number; slowHz: number; absent: readonly string[] };
+  /** Faulty already when the simulation (and so the baseline's learning) began. */
+  faultyFromStart?: boolean;
 }
 
 export interface WindowDataset {
@@ -62,6 +71,8 @@ export interface WindowDataset {
   ttfS: Float64Array;
   /** 1 faulty, 0 healthy, −1 ambiguous (see the module comment). */
   label: Int8Array;
+  /** 1 when the window was scored with the vehicle's baseline already learned. */
+  learned: Uint8Array;
 }
 
 export function rowCount(d: WindowDataset): number {
@@ -81,6 +92,15 @@ export interface FleetDatasetOptions {
   failureAfterDays?: readonly [number, number];
   /** Share of vehicles in validation and test (each). */
   holdoutFraction?: number;
+  /**
+   * Domain randomisation (default true): every car gets its own calibration and sensor character
+   * (simulator/vehicle-variation.ts) and is read with its own poll rates, PID set, resolution and
+   * logger habits (simulator/observation.ts). False: nominal cars read at 1 Hz with every PID.
+   */
+  randomise?: boolean;
+  /** Share of the faulty vehicles whose fault is already half-developed when the simulation starts (default 0.15). */
+  faultyFromStartFraction?: number;
+  baseline?: BaselineOptions;
   /** Called after each vehicle. */
   onProgress?: (done: number, total: number, windows: number) => void;
 }
@@ -132,11 +152,13 @@ class ColumnBuilder {
   severity = new Float32Array(this.cap);
   ttfS = new Float64Array(this.cap);
   label = new Int8Array(this.cap);
+  learned = new Uint8Array(this.cap);
   constructor(private readonly width: number) {
     this.x = new Float32Array(this.cap * width);
   }
-  push(x: ArrayLike<number>, vehicle: number, t: number, severity: number, ttfS: number, label: number): void {
+  push(x: ArrayLike<number>, vehicle: number, t: number, severity: number, ttfS: number, label: number, learned: boolean): void {
     if (this.n === this.cap) this.grow();
+    this.learned[this.n] = learned ? 1 : 0;
     this.x.set(x, this.n * this.width);
     this.vehicle[this.n] = vehicle;
     this.t[this.n] = t;
@@ -147,7 +169,7 @@ class ColumnBuilder {
   }
   private grow(): void {
     this.cap *= 2;
-    const g = <T extends Float32Array | Float64Array | Uint32Array | Int8Array>(a: T, per = 1): T => {
+    const g = <T extends Float32Array | Float64Array | Uint32Array | Int8Array | Uint8Array>(a: T, per = 1): T => {
       const b = new (a.constructor as new (n: number) => T)(this.cap * per);
       b.set(a);
       return b;
@@ -158,6 +180,7 @@ class ColumnBuilder {
     this.severity = g(this.severity);
     this.ttfS = g(this.ttfS);
     this.label = g(this.label);
+    this.learned = g(this.learned);
   }
 }
 
@@ -195,18 +218,35 @@ export function* vehicleWindows(samples: Iterable<WindowedSample>, windowMs: num
   yield* windower.end();
 }
 
-/** Feature row of one window's wire samples, NaN where absent (FEATURE_NAMES order). */
-export function featureRow(samples: readonly Sample[], names: readonly string[] = FEATURE_NAMES): Float32Array {
-  const f = computeFeatures(samples);
+/** Feature row of a feature vector, NaN where absent (FEATURE_NAMES order). */
+export function featureRow(f: FeatureVector, names: readonly string[] = FEATURE_NAMES): Float32Array {
   const row = new Float32Array(names.length);
   names.forEach((n, i) => (row[i] = f[n] ?? Number.NaN));
   return row;
+}
+
+/**
+ * One vehicle's path from closed windows to model rows, exactly as ingest scores them: window
+ * features, then the vehicle's baseline (deviations once learned, learning from the window).
+ */
+export class VehicleFeaturePath {
+  readonly baseline: VehicleBaseline;
+  constructor(options: BaselineOptions = {}) {
+    this.baseline = new VehicleBaseline(options);
+  }
+  /** Model inputs of one closed window, and whether the baseline was learned for it. */
+  window(startMs: number, samples: readonly Sample[]): { features: FeatureVector; learned: boolean } {
+    const windowFeatures = computeFeatures(samples);
+    const view = this.baseline.observe(startMs, windowFeatures, { warmRunningS: windowFeatures.warm_running_s ?? 0 });
+    return { features: { ...windowFeatures, ...view.deviations }, learned: view.status === 'learned' };
+  }
 }
 
 /** Simulates the fleet and returns its labelled windows. Deterministic for the same options. */
 export function buildFleetDataset(o: FleetDatasetOptions): WindowDataset {
   const windowMs = o.windowMs ?? DEFAULT_WINDOW_MS;
   const labelSeverity = o.labelSeverity ?? DEFAULT_LABEL_SEVERITY;
+  const randomise = o.randomise ?? true;
   const specs = planFleet({
     vehicles: o.vehicles,
     idPrefix: 'train-',
@@ -214,20 +254,34 @@ export function buildFleetDataset(o: FleetDatasetOptions): WindowDataset {
     faultyFraction: o.faultyFraction,
     startMs: o.startMs,
     schedule: 'daily',
+    randomiseVariation: randomise,
     ...(o.onsetDays ? { onsetDays: o.onsetDays } : {}),
     ...(o.failureAfterDays ? { failureAfterDays: o.failureAfterDays } : {}),
   });
+  const fromStart = faultyFromStart(specs, o.seed, o.startMs, o.faultyFromStartFraction ?? 0.15);
   const splits = splitVehicles(specs, o.seed, o.holdoutFraction ?? 0.2);
   const cols = new ColumnBuilder(FEATURE_NAMES.length);
   const endMs = o.startMs + o.days * 86_400_000;
+  const vehicles: DatasetVehicle[] = [];
   specs.forEach((spec, vi) => {
-    const samples = (function* () {
-      for (const s of generateVehicleSamples(spec, o.seed, o.startMs, endMs, 1)) yield { t: s.t, wire: SimulatedVehicle.toWire(s), truth: s.truth };
-    })();
-    for (const w of vehicleWindows(samples, windowMs)) {
-      const truth = w.samples[w.samples.length - 1]!.truth;
-      cols.push(featureRow(w.samples.map((s) => s.wire)), vi, w.startMs, truth.severity, truth.timeToFailureS ?? Number.NaN, labelFor(truth, labelSeverity));
-    }
+    const rng = createRng(o.seed).fork(`observe-${spec.vehicleId}`);
+    const profile: ObservationProfile = randomise ? drawObservationProfile(rng) : FULL_OBSERVATION;
+    const dtc = simulateVehicleWindows(spec, o.seed, o.startMs, endMs, windowMs, profile, rng, o.baseline ?? {}, (w) => {
+      cols.push(featureRow(w.features), vi, w.startMs, w.truth.severity, w.truth.timeToFailureS ?? Number.NaN, labelFor(w.truth, labelSeverity), w.learned);
+    });
+    vehicles.push({
+      id: spec.vehicleId,
+      profile: spec.profile.id,
+      style: spec.style,
+      fault: spec.fault?.kind ?? null,
+      onsetMs: spec.fault?.onsetMs ?? null,
+      failureMs: spec.fault?.failureMs ?? null,
+      split: splits[vi]!,
+      firstPendingDtcMs: dtc.firstPendingMs,
+      firstConfirmedDtcMs: dtc.firstConfirmedMs,
+      observation: { fastHz: Math.round(profile.fastHz * 100) / 100, slowHz: Math.round(profile.slowHz * 100) / 100, absent: profile.absent },
+      ...(fromStart.has(spec.vehicleId) ? { faultyFromStart: true } : {}),
+    });
     o.onProgress?.(vi + 1, specs.length, cols.n);
   });
   const n = cols.n;
@@ -237,23 +291,96 @@ export function buildFleetDataset(o: FleetDatasetOptions): WindowDataset {
     featureVersion: FEATURE_VERSION,
     windowMs,
     labelSeverity,
-    source: { generator: 'simulator', vehicles: o.vehicles, days: o.days, faultyPercent: Math.round(o.faultyFraction * 100), seed: o.seed, startTime: new Date(o.startMs).toISOString() },
-    vehicles: specs.map((s, i) => ({
-      id: s.vehicleId,
-      profile: s.profile.id,
-      style: s.style,
-      fault: s.fault?.kind ?? null,
-      onsetMs: s.fault?.onsetMs ?? null,
-      failureMs: s.fault?.failureMs ?? null,
-      split: splits[i]!,
-    })),
+    source: { generator: 'simulator', vehicles: o.vehicles, days: o.days, faultyPercent: Math.round(o.faultyFraction * 100), seed: o.seed, startTime: new Date(o.startMs).toISOString(), randomised: randomise ? 'yes' : 'no' },
+    vehicles,
     x: cols.x.slice(0, n * FEATURE_NAMES.length),
     vehicle: cols.vehicle.slice(0, n),
     t: cols.t.slice(0, n),
     severity: cols.severity.slice(0, n),
     ttfS: cols.ttfS.slice(0, n),
     label: cols.label.slice(0, n),
+    learned: cols.learned.slice(0, n),
   };
+}
+
+/**
+ * Moves the fault of a share of the faulty vehicles so that it is 70–95 % of the way to failure
+ * when the simulation starts: the baseline then learns a faulty car as normal, and the model must
+ * flag it on fleet-level evidence alone. Returns the ids of those vehicles.
+ */
+function faultyFromStart(specs: VehicleSpec[], seed: number, startMs: number, fraction: number): Set<string> {
+  const rng = createRng(seed).fork('faulty-from-start');
+  const out = new Set<string>();
+  for (const spec of specs) {
+    const f = spec.fault;
+    if (!f || rng.next() >= fraction) continue;
+    const duration = f.failureMs - f.onsetMs;
+    const u = rng.uniform(0.7, 0.95);
+    spec.fault = { ...f, onsetMs: Math.round(startMs - u * duration), failureMs: Math.round(startMs + (1 - u) * duration) };
+    out.add(spec.vehicleId);
+  }
+  return out;
+}
+
+interface SimulatedWindow {
+  startMs: number;
+  features: FeatureVector;
+  learned: boolean;
+  truth: GroundTruth;
+}
+
+/**
+ * One simulated vehicle through its observer, ingest's windows and its baseline, handing every
+ * closed window to `onWindow` in event-time order. Returns when its ECU first reported a pending
+ * and a confirmed trouble code.
+ */
+export function simulateVehicleWindows(
+  spec: VehicleSpec,
+  seed: number,
+  startMs: number,
+  endMs: number,
+  windowMs: number,
+  profile: ObservationProfile,
+  rng: ReturnType<typeof createRng>,
+  baseline: BaselineOptions,
+  onWindow: (w: SimulatedWindow) => void,
+): { firstPendingMs: number | null; firstConfirmedMs: number | null } {
+  const vehicle = createSimulatedVehicle(spec, seed, startMs, profile.fastHz);
+  const observer = new Observer(profile, rng.fork('observer'));
+  const path = new VehicleFeaturePath(baseline);
+  const windower = vehicleWindower<Sample & { truth?: GroundTruth }>(windowMs);
+  let firstPendingMs: number | null = null;
+  let firstConfirmedMs: number | null = null;
+  let nextDtcCheck = Number.NEGATIVE_INFINITY;
+  const emit = (closed: Array<{ startMs: number; samples: Array<Sample & { truth?: GroundTruth }> }>): void => {
+    for (const w of closed) {
+      const truth = w.samples[w.samples.length - 1]!.truth!;
+      const samples = w.samples.map(({ truth: _, ...wire }) => wire as Sample);
+      const { features, learned } = path.window(w.startMs, samples);
+      onWindow({ startMs: w.startMs, features, learned, truth });
+    }
+  };
+  let batch: Array<Sample & { truth?: GroundTruth }> = [];
+  for (;;) {
+    const s = vehicle.nextSample(endMs - 1);
+    if (!s) break;
+    if (s.t >= nextDtcCheck && (firstPendingMs === null || firstConfirmedMs === null)) {
+      nextDtcCheck = s.t + 60_000;
+      const dtcs = vehicle.dtcs();
+      if (firstPendingMs === null && (dtcs.pending.length > 0 || dtcs.stored.length > 0)) firstPendingMs = s.t;
+      if (firstConfirmedMs === null && dtcs.stored.length > 0) firstConfirmedMs = s.t;
+    }
+    const observed = observer.observe(s.t, s.values) as Sample & { truth?: GroundTruth };
+    observed.truth = s.truth;
+    batch.push(observed);
+    if (batch.length >= 256) {
+      emit(windower.push(batch));
+      batch = [];
+    }
+  }
+  emit(windower.push(batch));
+  emit(windower.end());
+  return { firstPendingMs, firstConfirmedMs };
 }
 
 /** Row indices of a split, optionally only labelled rows (label ≠ −1). */
@@ -271,7 +398,7 @@ export function splitRows(d: WindowDataset, split: Split, labelledOnly = true): 
 export function datasetHash(d: WindowDataset): string {
   const h = createHash('sha256');
   h.update(JSON.stringify({ f: d.featureNames, id: d.featureSetId, w: d.windowMs, l: d.labelSeverity, v: d.vehicles }));
-  for (const a of [d.x, d.vehicle, d.t, d.severity, d.ttfS, d.label]) h.update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
+  for (const a of [d.x, d.vehicle, d.t, d.severity, d.ttfS, d.label, d.learned]) h.update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
   return `sha256:${h.digest('hex')}`;
 }
 

@@ -9,6 +9,7 @@ import { PROFILES, type ProfileId } from './profiles.ts';
 import { createRng } from './rng.ts';
 import type { VehicleSpec } from './simulated-vehicle.ts';
 import type { ScheduleKind } from './trip-schedule.ts';
+import { drawVariation } from './vehicle-variation.ts';
 
 export interface FleetPlanOptions {
   vehicles: number;
@@ -28,6 +29,8 @@ export interface FleetPlanOptions {
   /** Days from onset to failure, drawn uniformly from this range. */
   failureAfterDays?: readonly [number, number];
   curve?: SeverityCurve;
+  /** Draw each car's calibration and sensor character from the real-world ranges (vehicle-variation.ts); nominal cars otherwise. */
+  randomiseVariation?: boolean;
 }
 
 const DAY_MS = 86_400_000;
@@ -67,6 +70,8 @@ export function planFleet(o: FleetPlanOptions): VehicleSpec[] {
       altitudeM: r.uniform(0, 800),
       schedule: o.schedule,
       usage: r.next() < 0.8 ? 1 : r.uniform(2, 3),
+      // A fork of its own, so that drawing variations leaves every other draw of the plan unchanged.
+      ...(o.randomiseVariation ? { variation: drawVariation(r.fork('variation')) } : {}),
     };
     const rank = faultyRank.get(index);
     if (rank !== undefined) {

@@ -15,6 +15,7 @@ import { type VehicleProfile } from './profiles.ts';
 import type { Rng } from './rng.ts';
 import { type PlannedTrip, type ScheduleKind, TripSchedule } from './trip-schedule.ts';
 import { VehicleModel, type VehicleSignals } from './vehicle-model.ts';
+import type { VehicleVariation } from './vehicle-variation.ts';
 
 /** Everything that defines one simulated vehicle; with the seed it fixes every sample. */
 export interface VehicleSpec {
@@ -27,6 +28,8 @@ export interface VehicleSpec {
   /** 1 = private car; more = more trips per day. */
   usage: number;
   fault?: FaultSpec;
+  /** How this car differs from its model's nominal physics (simulator/vehicle-variation.ts); nominal when absent. */
+  variation?: VehicleVariation;
 }
 
 export interface SimulatedSample {
@@ -71,6 +74,7 @@ export class SimulatedVehicle {
       ambientC: spec.ambientC,
       altitudeM: spec.altitudeM,
       fault: spec.fault,
+      ...(spec.variation ? { variation: spec.variation } : {}),
       startMs,
     });
     this.nextT = startMs;

@@ -19,6 +19,7 @@ import { type FaultKind, type FaultSpec, type GroundTruth, faultApplies, groundT
 import { PID_ENCODINGS, type PidEncoding, quantise } from './pid-encoding.ts';
 import { PROFILES, type VehicleProfile } from './profiles.ts';
 import type { Rng } from './rng.ts';
+import { NOMINAL_VARIATION, type VehicleVariation } from './vehicle-variation.ts';
 
 export interface VehicleModelOptions {
   rng: Rng;
@@ -32,6 +33,8 @@ export interface VehicleModelOptions {
   startMs?: number;
   /** Engine coolant at start; defaults to ambient (a cold car). */
   initialCoolantC?: number;
+  /** How this car differs from its model's nominal physics (default: not at all). */
+  variation?: VehicleVariation;
 }
 
 /** The signals a model reports; which ones depends on the profile (MAF or MAP). */
@@ -64,6 +67,9 @@ const BATTERY_AH = 45;
 const LTFT_LIMIT = 25;
 const STFT_LIMIT = 25;
 
+/** Longest physics step (s); see `step`. */
+const MAX_SUBSTEP_S = 0.25;
+
 const clamp = (x: number, lo: number, hi: number): number => (x < lo ? lo : x > hi ? hi : x);
 
 const ENC = Object.fromEntries(PID_ENCODINGS.map((e) => [e.signal, e])) as Record<string, PidEncoding>;
@@ -75,6 +81,7 @@ export class VehicleModel {
   readonly profile: VehicleProfile;
   readonly style: DriverStyle;
   readonly fault: FaultSpec | undefined;
+  readonly variation: VehicleVariation;
   private readonly styleParams: DriverStyleParams;
   private readonly rng: Rng;
   private readonly noise: Rng;
@@ -101,6 +108,7 @@ export class VehicleModel {
   private shiftCooldownS = 0;
   private rpm = 0;
   private idleHunt = 0;
+  private idleWander = 0;
   private runTimeS = 0;
   // Air path.
   private mapKpa = 101;
@@ -139,6 +147,7 @@ export class VehicleModel {
     this.style = options.style ?? 'normal';
     this.styleParams = STYLE_PARAMS[this.style];
     this.fault = options.fault;
+    this.variation = options.variation ?? NOMINAL_VARIATION;
     if (this.fault && !faultApplies(this.fault.kind, this.profile.airMetering)) {
       throw new Error(`fault ${this.fault.kind} does not apply to a ${this.profile.airMetering.toUpperCase()}-based engine (${this.profile.id})`);
     }
@@ -147,9 +156,9 @@ export class VehicleModel {
     const altitude = options.altitudeM ?? setup.uniform(0, 600);
     this.baseBaroKpa = 101.3 * Math.exp(-altitude / 8400);
     this.coolantSensorBias = setup.normal(0, 0.6);
-    this.calibrationBias = setup.normal(0, 0.025);
+    this.calibrationBias = setup.normal(0, this.variation.calibrationSpread);
     this.idleOffsetRpm = setup.normal(0, 15);
-    this.regulatorOffsetV = setup.normal(0, 0.06);
+    this.regulatorOffsetV = setup.normal(0, this.variation.regulatorSpreadV);
     this.accessoryA = setup.uniform(0, 12);
     this.ltftIdle = setup.normal(this.calibrationBias * 100, 1);
     this.ltftLoad = setup.normal(this.calibrationBias * 100, 1);
@@ -161,6 +170,10 @@ export class VehicleModel {
     const misfireCylinder = this.fault?.kind === 'misfire' ? this.fault.cylinder : undefined;
     this.ecu = new EcuMonitors(misfireCylinder ? `P030${misfireCylinder}` : 'P0300', this.profile.airMetering === 'maf');
     this.faultSeverity = this.fault ? severityAt(this.fault, this.timeMs) : 0;
+  }
+
+  private get thermalMassKjK(): number {
+    return this.profile.thermalMassKjK * this.variation.thermalMassFactor;
   }
 
   get engineRunning(): boolean {
@@ -227,7 +240,7 @@ export class VehicleModel {
     if (this.engineRunning) this.endTrip();
     this.phase = 'off';
     const midAmbient = this.ambientC(this.timeMs + (durationS * 1000) / 2);
-    const tau = (this.profile.thermalMassKjK * 1000) / 9; // ~1.5 h for a small engine
+    const tau = (this.thermalMassKjK * 1000) / 9; // ~1.5 h for a small engine
     this.coolantC = midAmbient + (this.coolantC - midAmbient) * Math.exp(-durationS / tau);
     this.catC = midAmbient + (this.catC - midAmbient) * Math.exp(-durationS / 1500);
     // Under-bonnet heat soak keeps the intake warm for a while after stopping.
@@ -237,11 +250,15 @@ export class VehicleModel {
     this.updateFault();
   }
 
-  /** Advances the model by `dtS` seconds (any positive value; large steps are subdivided). */
+  /**
+   * Advances the model by `dtS` seconds (any positive value). The physics never steps more than
+   * MAX_SUBSTEP_S at a time, so a car read at 0.5 Hz drives like the same car read at 10 Hz: the
+   * poll rate is the observer's choice and must not change the engine.
+   */
   step(dtS: number): void {
     let left = dtS;
     while (left > 1e-9) {
-      const dt = Math.min(1, left);
+      const dt = Math.min(MAX_SUBSTEP_S, left);
       this.substep(dt);
       left -= dt;
     }
@@ -303,7 +320,7 @@ export class VehicleModel {
 
   private coolOff(dt: number): void {
     const amb = this.ambientC();
-    const tau = (this.profile.thermalMassKjK * 1000) / 9;
+    const tau = (this.thermalMassKjK * 1000) / 9;
     this.coolantC = amb + (this.coolantC - amb) * Math.exp(-dt / tau);
     this.catC = amb + (this.catC - amb) * Math.exp(-dt / 1500);
   }
@@ -364,9 +381,12 @@ export class VehicleModel {
 
     if (this.gear === 0) {
       // Neutral: idle speed control.
-      this.idleHunt += (-this.idleHunt * 0.5 + r.normal(0, 10 + 500 * this.misfireRate)) * Math.min(1, dt);
+      // Ornstein-Uhlenbeck: the same hunting whatever the step (noise grows with √dt).
+      this.idleHunt += -this.idleHunt * 0.5 * dt + r.normal(0, 1.15 * (10 * this.variation.idleHuntScale + 500 * this.misfireRate)) * Math.sqrt(dt);
+      // Slow idle-up and -down (electrical loads, after coasting): Ornstein-Uhlenbeck, τ = 20 s.
+      if (this.variation.idleWanderRpm > 0) this.idleWander += -this.idleWander * 0.05 * dt + r.normal(0, this.variation.idleWanderRpm * Math.sqrt(0.1)) * Math.sqrt(dt);
       const vacuumIdleLift = this.leakGs * 60 * (p.airMetering === 'map' ? 1 : 0.5);
-      const targetRpm = idleTarget + vacuumIdleLift + this.idleHunt;
+      const targetRpm = idleTarget + vacuumIdleLift + this.idleHunt + this.idleWander;
       this.rpm += (targetRpm - this.rpm) * Math.min(1, dt * 1.2);
       if (v > 0) accel = Math.min(accel, -resist / inertia - 0.8); // brakes bring it to a stop
     } else {
@@ -395,7 +415,7 @@ export class VehicleModel {
     this.misfireRate = 0.14 * misfire ** 2.2;
     const filter = this.severity('clogged_air_filter');
     const rpm = Math.max(this.rpm, 1);
-    const mapZero = 18 + 14 * (800 / rpm) ** 0.8; // MAP at which the engine makes no net torque
+    const mapZero = 18 + 14 * (800 / rpm) ** 0.8 + this.variation.mapZeroOffsetKpa; // MAP at which the engine makes no net torque
     const mapClosed = 14 + 10 * (800 / rpm);
     const maxAirGs = this.airFlowGs(p.redlineRpm * 0.9, baro, this.iatC);
     const neededNm = Math.max(0, brakeTorque) + accessoryNm;
@@ -458,7 +478,7 @@ export class VehicleModel {
 
     // --- Ignition timing: base map, knock retard when lugging, idle speed control.
     if (this.gear === 0 && this.speedMs === 0) {
-      this.timingDeg = 5 + 0.04 * (idleTarget - this.rpm) + r.normal(0, 1.5 + 30 * this.misfireRate);
+      this.timingDeg = 5 + 0.04 * (idleTarget - this.rpm) + r.normal(0, this.variation.idleTimingNoiseDeg + 30 * this.misfireRate);
     } else {
       const lug = 12 * clamp((map - 75) / 25, 0, 1) * clamp((2000 - rpm) / 800, 0, 1);
       this.timingDeg = 3 + Math.min(15, 0.008 * (rpm - 800)) + 0.45 * (60 - map) - lug + r.normal(0, 1.5);
@@ -474,7 +494,7 @@ export class VehicleModel {
     const heatInW = (fuelPowerW * (this.gear === 0 ? 0.34 : 0.3) + 150) * limp;
     // A sticking thermostat opens late and never fully; a stuck-open one never closes.
     const sticking = this.severity('thermostat_stuck_closed');
-    const openC = p.thermostatOpenC + 8 * sticking;
+    const openC = p.thermostatOpenC + this.variation.thermostatOffsetC + 8 * sticking;
     const u = clamp((this.coolantC - openC) / (p.thermostatFullC - p.thermostatOpenC), 0, 1);
     let thermoTarget = u * u;
     thermoTarget = Math.max(thermoTarget, 0.7 * this.severity('thermostat_stuck_open') ** 1.2);
@@ -485,7 +505,7 @@ export class VehicleModel {
     const ram = Math.min(1, this.speedMs / 27.8);
     const radiatorUA = (130 + 650 * Math.sqrt(ram) + (this.fanOn ? 350 : 0)) * (1 - 0.88 * leak ** 1.2);
     const lossUA = 15 + 22 * ram;
-    const thermalMass = p.thermalMassKjK * 1000 * (1 - 0.35 * leak);
+    const thermalMass = this.thermalMassKjK * 1000 * (1 - 0.35 * leak);
     const dT = this.coolantC - amb;
     this.coolantC += ((heatInW - this.thermostat * radiatorUA * dT - lossUA * dT) / thermalMass) * dt;
 
@@ -607,14 +627,14 @@ export class VehicleModel {
     const aeration = leak > 0.35 && running ? Math.abs(n.normal(0, 6 * (leak - 0.35))) : 0;
     const rpm = running ? this.rpm + n.normal(0, 4) : cranking ? 250 + n.normal(0, 20) : 0;
     const map = running ? this.mapKpa + n.normal(0, 0.4) : baro;
-    const voltRipple = 0.008 + 0.12 * this.severity('failing_alternator');
+    const voltRipple = this.variation.voltageNoiseV + 0.12 * this.severity('failing_alternator');
     let o2: number;
     if (!running || this.runTimeS < 20) o2 = 0.45 + n.normal(0, 0.01);
     else if (this.fuelCut) o2 = 0.05 + Math.abs(n.normal(0, 0.02));
     else if (this.wot) o2 = 0.84 + n.normal(0, 0.02);
     else o2 = 0.45 + 0.38 * Math.tanh(3 * Math.sin(this.o2Phase)) - 2 * this.lambdaError - 1.5 * this.misfireRate + n.normal(0, 0.03);
     const ltft = this.ltftIdle * (1 - this.ltftBlend) + this.ltftLoad * this.ltftBlend;
-    const trimNoise = running && this.closedLoop ? n.normal(0, 1.3) : 0;
+    const trimNoise = running && this.closedLoop ? n.normal(0, this.variation.trimNoisePct) : 0;
     const values: VehicleSignals = {
       RPM: q('RPM', rpm),
       SPEED: q('SPEED', this.speedMs * 3.6),
@@ -627,14 +647,14 @@ export class VehicleModel {
       CONTROL_MODULE_VOLTAGE: q('CONTROL_MODULE_VOLTAGE', this.voltageV + n.normal(0, voltRipple)),
       TIMING_ADVANCE: q('TIMING_ADVANCE', running ? this.timingDeg : 0),
       O2_B1S1: q('O2_B1S1', clamp(o2, 0, 1.1)),
-      CATALYST_TEMP_B1S1: q('CATALYST_TEMP_B1S1', this.catC + n.normal(0, 1.5)),
+      CATALYST_TEMP_B1S1: q('CATALYST_TEMP_B1S1', Math.max(0, this.catC + this.variation.catalystOffsetC * clamp((this.catC - this.ambientC()) / 300, 0, 1)) + n.normal(0, 1.5)),
       BAROMETRIC_PRESSURE: q('BAROMETRIC_PRESSURE', baro + n.normal(0, 0.2)),
       FUEL_LEVEL: q('FUEL_LEVEL', (100 * this.fuelL) / p.fuelTankL + n.normal(0, 0.8 + 2 * Math.abs(this.accelCmd))),
       RUN_TIME: q('RUN_TIME', running ? this.runTimeS : 0),
     };
     if (p.airMetering === 'maf') {
       const mafRead = running ? Math.max(0, this.airGs - this.leakGs) * (1 - 0.33 * this.severity('maf_drift')) : 0;
-      values.MAF = q('MAF', mafRead * (1 + n.normal(0, 0.01)));
+      values.MAF = q('MAF', mafRead * this.variation.mafScale * (1 + n.normal(0, 0.01)));
     } else {
       values.INTAKE_PRESSURE = q('INTAKE_PRESSURE', map);
     }

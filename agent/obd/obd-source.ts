@@ -45,21 +45,8 @@ export interface ObdSourceStatus {
   poller: PollerCounters;
 }
 
-/** The PIDs polled by default: what the simulator and the anomaly model use. */
-export const DEFAULT_FAST_PIDS: readonly SignalName[] = ['RPM', 'SPEED', 'ENGINE_LOAD', 'THROTTLE_POS', 'MAF', 'INTAKE_PRESSURE'];
-export const DEFAULT_SLOW_PIDS: readonly SignalName[] = [
-  'COOLANT_TEMP',
-  'INTAKE_TEMP',
-  'SHORT_FUEL_TRIM_1',
-  'LONG_FUEL_TRIM_1',
-  'TIMING_ADVANCE',
-  'O2_B1S1',
-  'CATALYST_TEMP_B1S1',
-  'CONTROL_MODULE_VOLTAGE',
-  'FUEL_LEVEL',
-  'BAROMETRIC_PRESSURE',
-  'RUN_TIME',
-];
+/** The PIDs polled by default (defined with the signal catalogue, which the trainer's observer shares). */
+export { DEFAULT_FAST_SIGNALS as DEFAULT_FAST_PIDS, DEFAULT_SLOW_SIGNALS as DEFAULT_SLOW_PIDS } from '../../contracts/signals.ts';
 
 export class ObdSource implements TelemetrySource {
   readonly name = 'obd';
