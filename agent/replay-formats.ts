@@ -573,6 +573,7 @@ export function pickVehicle(log: ParsedDriveLog, vehicle?: string): ReplayLog {
     throw unusable(`the log has no usable rows: ${log.linesRead} data line${log.linesRead === 1 ? '' : 's'} read${why ? `; ${why}` : ''}`);
   }
   const names = (): string => log.vehicles.map((v) => v.vehicle).join(', ');
+  if (vehicle !== undefined && log.vehicleColumn === undefined) throw unusable('picking a vehicle needs a vehicle column (--replay-vehicle-column)', 'replayVehicle');
   if (vehicle !== undefined) {
     const hit = log.vehicles.find((v) => v.vehicle === vehicle);
     if (!hit) throw unusable(`no usable rows of vehicle "${vehicle}" in column "${log.vehicleColumn}"; the vehicles with usable rows are: ${names()}`, 'replayVehicle');

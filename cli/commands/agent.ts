@@ -64,10 +64,12 @@ export default defineCommand({
     logger.info('agent started', { vehicle: config.vehicleId, source: source.name, broker: config.mqttUrl });
     // A replay without --replay-loop has an end: the agent exits once the broker holds all of it.
     // (A replay source is never rebuilt by remote config: it has no live settings.)
-    const done = first instanceof ReplaySource && !config.replayLoop ? first.finished.then(() => untilAcknowledged(agent, logger)) : undefined;
+    const stopping = new AbortController();
+    const done = first instanceof ReplaySource && !config.replayLoop ? first.finished.then(() => untilAcknowledged(agent, logger, stopping.signal)) : undefined;
     return {
       ...(done ? { done } : {}),
       async stop() {
+        stopping.abort();
         const stats = await agent.stop();
         logger.info('agent stopped', { ...stats });
       },
@@ -77,12 +79,13 @@ export default defineCommand({
 
 /**
  * Resolves once every sample the source produced is in a closed batch (the batch timer closes the
- * last one) and the buffer holds nothing unacknowledged. Waits as long as that takes — while the
- * broker is away too: a signal stops the agent earlier, and a disk buffer keeps the rest.
+ * last one) and the buffer holds nothing unacknowledged, or once the agent is being stopped. Waits
+ * as long as that takes — while the broker is away too: a signal stops the agent earlier, and a
+ * disk buffer keeps the rest.
  */
-async function untilAcknowledged(agent: Agent, logger: Logger): Promise<void> {
+async function untilAcknowledged(agent: Agent, logger: Logger, stopping: AbortSignal): Promise<void> {
   let told = false;
-  for (;;) {
+  while (!stopping.aborted) {
     const s = agent.stats();
     // After a store failure the lost samples are never buffered: the queue alone tells then.
     const allClosed = s.samplesBuffered >= s.samplesProduced || s.storeFailures > 0;
