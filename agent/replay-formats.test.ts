@@ -1,7 +1,12 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { CAROBD_FORMAT, CARSCANNER_FORMAT, TORQUE_FORMAT, detectFormat, eventTimes, parseCustomFormat, parseDateTime, parseDriveLog, splitCsvLine, splitHeader, unitConverter } from './replay-formats.ts';
+import { CAROBD_FORMAT, CARSCANNER_FORMAT, TORQUE_FORMAT, detectFormat, parseCustomFormat, parseDriveLog, unitConverter, type ParsedDriveLog, type ReplayRow } from './replay-formats.ts';
+import { parseDateTime, splitCsvLine, splitHeader } from './replay-csv.ts';
+import { eventTimes } from './replay-event-times.ts';
 import { ConfigError } from '../common/errors.ts';
+
+/** The rows of a log that is not split by vehicle. */
+const rowsOf = (d: ParsedDriveLog): readonly ReplayRow[] => d.vehicles[0]?.rows ?? [];
 
 const CAROBD = [
   'ENGINE_RUN_TINE (),ENGINE_RPM (),VEHICLE_SPEED (),COOLANT_TEMPERATURE (),CONTROL_MODULE_VOLTAGE (),PEDAL_D (),',
@@ -37,9 +42,9 @@ const CARSCANNER = [
 ].join('\r\n');
 
 describe('CSV basics', () => {
-  it('splits quoted fields and drops the trailing empty field', () => {
-    expect(splitCsvLine('"a";"b ""c""";"";', ';')).toEqual(['a', 'b "c"', '']);
-    expect(splitCsvLine('1, 2, 3,', ',')).toEqual(['1', '2', '3']);
+  it('splits quoted fields and keeps a trailing empty field', () => {
+    expect(splitCsvLine('"a";"b ""c""";"";', ';')).toEqual(['a', 'b "c"', '', '']);
+    expect(splitCsvLine('1, 2, 3,', ',')).toEqual(['1', '2', '3', '']);
   });
 
   it('separates a header name from its unit', () => {
@@ -93,12 +98,15 @@ describe('carOBD', () => {
   it('keeps every row, repeated ones included, with distinct times and J1979 units', () => {
     const d = parseDriveLog(CAROBD, CAROBD_FORMAT);
     expect(d.linesRead).toBe(6);
-    expect(d.skippedLines).toBe(1); // the short line
+    expect(d.skippedLines).toBe(0);
+    expect(d.shortRows).toBe(1); // the short line, read by position
     expect(d.droppedValues).toBe(2); // 'x' and 300 °C
-    expect(d.rows.map((r) => r.t)).toEqual([0, 667, 1333, 2000, 3000]);
-    expect(d.rows[0]!.values).toEqual({ RUN_TIME: 0, RPM: 800.5, SPEED: 0, COOLANT_TEMP: 81, CONTROL_MODULE_VOLTAGE: 12.382 });
-    expect(d.rows[1]!.values).toEqual(d.rows[0]!.values);
-    expect(d.rows[4]!.values).toEqual({ RUN_TIME: 3, SPEED: 14, CONTROL_MODULE_VOLTAGE: 13.9 });
+    expect(d.dropped).toEqual({ 'not-a-number': 1, 'out-of-range': 1 });
+    expect(rowsOf(d).map((r) => r.t)).toEqual([0, 667, 1333, 2000, 3000, 3500]);
+    expect(rowsOf(d)[0]!.values).toEqual({ RUN_TIME: 0, RPM: 800.5, SPEED: 0, COOLANT_TEMP: 81, CONTROL_MODULE_VOLTAGE: 12.382 });
+    expect(rowsOf(d)[1]!.values).toEqual(rowsOf(d)[0]!.values);
+    expect(rowsOf(d)[4]!.values).toEqual({ RUN_TIME: 3, SPEED: 14, CONTROL_MODULE_VOLTAGE: 13.9 });
+    expect(rowsOf(d)[5]!.values).toEqual({ RUN_TIME: 3, RPM: 1300 });
     expect(d.absolute).toBe(false);
     expect(d.mapping.RPM).toBe('ENGINE_RPM');
   });
@@ -108,9 +116,9 @@ describe('carOBD', () => {
     const text = readFileSync(path, 'utf8');
     expect(detectFormat(text)).toBe(CAROBD_FORMAT);
     const d = parseDriveLog(text, CAROBD_FORMAT);
-    expect(d.rows.length).toBe(2709);
+    expect(rowsOf(d).length).toBe(2709);
     expect(d.skippedLines + d.droppedValues).toBe(0);
-    expect(d.rows.every((r, i) => i === 0 || r.t > d.rows[i - 1]!.t)).toBe(true);
+    expect(rowsOf(d).every((r, i) => i === 0 || r.t > rowsOf(d)[i - 1]!.t)).toBe(true);
     expect(Object.keys(d.mapping).length).toBe(15);
   });
 });
@@ -121,8 +129,8 @@ describe('Torque', () => {
     const d = parseDriveLog(TORQUE, TORQUE_FORMAT);
     expect(d.absolute).toBe(true);
     expect(d.linesRead).toBe(3);
-    expect(d.rows.map((r) => r.t)).toEqual([Date.UTC(2019, 5, 18, 10, 48, 42, 435), Date.UTC(2019, 5, 18, 10, 48, 43, 440), Date.UTC(2019, 5, 18, 10, 50)]);
-    const [a, b, c] = d.rows.map((r) => r.values as Record<string, number>);
+    expect(rowsOf(d).map((r) => r.t)).toEqual([Date.UTC(2019, 5, 18, 10, 48, 42, 435), Date.UTC(2019, 5, 18, 10, 48, 43, 440), Date.UTC(2019, 5, 18, 10, 50)]);
+    const [a, b, c] = rowsOf(d).map((r) => r.values as Record<string, number>);
     expect(a!.RPM).toBe(812);
     expect(a!.COOLANT_TEMP).toBeCloseTo(80, 9);
     expect(a!.INTAKE_PRESSURE).toBeCloseTo(30, 3);
@@ -145,9 +153,9 @@ describe('Car Scanner', () => {
   it('pivots the long format: one sample per time stamp, per-row units, unknown PIDs ignored', () => {
     expect(detectFormat(CARSCANNER)).toBe(CARSCANNER_FORMAT);
     const d = parseDriveLog(CARSCANNER, CARSCANNER_FORMAT);
-    expect(d.rows.map((r) => r.values)).toEqual([{ RPM: 817, SPEED: 0 }, { COOLANT_TEMP: 86, RPM: 820 }, { RPM: 822 }, { SPEED: 16.09344 }]);
+    expect(rowsOf(d).map((r) => r.values)).toEqual([{ RPM: 817, SPEED: 0 }, { COOLANT_TEMP: 86, RPM: 820 }, { RPM: 822 }, { SPEED: 16.09344 }]);
     // Two RPM readings at one stamp become two samples, spread over the step to the next stamp.
-    expect(d.rows.map((r) => r.t)).toEqual([0, 500, 678, 857]);
+    expect(rowsOf(d).map((r) => r.t)).toEqual([0, 500, 678, 857]);
     expect(d.droppedValues).toBe(1); // the empty value
   });
 });
@@ -156,13 +164,23 @@ describe('custom mappings', () => {
   it('maps columns by name with units, and validates the mapping', () => {
     const f = parseCustomFormat(JSON.stringify({ delimiter: ';', time: { column: 'ts', kind: 'epoch-ms' }, columns: { rev: 'RPM', v: { signal: 'SPEED', unit: 'mph' } } }));
     const d = parseDriveLog('ts;rev;v\n1700000000000;900;10\n1700000000500;950;20\n', f);
-    expect(d.rows).toEqual([
+    expect(rowsOf(d)).toEqual([
       { t: 1_700_000_000_000, values: { RPM: 900, SPEED: 16.09344 } },
       { t: 1_700_000_000_500, values: { RPM: 950, SPEED: 32.18688 } },
     ]);
     expect(() => parseCustomFormat('{"columns": {"rev": "REVS"}}')).toThrow(ConfigError);
     expect(() => parseCustomFormat('{"columns": {}}')).toThrow(/at least one/);
     expect(() => parseCustomFormat('not json')).toThrow(/not valid JSON/);
+  });
+
+  it('reads a short row by position; the last line of a file cut off mid-line loses only its last field, which may be cut', () => {
+    const f = parseCustomFormat(JSON.stringify({ delimiter: ';', time: { column: 'ts', kind: 'seconds' }, columns: { rpm: 'RPM', speed: 'SPEED', load: 'ENGINE_LOAD' } }));
+    const whole = parseDriveLog('ts;rpm;speed;load\n0;800;10;20\n1;900;1\n', f);
+    expect(rowsOf(whole)[1]!.values).toEqual({ RPM: 900, SPEED: 1 });
+    expect(whole).toMatchObject({ shortRows: 1, droppedValues: 0 });
+    const cut = parseDriveLog('ts;rpm;speed;load\n0;800;10;20\n1;900;1', f);
+    expect(rowsOf(cut)[1]!.values).toEqual({ RPM: 900 });
+    expect(cut.dropped).toEqual({ 'cut-off': 1 });
   });
 
   it('refuses a log with no mapped column or no clock column', () => {

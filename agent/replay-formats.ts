@@ -1,5 +1,6 @@
 /**
- * Recorded drive logs (CSV) → samples of our signal catalogue, for the replay source.
+ * Recorded drive logs (CSV text) → rows of our signal catalogue, per vehicle, for the replay
+ * source (agent/replay-source.ts) and offline evaluation (agent/replay-drive-log.ts).
  *
  * Three built-in formats and a custom one:
  * - `carobd`: the carOBD dataset (e.g. /work/shared/data/carobd-etios-drive1.csv): wide, comma
@@ -13,27 +14,29 @@
  *   per reading; readings with the same SECONDS form one sample. SECONDS is a relative clock.
  * - custom: a JSON mapping file (see `parseCustomFormat`).
  *
- * Every row becomes one sample — repeated identical rows included: they are readings the logger
- * took, so each gets its own event time (rows that share a clock value are spread evenly over the
- * interval to the next clock value). Values are converted to contracts/signals.ts units; a value
- * outside the signal's range, or not a number, is left out of its sample and counted; a row left
- * with no signal at all is skipped and counted. Parsing never throws for bad data rows; it throws
- * ConfigError for a file or mapping it cannot use at all (no header, no mapped column, unknown unit).
+ * Guarantees:
+ * - Every usable row becomes one sample — repeated identical rows included: they are readings the
+ *   logger took, so each gets its own event time (rows that share a clock value are spread evenly
+ *   over the interval to the next clock value; agent/replay-event-times.ts). Each vehicle's times
+ *   strictly increase.
+ * - Rows are read as they come: a row with fewer fields than the header is read by position as
+ *   far as it goes (carOBD live6.csv: 27 names over 24-field rows); a field past the header (a
+ *   trailing delimiter) is ignored; the last line of a file cut off mid-line loses only its last,
+ *   possibly cut, field. Values may carry a unit (`82C`, `2124RPM`) and, where the delimiter is not
+ *   a comma, a decimal comma (`74,50%`).
+ * - Values are converted to contracts/signals.ts units; a value not a number, outside the signal's
+ *   range or in a unit that cannot be converted is left out of its sample and counted by reason; a
+ *   row left without a clock value, a vehicle or any signal is skipped and counted by reason with
+ *   its first line numbers. Parsing never throws for bad data rows; it throws ConfigError for a
+ *   log or mapping it cannot use at all (no header, a column the mapping or clock names that the
+ *   header lacks — naming it and listing the header's columns — or a header unit it cannot convert).
  */
 import { z } from 'zod';
 import { SIGNAL_NAMES, signalInfo, type SignalName } from '../contracts/signals.ts';
 import type { SignalValues } from '../contracts/telemetry.ts';
 import { ConfigError } from '../common/errors.ts';
-
-export type ReplayTimeKind =
-  /** Engine run time in seconds; repeats while several rows fall in one second, restarts at 0 after an engine restart. */
-  | 'runtime-seconds'
-  /** Seconds on a relative clock. */
-  | 'seconds'
-  /** Unix time in milliseconds. */
-  | 'epoch-ms'
-  /** Date and time text (`18-Jun-2019 10:48:42.435` or ISO 8601); without a zone it is read as UTC. */
-  | 'datetime';
+import { logLines, parseDateTime, readClockNumber, readLoggedValue, splitCsvLine, splitHeader } from './replay-csv.ts';
+import { eventTimes, type ReplayTimeKind } from './replay-event-times.ts';
 
 export interface ReplayColumn {
   /** Header names (wide) or PID names (long) that carry the signal; matched ignoring case, spaces and punctuation. */
@@ -54,6 +57,11 @@ export interface ReplayFormat {
   readonly rowRateHz: number;
   /** Long layout: the PID, value and unit columns. */
   readonly long?: { readonly pid: string; readonly value: string; readonly unit: string };
+  /**
+   * Every mapped column must be in the header (custom mappings: each names the one column meant).
+   * Built-in formats list alternative names of which a given log has some, so they leave it off.
+   */
+  readonly strictColumns?: boolean;
 }
 
 export interface ReplayRow {
@@ -62,17 +70,58 @@ export interface ReplayRow {
   readonly values: SignalValues;
 }
 
-export interface ParsedDriveLog {
+/** One vehicle's rows of a log: what a ReplaySource plays. */
+export interface ReplayLog {
   readonly format: string;
-  readonly rows: ReplayRow[];
   /** True when `t` is Unix time (the log had a date-time clock). */
   readonly absolute: boolean;
+  /** The vehicle column's value; undefined when the log is not split by vehicle. */
+  readonly vehicle: string | undefined;
+  readonly rows: readonly ReplayRow[];
+}
+
+/** Why a data row gave no sample. */
+export const SKIP_REASONS = {
+  'no-clock': 'no clock value',
+  'no-vehicle': 'no vehicle value',
+  'no-signal': 'no signal value left',
+} as const;
+export type SkipReason = keyof typeof SKIP_REASONS;
+
+/** Why a value was left out of its sample. */
+export const DROP_REASONS = {
+  'not-a-number': 'not a number',
+  'out-of-range': 'out of range',
+  'unknown-unit': 'in a unit that cannot be converted',
+  'cut-off': 'cut off in a truncated last line',
+  'empty-reading': 'a reading without a value (long layout)',
+} as const;
+export type DropReason = keyof typeof DROP_REASONS;
+
+/** Line numbers kept per skip reason, for messages. */
+const LINES_KEPT = 5;
+
+export interface ParsedDriveLog {
+  readonly format: string;
+  readonly absolute: boolean;
+  /** The column the rows were split by, if any. */
+  readonly vehicleColumn: string | undefined;
+  /** Vehicles with at least one usable row, in order of first appearance; without a vehicle column at most one (vehicle undefined). */
+  readonly vehicles: readonly ReplayLog[];
   /** Data lines read (header lines excluded). */
   readonly linesRead: number;
-  /** Lines skipped: wrong field count, no clock value, or no usable signal. */
+  /** Samples made (all vehicles). */
+  readonly rowsUsable: number;
+  /** Data rows skipped, by reason; `skippedLines` is their sum. */
+  readonly skipped: Readonly<Partial<Record<SkipReason, number>>>;
+  /** The first few line numbers (1-based, header = 1) skipped for each reason. */
+  readonly skippedAt: Readonly<Partial<Record<SkipReason, readonly number[]>>>;
   readonly skippedLines: number;
-  /** Values left out: not a number, or outside the signal's range. */
+  /** Values left out, by reason; `droppedValues` is their sum. */
+  readonly dropped: Readonly<Partial<Record<DropReason, number>>>;
   readonly droppedValues: number;
+  /** Wide rows with fewer fields than the header, read by position as far as they go. */
+  readonly shortRows: number;
   /** Which log column feeds which signal (for logs and docs). */
   readonly mapping: Readonly<Partial<Record<SignalName, string>>>;
 }
@@ -219,6 +268,20 @@ const customSchema = z.strictObject({
     .refine((c) => Object.keys(c).length > 0, 'must map at least one column'),
 });
 
+/** Signal names in a mapping's `columns` that are not in the catalogue (zod would only say "Invalid input"). */
+function unknownSignals(raw: unknown): Array<{ column: string; signal: string }> {
+  if (typeof raw !== 'object' || raw === null || !('columns' in raw)) return [];
+  const columns = (raw as { columns: unknown }).columns;
+  if (typeof columns !== 'object' || columns === null) return [];
+  const known = new Set<string>(SIGNAL_NAMES);
+  const out: Array<{ column: string; signal: string }> = [];
+  for (const [column, m] of Object.entries(columns)) {
+    const signal: unknown = typeof m === 'object' && m !== null ? (m as { signal?: unknown }).signal : m;
+    if (typeof signal === 'string' && !known.has(signal)) out.push({ column, signal });
+  }
+  return out;
+}
+
 /**
  * A custom mapping from JSON, e.g.
  * `{"delimiter": ";", "time": {"column": "ts", "kind": "epoch-ms"}, "columns": {"rpm": "RPM", "v_mph": {"signal": "SPEED", "unit": "mph"}}}`.
@@ -230,6 +293,10 @@ export function parseCustomFormat(json: string, source = 'replay mapping'): Repl
     raw = JSON.parse(json);
   } catch (error) {
     throw new ConfigError('replay', [{ field: source, message: `is not valid JSON: ${error instanceof Error ? error.message : String(error)}` }]);
+  }
+  const unknown = unknownSignals(raw);
+  if (unknown.length > 0) {
+    throw new ConfigError('replay', unknown.map(({ column, signal }) => ({ field: `${source}: columns.${column}`, message: `"${signal}" is not a signal; the signals are ${SIGNAL_NAMES.join(', ')}` })));
   }
   const parsed = customSchema.safeParse(raw);
   if (!parsed.success) {
@@ -244,6 +311,7 @@ export function parseCustomFormat(json: string, source = 'replay mapping'): Repl
     ...(c.time ? { time: c.time } : {}),
     ...(c.long ? { long: c.long } : {}),
     rowRateHz: c.rowRateHz,
+    strictColumns: c.layout === 'wide',
     columns: Object.entries(c.columns).map(([name, m]) =>
       typeof m === 'string' ? { names: [name], signal: m } : { names: [name], signal: m.signal, ...(m.unit !== undefined ? { unit: m.unit } : {}) },
     ),
@@ -257,64 +325,19 @@ function firstLine(text: string): string {
   return (end < 0 ? text : text.slice(0, end)).replace(/^\uFEFF/, '');
 }
 
-/** Splits one CSV line; fields may be double-quoted (`""` inside quotes is a quote). Trailing empty field from a trailing delimiter is dropped. */
-export function splitCsvLine(line: string, delimiter: string): string[] {
-  const out: string[] = [];
-  let field = '';
-  let quoted = false;
-  for (let i = 0; i < line.length; i++) {
-    const ch = line[i]!;
-    if (quoted) {
-      if (ch === '"' && line[i + 1] === '"') {
-        field += '"';
-        i++;
-      } else if (ch === '"') quoted = false;
-      else field += ch;
-    } else if (ch === '"') quoted = true;
-    else if (ch === delimiter) {
-      out.push(field.trim());
-      field = '';
-    } else field += ch;
-  }
-  out.push(field.trim());
-  if (out.length > 1 && out[out.length - 1] === '') out.pop();
-  return out;
-}
-
 /** Names compare without case, spaces or punctuation: `Speed (OBD)` = `speed obd`. */
 const key = (name: string): string => name.toLowerCase().replace(/[^a-z0-9%]+/g, '');
 
-/** `Engine RPM(rpm)` → name `Engine RPM`, unit `rpm`; `ENGINE_RPM ()` → name `ENGINE_RPM`, no unit. */
-export function splitHeader(header: string): { name: string; unit: string | undefined } {
-  const m = /^(.*?)\s*\(([^()]*)\)\s*$/.exec(header.trim());
-  if (!m) return { name: header.trim(), unit: undefined };
-  const unit = m[2]!.trim();
-  return { name: m[1]!.trim(), unit: unit === '' ? undefined : unit };
+/** Header names listed in a message; a Torque log can have a hundred columns. */
+const NAMES_LISTED = 60;
+
+function unusable(message: string, field = 'replay'): ConfigError {
+  return new ConfigError('replay', [{ field, message }]);
 }
 
-const MONTHS: Record<string, number> = { jan: 0, feb: 1, mar: 2, apr: 3, may: 4, jun: 5, jul: 6, aug: 7, sep: 8, oct: 9, nov: 10, dec: 11 };
-
-/** `18-Jun-2019 10:48:42.435` (UTC) or anything Date.parse reads (ISO 8601). NaN if neither. */
-export function parseDateTime(text: string): number {
-  const m = /^(\d{1,2})-([A-Za-z]{3})-(\d{4})\s+(\d{1,2}):(\d{2}):(\d{2})(?:\.(\d{1,3}))?$/.exec(text.trim());
-  if (m) {
-    const month = MONTHS[m[2]!.toLowerCase()];
-    if (month === undefined) return Number.NaN;
-    return Date.UTC(Number(m[3]), month, Number(m[1]), Number(m[4]), Number(m[5]), Number(m[6]), Number((m[7] ?? '0').padEnd(3, '0')));
-  }
-  const iso = /\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/.test(text.trim()) ? `${text.trim().replace(' ', 'T')}Z` : text.trim();
-  return Date.parse(iso);
-}
-
-function parseNumber(text: string | undefined): number {
-  if (text === undefined) return Number.NaN;
-  const t = text.trim();
-  if (t === '' || t === '-') return Number.NaN;
-  return Number(t);
-}
-
-function unusable(message: string): ConfigError {
-  return new ConfigError('replay', [{ field: 'replay', message }]);
+export interface ParseOptions {
+  /** Split the rows by this column's value (several vehicles in one log). */
+  vehicleColumn?: string;
 }
 
 interface RawRow {
@@ -323,53 +346,102 @@ interface RawRow {
   values: SignalValues;
 }
 
-/** Parse a whole drive log. Throws ConfigError only when the log cannot be used at all. */
-export function parseDriveLog(text: string, format: ReplayFormat): ParsedDriveLog {
-  const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/).filter((l) => l.trim() !== '');
-  const headerLine = lines[0];
+/** Rows, counters and reasons while a log is read. */
+class LogTally {
+  readonly byVehicle = new Map<string | undefined, RawRow[]>();
+  readonly skipped: Partial<Record<SkipReason, number>> = {};
+  readonly skippedAt: Partial<Record<SkipReason, number[]>> = {};
+  readonly dropped: Partial<Record<DropReason, number>> = {};
+  linesRead = 0;
+  shortRows = 0;
+
+  skip(reason: SkipReason, lineNo: number): void {
+    this.skipped[reason] = (this.skipped[reason] ?? 0) + 1;
+    const at = (this.skippedAt[reason] ??= []);
+    if (at.length < LINES_KEPT) at.push(lineNo);
+  }
+
+  drop(reason: DropReason): void {
+    this.dropped[reason] = (this.dropped[reason] ?? 0) + 1;
+  }
+
+  add(vehicle: string | undefined, row: RawRow): void {
+    let rows = this.byVehicle.get(vehicle);
+    if (!rows) this.byVehicle.set(vehicle, (rows = []));
+    rows.push(row);
+  }
+}
+
+/**
+ * Parse a whole drive log. Throws ConfigError only when the log cannot be used at all; a log whose
+ * every row is unusable parses to no vehicles, and `explainNoUsableRows` says why.
+ */
+export function parseDriveLog(text: string, format: ReplayFormat, options: ParseOptions = {}): ParsedDriveLog {
+  const lines = logLines(text);
+  const headerLine = lines[0]?.text;
   if (headerLine === undefined) throw unusable('the log is empty');
   const headerFields = splitCsvLine(headerLine, format.delimiter);
+  // A trailing delimiter on the header names no column.
+  while (headerFields.length > 1 && headerFields[headerFields.length - 1] === '') headerFields.pop();
   const headers = headerFields.map(splitHeader);
   // A header is found by its name without the trailing `(unit)` (then that is its unit) or as a whole.
   const index = new Map<string, { i: number; unit: string | undefined }>();
   headers.forEach((h, i) => {
-    if (!index.has(key(h.name))) index.set(key(h.name), { i, unit: h.unit });
+    if (key(h.name) !== '' && !index.has(key(h.name))) index.set(key(h.name), { i, unit: h.unit });
   });
   headerFields.forEach((h, i) => {
-    if (!index.has(key(h))) index.set(key(h), { i, unit: undefined });
+    if (key(h) !== '' && !index.has(key(h))) index.set(key(h), { i, unit: undefined });
   });
   const find = (name: string): number | undefined => index.get(key(name))?.i;
   const unitOf = (name: string): string | undefined => index.get(key(name))?.unit;
-  const counters = { skippedLines: 0, droppedValues: 0 };
-  const mapping: Partial<Record<SignalName, string>> = {};
+  const listed = headerFields.slice(0, NAMES_LISTED).join(', ') + (headerFields.length > NAMES_LISTED ? ` … (${headerFields.length - NAMES_LISTED} more)` : '');
+  const notAColumn = (name: string, role: string, field?: string): ConfigError =>
+    unusable(`${role} "${name}" is not a column of the log; its columns are: ${listed}`, field);
 
+  const decimalComma = format.delimiter !== ',';
   const clockIndex = format.time ? find(format.time.column) : undefined;
-  if (format.time && clockIndex === undefined) {
-    throw unusable(`${format.name} log has no clock column "${format.time.column}" (header: ${headerLine.slice(0, 120)})`);
-  }
+  if (format.time && clockIndex === undefined) throw notAColumn(format.time.column, `the ${format.name} clock column`);
+  const vehicleIndex = options.vehicleColumn === undefined ? undefined : find(options.vehicleColumn);
+  if (options.vehicleColumn !== undefined && vehicleIndex === undefined) throw notAColumn(options.vehicleColumn, 'the vehicle column', 'replayVehicleColumn');
   const readClock = (fields: readonly string[]): number => {
     if (!format.time || clockIndex === undefined) return Number.NaN;
     const raw = fields[clockIndex];
     if (raw === undefined) return Number.NaN;
-    return format.time.kind === 'datetime' ? parseDateTime(raw) : parseNumber(raw);
+    return format.time.kind === 'datetime' ? parseDateTime(raw) : readClockNumber(raw, decimalComma);
   };
+  const readVehicle = (fields: readonly string[]): string | undefined => (vehicleIndex === undefined ? undefined : fields[vehicleIndex]?.trim() || undefined);
 
-  const put = (values: SignalValues, signal: SignalName, value: number, convert: Converter): void => {
-    const info = signalInfo(signal)!;
-    const v = convert(value);
-    if (!Number.isFinite(v) || v < info.min || v > info.max) {
-      counters.droppedValues++;
+  const tally = new LogTally();
+  const mapping: Partial<Record<SignalName, string>> = {};
+  const converters = new Map<string, Converter | undefined>();
+  /** Converts and checks one logged value into `values`; counts what it leaves out. */
+  const put = (values: SignalValues, signal: SignalName, text: string | undefined, columnConvert: Converter | undefined, columnUnit: string | undefined): void => {
+    const logged = readLoggedValue(text, decimalComma);
+    if (logged.kind === 'missing') {
+      if (format.layout === 'long') tally.drop('empty-reading'); // the whole line was this one reading
       return;
     }
+    if (logged.kind === 'not-a-number') return tally.drop('not-a-number');
+    let convert = columnConvert;
+    // A unit written with the value is the most specific statement of it.
+    const unit = logged.unit ?? columnUnit;
+    if (logged.unit !== undefined || convert === undefined) {
+      const ck = `${signal}|${unit ?? ''}`;
+      if (!converters.has(ck)) converters.set(ck, unitConverter(signal, unit));
+      convert = converters.get(ck);
+    }
+    if (!convert) return tally.drop('unknown-unit');
+    const info = signalInfo(signal)!;
+    const v = convert(logged.value);
+    if (!Number.isFinite(v) || v < info.min || v > info.max) return tally.drop('out-of-range');
     values[signal] = v;
   };
 
-  const raw: RawRow[] = [];
-  let linesRead = 0;
   if (format.layout === 'wide') {
     const used: { index: number; signal: SignalName; convert: Converter }[] = [];
     for (const c of format.columns) {
       const hit = c.names.find((n) => find(n) !== undefined);
+      if (hit === undefined && format.strictColumns) throw notAColumn(c.names[0]!, `the mapped column (${c.signal})`, 'replayMapping');
       if (hit === undefined || used.some((u) => u.signal === c.signal)) continue;
       const i = find(hit)!;
       const unit = c.unit ?? unitOf(hit);
@@ -379,128 +451,136 @@ export function parseDriveLog(text: string, format: ReplayFormat): ParsedDriveLo
       mapping[c.signal] = headers[i]!.name;
     }
     if (used.length === 0) throw unusable(`no column of this ${format.name} log maps to a signal (header: ${headerLine.slice(0, 120)})`);
+    let previousFieldCount = headers.length;
     for (const line of lines.slice(1)) {
-      if (line === headerLine) continue; // Torque repeats its header where a new log starts
-      linesRead++;
-      const fields = splitCsvLine(line, format.delimiter);
-      if (fields.length < headers.length) {
-        counters.skippedLines++;
+      if (line.text === headerLine) continue; // Torque repeats its header where a new log starts
+      tally.linesRead++;
+      const fields = splitCsvLine(line.text, format.delimiter);
+      if (line.unterminated && fields.length < Math.min(headers.length, previousFieldCount)) {
+        // The file was cut off inside this line: its last field may be cut mid-number.
+        const cut = fields.pop()!;
+        if (cut !== '' && used.some((u) => u.index === fields.length)) tally.drop('cut-off');
+      }
+      previousFieldCount = fields.length;
+      if (fields.length < headers.length) tally.shortRows++;
+      const clock = readClock(fields);
+      if (format.time && Number.isNaN(clock)) {
+        tally.skip('no-clock', line.lineNo);
+        continue;
+      }
+      const vehicle = readVehicle(fields);
+      if (vehicleIndex !== undefined && vehicle === undefined) {
+        tally.skip('no-vehicle', line.lineNo);
         continue;
       }
       const values: SignalValues = {};
-      for (const u of used) {
-        const x = parseNumber(fields[u.index]);
-        if (Number.isNaN(x)) {
-          if (fields[u.index] !== '-' && fields[u.index] !== '') counters.droppedValues++;
-          continue;
-        }
-        put(values, u.signal, x, u.convert);
-      }
-      const clock = readClock(fields);
-      if (Object.keys(values).length === 0 || (format.time && Number.isNaN(clock))) {
-        counters.skippedLines++;
+      for (const u of used) put(values, u.signal, fields[u.index], u.convert, undefined);
+      if (Object.keys(values).length === 0) {
+        tally.skip('no-signal', line.lineNo);
         continue;
       }
-      raw.push({ clock, values });
+      tally.add(vehicle, { clock, values });
     }
   } else {
     const spec = format.long!;
     const [pi, vi, ui] = [find(spec.pid), find(spec.value), find(spec.unit)];
-    if (pi === undefined || vi === undefined) throw unusable(`${format.name} log needs "${spec.pid}" and "${spec.value}" columns`);
+    if (pi === undefined) throw notAColumn(spec.pid, `the ${format.name} PID column`);
+    if (vi === undefined) throw notAColumn(spec.value, `the ${format.name} value column`);
     const byPid = new Map<string, ReplayColumn>();
     for (const c of format.columns) for (const n of c.names) byPid.set(key(n), c);
-    const converters = new Map<string, Converter | undefined>();
-    let current: RawRow | undefined;
+    /** The sample being filled, per vehicle: readings with one clock value form one sample. */
+    const current = new Map<string | undefined, RawRow>();
     for (const line of lines.slice(1)) {
-      if (line === headerLine) continue;
-      linesRead++;
-      const fields = splitCsvLine(line, format.delimiter);
+      if (line.text === headerLine) continue;
+      tally.linesRead++;
+      const fields = splitCsvLine(line.text, format.delimiter);
       const c = byPid.get(key(fields[pi] ?? ''));
       if (!c) continue; // a reading of something we do not carry (GPS, custom PIDs): not an error
       const clock = readClock(fields);
-      const x = parseNumber(fields[vi]);
-      if (Number.isNaN(clock) || Number.isNaN(x)) {
-        counters.droppedValues++;
+      if (Number.isNaN(clock)) {
+        tally.skip('no-clock', line.lineNo);
         continue;
       }
-      const unit = c.unit ?? (ui !== undefined ? fields[ui] : undefined);
-      const ck = `${c.signal}|${unit ?? ''}`;
-      if (!converters.has(ck)) converters.set(ck, unitConverter(c.signal, unit));
-      const convert = converters.get(ck);
-      if (!convert) {
-        counters.droppedValues++;
+      const vehicle = readVehicle(fields);
+      if (vehicleIndex !== undefined && vehicle === undefined) {
+        tally.skip('no-vehicle', line.lineNo);
         continue;
       }
       mapping[c.signal] ??= fields[pi]!;
+      let row = current.get(vehicle);
       // One sample per clock value; a second reading of the same signal at the same clock starts a new one.
-      if (!current || current.clock !== clock || current.values[c.signal] !== undefined) {
-        if (current && Object.keys(current.values).length > 0) raw.push(current);
-        current = { clock, values: {} };
+      if (!row || row.clock !== clock || row.values[c.signal] !== undefined) {
+        if (row && Object.keys(row.values).length > 0) tally.add(vehicle, row);
+        row = { clock, values: {} };
+        current.set(vehicle, row);
       }
-      put(current.values, c.signal, x, convert);
+      const unit = c.unit ?? (ui !== undefined ? fields[ui] : undefined);
+      put(row.values, c.signal, fields[vi], undefined, unit === '' ? undefined : unit);
     }
-    if (current && Object.keys(current.values).length > 0) raw.push(current);
+    for (const [vehicle, row] of current) if (Object.keys(row.values).length > 0) tally.add(vehicle, row);
     if (Object.keys(mapping).length === 0) throw unusable(`no PID of this ${format.name} log maps to a signal`);
   }
 
   const absolute = format.time?.kind === 'datetime' || format.time?.kind === 'epoch-ms';
-  const times = eventTimes(
-    raw.map((r) => r.clock),
-    format.time?.kind ?? 'seconds',
-    format.rowRateHz,
-  );
+  const vehicles: ReplayLog[] = [];
+  for (const [vehicle, raw] of tally.byVehicle) {
+    const times = eventTimes(
+      raw.map((r) => r.clock),
+      format.time?.kind ?? 'seconds',
+      format.rowRateHz,
+    );
+    vehicles.push({ format: format.name, absolute, vehicle, rows: raw.map((r, i) => ({ t: times[i]!, values: r.values })) });
+  }
+  const sum = (counts: Partial<Record<string, number>>): number => Object.values(counts).reduce<number>((a, b) => a + (b ?? 0), 0);
   return {
     format: format.name,
-    rows: raw.map((r, i) => ({ t: times[i]!, values: r.values })),
     absolute,
-    linesRead,
+    vehicleColumn: options.vehicleColumn,
+    vehicles,
+    linesRead: tally.linesRead,
+    rowsUsable: vehicles.reduce((n, v) => n + v.rows.length, 0),
+    skipped: tally.skipped,
+    skippedAt: tally.skippedAt,
+    skippedLines: sum(tally.skipped),
+    dropped: tally.dropped,
+    droppedValues: sum(tally.dropped),
+    shortRows: tally.shortRows,
     mapping,
-    ...counters,
   };
 }
 
-/**
- * Clock values → strictly increasing whole-ms event times. Rows sharing a clock value are spread
- * evenly over the step to the next value (a 1 s run-time clock logged at 2 rows/s gives 0, 500 ms);
- * the last group uses the row rate. A clock that goes backwards (engine restart: run time back to
- * 0) continues after the previous row instead. Relative clocks start at 0; absolute ones keep
- * their Unix time. NaN clocks (no clock column) are spaced at the row rate.
- */
-export function eventTimes(clocks: readonly number[], kind: ReplayTimeKind, rowRateHz: number): number[] {
-  const toMs = kind === 'datetime' || kind === 'epoch-ms' ? 1 : 1000;
-  const rowMs = 1000 / rowRateHz;
-  const out: number[] = new Array<number>(clocks.length);
-  let offset = 0; // added after a clock restart
-  let i = 0;
-  let prevEnd = Number.NEGATIVE_INFINITY;
-  let prevClock = Number.NEGATIVE_INFINITY;
-  const base = Number.isFinite(clocks[0]) ? clocks[0]! * toMs : 0;
-  while (i < clocks.length) {
-    const c = clocks[i]!;
-    if (!Number.isFinite(c)) {
-      const t = Math.max(Math.round(prevEnd === Number.NEGATIVE_INFINITY ? 0 : prevEnd + rowMs), prevEnd + 1);
-      out[i] = t;
-      prevEnd = t;
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < clocks.length && clocks[j] === c) j++;
-    if (c < prevClock) {
-      // The clock went back (engine restart): carry on one row gap after the previous row.
-      offset = prevEnd + rowMs - (c * toMs - (toMs === 1 ? 0 : base));
-    }
-    prevClock = c;
-    const groupStart = c * toMs - (toMs === 1 ? 0 : base) + offset;
-    const next = clocks[j];
-    const stepMs = next !== undefined && Number.isFinite(next) && next * toMs > c * toMs ? (next - c) * toMs : (j - i) * rowMs;
-    for (let k = i; k < j; k++) {
-      let t = Math.round(groupStart + ((k - i) * stepMs) / (j - i));
-      if (t <= prevEnd) t = Math.floor(prevEnd) + 1;
-      out[k] = t;
-      prevEnd = t;
-    }
-    i = j;
+/** What was skipped and left out, by reason, with the first line numbers: `no clock value: 2 (lines 4, 5); …`. */
+export function describeSkips(log: ParsedDriveLog): string {
+  const parts: string[] = [];
+  for (const reason of Object.keys(SKIP_REASONS) as SkipReason[]) {
+    const n = log.skipped[reason];
+    if (!n) continue;
+    const at = log.skippedAt[reason] ?? [];
+    parts.push(`${SKIP_REASONS[reason]}: ${n} (line${at.length > 1 ? 's' : ''} ${at.join(', ')}${n > at.length ? ' …' : ''})`);
   }
-  return out;
+  const dropped = (Object.keys(DROP_REASONS) as DropReason[]).filter((r) => log.dropped[r]).map((r) => `${DROP_REASONS[r]}: ${log.dropped[r]}`);
+  return [parts.length > 0 ? `rows skipped — ${parts.join('; ')}` : '', dropped.length > 0 ? `values left out — ${dropped.join('; ')}` : ''].filter(Boolean).join('; ');
+}
+
+/**
+ * The one vehicle to play. `vehicle` picks it by the vehicle column's value; without it the log
+ * must hold exactly one. Throws ConfigError saying why there is nothing to play, or which
+ * vehicles there are to pick from.
+ */
+export function pickVehicle(log: ParsedDriveLog, vehicle?: string): ReplayLog {
+  if (log.vehicles.length === 0) {
+    const why = describeSkips(log);
+    throw unusable(`the log has no usable rows: ${log.linesRead} data line${log.linesRead === 1 ? '' : 's'} read${why ? `; ${why}` : ''}`);
+  }
+  const names = (): string => log.vehicles.map((v) => v.vehicle).join(', ');
+  if (vehicle !== undefined && log.vehicleColumn === undefined) throw unusable('picking a vehicle needs a vehicle column (--replay-vehicle-column)', 'replayVehicle');
+  if (vehicle !== undefined) {
+    const hit = log.vehicles.find((v) => v.vehicle === vehicle);
+    if (!hit) throw unusable(`no usable rows of vehicle "${vehicle}" in column "${log.vehicleColumn}"; the vehicles with usable rows are: ${names()}`, 'replayVehicle');
+    return hit;
+  }
+  if (log.vehicles.length > 1) {
+    throw unusable(`the log holds ${log.vehicles.length} vehicles in column "${log.vehicleColumn}" (${names()}): pick one with --replay-vehicle`, 'replayVehicle');
+  }
+  return log.vehicles[0]!;
 }

@@ -4,12 +4,13 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Sample } from '../contracts/telemetry.ts';
 import { ConfigError } from '../common/errors.ts';
-import { CAROBD_FORMAT, TORQUE_FORMAT, parseDriveLog } from './replay-formats.ts';
-import { ReplaySource, loadDriveLog } from './replay-source.ts';
+import { CAROBD_FORMAT, TORQUE_FORMAT, parseDriveLog, pickVehicle } from './replay-formats.ts';
+import { loadDriveLog } from './replay-file.ts';
+import { ReplaySource } from './replay-source.ts';
 
 // 6 rows over 3 s of run time, two of them identical.
 const CSV = 'ENGINE_RUN_TINE (),ENGINE_RPM (),VEHICLE_SPEED (),\r\n0, 800, 0,\r\n0, 800, 0,\r\n1, 900, 5,\r\n1, 950, 6,\r\n2, 1000, 8,\r\n3, 1100, 9,\r\n';
-const log = parseDriveLog(CSV, CAROBD_FORMAT);
+const log = pickVehicle(parseDriveLog(CSV, CAROBD_FORMAT));
 const START = Date.UTC(2026, 0, 1);
 
 afterEach(() => {
@@ -86,7 +87,7 @@ describe('ReplaySource', () => {
 
   it('keeps absolute times when asked, and refuses that for a relative clock', async () => {
     expect(() => new ReplaySource({ log, time: 'keep' })).toThrow(ConfigError);
-    const torque = parseDriveLog('Device Time,Engine RPM(rpm)\n18-Jun-2019 10:48:42.435,800\n18-Jun-2019 10:48:43.435,900\n', TORQUE_FORMAT);
+    const torque = pickVehicle(parseDriveLog('Device Time,Engine RPM(rpm)\n18-Jun-2019 10:48:42.435,800\n18-Jun-2019 10:48:43.435,900\n', TORQUE_FORMAT));
     const got: Sample[] = [];
     const src = new ReplaySource({ log: torque, time: 'keep', speed: 0 });
     await src.start((s) => got.push(s));
@@ -98,7 +99,7 @@ describe('ReplaySource', () => {
   });
 
   it('counts rows whose kept time is outside the contract window instead of sending them', async () => {
-    const old = parseDriveLog('Device Time,Engine RPM(rpm)\n18-Jun-1999 10:48:42.435,800\n18-Jun-2019 10:48:43.435,900\n', TORQUE_FORMAT);
+    const old = pickVehicle(parseDriveLog('Device Time,Engine RPM(rpm)\n18-Jun-1999 10:48:42.435,800\n18-Jun-2019 10:48:43.435,900\n', TORQUE_FORMAT));
     const got: Sample[] = [];
     const src = new ReplaySource({ log: old, time: 'keep', speed: 0 });
     await src.start((s) => got.push(s));
@@ -112,13 +113,13 @@ describe('loadDriveLog', () => {
   it('detects the format, or uses the one named, or a custom mapping', () => {
     const file = join(dir, 'drive.csv');
     writeFileSync(file, CSV);
-    expect(loadDriveLog(file).rows.length).toBe(6);
-    expect(loadDriveLog(file, 'carobd').format).toBe('carobd');
+    expect(pickVehicle(loadDriveLog(file)).rows.length).toBe(6);
+    expect(loadDriveLog(file, { format: 'carobd' }).format).toBe('carobd');
     const custom = join(dir, 'custom.csv');
     writeFileSync(custom, 'time_s;revs\n0;800\n0.5;810\n');
     const mapping = join(dir, 'mapping.json');
     writeFileSync(mapping, JSON.stringify({ delimiter: ';', time: { column: 'time_s', kind: 'seconds' }, columns: { revs: 'RPM' } }));
-    expect(loadDriveLog(custom, 'custom', mapping).rows).toEqual([
+    expect(pickVehicle(loadDriveLog(custom, { format: 'custom', mappingPath: mapping })).rows).toEqual([
       { t: 0, values: { RPM: 800 } },
       { t: 500, values: { RPM: 810 } },
     ]);
@@ -129,6 +130,6 @@ describe('loadDriveLog', () => {
     const odd = join(dir, 'odd.csv');
     writeFileSync(odd, 'a,b\n1,2\n');
     expect(() => loadDriveLog(odd)).toThrow(/cannot tell the format/);
-    expect(() => loadDriveLog(odd, 'custom')).toThrow(/replayMapping/);
+    expect(() => loadDriveLog(odd, { format: 'custom' })).toThrow(/replayMapping/);
   });
 });

@@ -4,7 +4,10 @@
  *
  * Guarantees:
  * - Every parsed row is handed to `onSample` exactly once, in order, with strictly increasing
- *   whole-ms `t` (also across rows that repeat each other exactly, and across engine restarts).
+ *   whole-ms `t` (also across rows that repeat each other exactly, and across engine restarts);
+ *   a row whose event time falls outside the telemetry contract's window is counted
+ *   (`outsideTimeWindow`) instead. Rows become samples through agent/replay-samples.ts, as they
+ *   do for offline evaluation (agent/replay-drive-log.ts).
  * - `time: 'rebase'` (default) shifts the log so its first row is at `startMs` (default: the wall
  *   clock at `start()`), keeping the log's spacing; `'keep'` keeps the log's own Unix times and
  *   needs a log with a date-time clock.
@@ -14,16 +17,17 @@
  * - After the last row the source is finished: `finished` resolves and `onEnd` fires once.
  *   With `loop` the log starts over instead, continuing after the last event time.
  */
-import { readFileSync } from 'node:fs';
-import { MAX_EVENT_TIME_MS, MIN_EVENT_TIME_MS, type Sample } from '../contracts/telemetry.ts';
+import type { Sample } from '../contracts/telemetry.ts';
 import { ConfigError } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
-import { CAROBD_FORMAT, detectFormat, parseCustomFormat, parseDriveLog, REPLAY_FORMATS, type ParsedDriveLog, type ReplayFormat } from './replay-formats.ts';
+import { loadDriveLog, type ReplayFormatChoice } from './replay-file.ts';
+import { pickVehicle, type ReplayLog } from './replay-formats.ts';
+import { eventTimeShiftMs, sampleOf } from './replay-samples.ts';
 import type { TelemetrySource } from './telemetry-source.ts';
 
 export interface ReplaySourceOptions {
-  /** The parsed log (see `loadDriveLog`). */
-  log: ParsedDriveLog;
+  /** One vehicle's parsed log (`pickVehicle(loadDriveLog(…))`). */
+  log: ReplayLog;
   /** Log seconds per wall-clock second; 0 = as fast as possible. Default 1. */
   speed?: number;
   time?: 'rebase' | 'keep';
@@ -83,7 +87,7 @@ export class ReplaySource implements TelemetrySource {
     const rows = this.options.log.rows;
     const first = rows[0]!.t;
     const wallStart = this.now();
-    this.shiftMs = this.options.time === 'keep' ? 0 : (this.options.startMs ?? wallStart) - first;
+    this.shiftMs = eventTimeShiftMs(this.options.log, this.options.time ?? 'rebase', this.options.startMs ?? wallStart);
     const logSpanMs = rows[rows.length - 1]!.t - first;
     // Loop passes are laid end to end, one median row gap apart, so event times keep increasing.
     const gapMs = Math.max(1, Math.round(logSpanMs / Math.max(1, rows.length - 1)));
@@ -94,13 +98,12 @@ export class ReplaySource implements TelemetrySource {
       const due = this.speed === 0 ? Number.POSITIVE_INFINITY : first + (this.now() - passWallStart) * this.speed;
       let n = 0;
       while (n < this.maxPerTick && this.next < rows.length && rows[this.next]!.t <= due) {
-        const row = rows[this.next++]!;
-        const t = row.t + this.shiftMs;
-        if (t < MIN_EVENT_TIME_MS || t > MAX_EVENT_TIME_MS) {
-          this.outsideTimeWindow++; // ingest would reject the whole batch for it
+        const sample = sampleOf(rows[this.next++]!, this.shiftMs);
+        if (!sample) {
+          this.outsideTimeWindow++;
           continue;
         }
-        onSample({ t, ...row.values });
+        onSample(sample);
         this.emitted++;
         n++;
       }
@@ -135,43 +138,12 @@ export class ReplaySource implements TelemetrySource {
   }
 }
 
-export type ReplayFormatChoice = 'auto' | keyof typeof REPLAY_FORMATS | 'custom';
-
-/**
- * Reads and parses a log file. `format` 'auto' recognises the built-in formats from the header;
- * 'custom' needs `mappingPath` (a JSON mapping, see parseCustomFormat). Throws ConfigError when
- * the file cannot be read or used.
- */
-export function loadDriveLog(path: string, format: ReplayFormatChoice = 'auto', mappingPath?: string): ParsedDriveLog {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    throw new ConfigError('replay', [{ field: 'replay', message: `cannot read ${path}: ${error instanceof Error ? error.message : String(error)}` }]);
-  }
-  let f: ReplayFormat | undefined;
-  if (format === 'custom') {
-    if (!mappingPath) throw new ConfigError('replay', [{ field: 'replayMapping', message: 'is required with --replay-format custom' }]);
-    let json: string;
-    try {
-      json = readFileSync(mappingPath, 'utf8');
-    } catch (error) {
-      throw new ConfigError('replay', [{ field: 'replayMapping', message: `cannot read ${mappingPath}: ${error instanceof Error ? error.message : String(error)}` }]);
-    }
-    f = parseCustomFormat(json, mappingPath);
-  } else if (format === 'auto') {
-    f = detectFormat(text);
-    if (!f) throw new ConfigError('replay', [{ field: 'replayFormat', message: `cannot tell the format of ${path}; pass --replay-format carobd|torque|carscanner|custom` }]);
-  } else {
-    f = REPLAY_FORMATS[format] ?? CAROBD_FORMAT;
-  }
-  return parseDriveLog(text, f);
-}
-
 export interface ReplayConfig {
   replay?: string | undefined;
   replayFormat: ReplayFormatChoice;
   replayMapping?: string | undefined;
+  replayVehicleColumn?: string | undefined;
+  replayVehicle?: string | undefined;
   replaySpeed: number;
   replayTime: 'rebase' | 'keep';
   replayLoop: boolean;
@@ -180,14 +152,21 @@ export interface ReplayConfig {
 /** The source `fleetpulse agent --source replay` runs; logs what it maps and when it has played everything. */
 export function replaySourceFromConfig(config: ReplayConfig, logger: Logger): ReplaySource {
   if (!config.replay) throw new ConfigError('agent', [{ field: 'replay', message: 'is required with --source replay (the drive log to play)' }]);
-  const log = loadDriveLog(config.replay, config.replayFormat, config.replayMapping);
+  if (config.replayVehicle !== undefined && config.replayVehicleColumn === undefined) {
+    throw new ConfigError('agent', [{ field: 'replayVehicle', message: 'needs --replay-vehicle-column (the column that holds the vehicle of each row)' }]);
+  }
+  const parsed = loadDriveLog(config.replay, { format: config.replayFormat, mappingPath: config.replayMapping, vehicleColumn: config.replayVehicleColumn });
+  const log = pickVehicle(parsed, config.replayVehicle);
   logger.info('replaying drive log', {
     file: config.replay,
-    format: log.format,
+    format: parsed.format,
+    ...(log.vehicle !== undefined ? { vehicle: log.vehicle, vehiclesInLog: parsed.vehicles.length } : {}),
     rows: log.rows.length,
-    skippedLines: log.skippedLines,
-    droppedValues: log.droppedValues,
-    mapping: log.mapping,
+    linesRead: parsed.linesRead,
+    skipped: parsed.skipped,
+    dropped: parsed.dropped,
+    shortRows: parsed.shortRows,
+    mapping: parsed.mapping,
     speed: config.replaySpeed,
   });
   return new ReplaySource({

@@ -9,7 +9,7 @@ export type SegmentKind = 'idle' | 'warmup' | 'city' | 'highway' | 'stop_and_go'
 
 export interface Segment {
   kind: SegmentKind;
-  /** Nominal length; a segment ends at the first full stop after it (except highway). */
+  /** Nominal length; a segment ends at the first full stop after it (a highway segment that is not the trip's last ends at speed). */
   durationS: number;
 }
 
@@ -23,7 +23,9 @@ export interface RoadDemand {
 
 /**
  * Follows a trip's segments. `update` is called every step with the current speed; `finished`
- * becomes true when the last segment has ended with the car stopped.
+ * becomes true when the last segment has ended with the car stopped. Guarantee: once the last
+ * segment's nominal length is over the target stays 0 km/h, so a car that follows its target
+ * finishes the trip (before, a trip ending on the highway restarted that segment forever).
  */
 export class CycleFollower {
   private index = 0;
@@ -56,14 +58,14 @@ export class CycleFollower {
     this.phaseLeftS -= dtS;
     this.updateGrade(dtS, seg.kind);
     const over = this.segmentElapsedS >= seg.durationS;
-    if (over && (speedKmh < 1 || seg.kind === 'highway')) {
+    const last = this.index === this.segments.length - 1;
+    // A highway segment hands over at speed (the next segment starts where the exit ramp ends);
+    // every other segment, and the last one whatever its kind, ends only once the car has stopped.
+    if (over && (speedKmh < 1 || (seg.kind === 'highway' && !last))) {
       this.index++;
       this.segmentElapsedS = 0;
       this.phaseLeftS = 0;
-      if (this.index >= this.segments.length) {
-        this.finished = speedKmh < 1;
-        if (!this.finished) this.index = this.segments.length - 1; // keep braking to a stop
-      }
+      if (this.index >= this.segments.length) this.finished = true;
       return this.update(0, speedKmh);
     }
     if (over) return { targetKmh: 0, grade: this.grade, segment: seg.kind }; // come to a stop, then move on

@@ -1,5 +1,5 @@
 import { opt } from '../../common/config.ts';
-import { createLogger } from '../../common/logger.ts';
+import { createLogger, type Logger } from '../../common/logger.ts';
 import { VEHICLE_ID_PATTERN } from '../../contracts/topics.ts';
 import { Agent } from '../../agent/agent.ts';
 import { PAYLOAD_ENCODINGS } from '../../contracts/agent-config.ts';
@@ -8,7 +8,7 @@ import { type AgentSettings, RemoteConfig, SOURCE_SETTING_KEYS } from '../../age
 import { SwappableSource } from '../../agent/swappable-source.ts';
 import { agentBufferOptions, agentConnectionOptions, connectionFromConfig, storeFromConfig } from '../../agent/agent-setup.ts';
 import { SimulatedSource } from '../../agent/simulated-source.ts';
-import { replaySourceFromConfig } from '../../agent/replay-source.ts';
+import { ReplaySource, replaySourceFromConfig } from '../../agent/replay-source.ts';
 import { DEFAULT_FAST_PIDS, DEFAULT_SLOW_PIDS, parsePidList, serialSourceFromConfig } from '../../agent/obd/obd-source.ts';
 import { defineCommand } from '../command.ts';
 import { sharedOptions } from '../shared-options.ts';
@@ -29,7 +29,9 @@ export const agentOptions = {
   replayMapping: opt.string('JSON column mapping for --replay-format custom (see docs/obd.md)', { required: false }),
   replaySpeed: opt.number('Replay pace: log seconds per wall-clock second; 0 = as fast as possible', { default: 1, min: 0, max: 100_000 }),
   replayTime: opt.oneOf(['rebase', 'keep'], 'Event times: rebase the log to now, or keep its own date-time stamps', { default: 'rebase' }),
-  replayLoop: opt.boolean('Start the log over when it ends', { default: false }),
+  replayLoop: opt.boolean('Start the log over when it ends (without it the agent exits once the whole log is acknowledged)', { default: false }),
+  replayVehicleColumn: opt.string('Column of the drive log that names each row\'s vehicle, for a log holding several', { required: false }),
+  replayVehicle: opt.string('The vehicle (value of --replay-vehicle-column) whose rows to play', { required: false }),
   serial: opt.string('Serial device of the ELM327 adapter for --source serial, e.g. /dev/ttyUSB0 or /dev/rfcomm0', { required: false }),
   baud: opt.int('Serial speed of the adapter (most ship at 38400)', { default: 38400, min: 300, max: 4_000_000 }),
   fastPids: opt.parsed('PIDs polled at --fast-hz, comma-separated signal names', '<names>', parsePidList, { default: DEFAULT_FAST_PIDS.join(',') }),
@@ -50,7 +52,8 @@ export default defineCommand({
     const build = (s: AgentSettings) =>
       config.source === 'replay' ? replaySourceFromConfig(config, logger) : config.source === 'serial' ? serialSourceFromConfig({ ...config, ...s }, logger) : new SimulatedSource({ vehicleId: config.vehicleId, seed: config.seed, sampleRateHz: s.sampleRateHz });
     // Remote config (agent/remote-config.ts) may rebuild the source live, hence the swappable wrapper.
-    const source = new SwappableSource(build(config));
+    const first = build(config);
+    const source = new SwappableSource(first);
     const remote = config.remoteConfig
       ? new RemoteConfig({ vehicleId: config.vehicleId, local: config, agent: { reconfigure: (s) => agent.reconfigure(s) }, source, buildSource: build, sourceKeys: SOURCE_SETTING_KEYS[config.source], logger })
       : undefined;
@@ -59,11 +62,38 @@ export default defineCommand({
     const agent = new Agent({ ...config, ...connection, store, source, logger, encode: payloadEncoder(config.payload), ...(remote ? { onClient: (client) => remote.attach(client) } : {}) });
     await agent.start();
     logger.info('agent started', { vehicle: config.vehicleId, source: source.name, broker: config.mqttUrl });
+    // A replay without --replay-loop has an end: the agent exits once the broker holds all of it.
+    // (A replay source is never rebuilt by remote config: it has no live settings.)
+    const stopping = new AbortController();
+    const done = first instanceof ReplaySource && !config.replayLoop ? first.finished.then(() => untilAcknowledged(agent, logger, stopping.signal)) : undefined;
     return {
+      ...(done ? { done } : {}),
       async stop() {
+        stopping.abort();
         const stats = await agent.stop();
         logger.info('agent stopped', { ...stats });
       },
     };
   },
 });
+
+/**
+ * Resolves once every sample the source produced is in a closed batch (the batch timer closes the
+ * last one) and the buffer holds nothing unacknowledged, or once the agent is being stopped. Waits
+ * as long as that takes — while the broker is away too: a signal stops the agent earlier, and a
+ * disk buffer keeps the rest.
+ */
+async function untilAcknowledged(agent: Agent, logger: Logger, stopping: AbortSignal): Promise<void> {
+  let told = false;
+  while (!stopping.aborted) {
+    const s = agent.stats();
+    // After a store failure the lost samples are never buffered: the queue alone tells then.
+    const allClosed = s.samplesBuffered >= s.samplesProduced || s.storeFailures > 0;
+    if (allClosed && s.queuedBatches === 0) return;
+    if (!told) {
+      logger.info('replay played: waiting for the broker to acknowledge what is buffered', { queuedSamples: s.queuedSamples, connected: s.connected });
+      told = true;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}

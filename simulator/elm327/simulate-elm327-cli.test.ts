@@ -54,6 +54,20 @@ describe('fleetpulse simulate elm327', () => {
     expect(existsSync(path)).toBe(false);
   });
 
+  it('starts with --pre-drive-trips 3 and seed 1, whose third trip ends on the highway (it used to drive that segment forever)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fleetpulse-elm-cli-'));
+    dirs.push(dir);
+    const path = join(dir, 'ttyELM');
+    const cli = startCli(['simulate', 'elm327', '--pty', path, '--seed', '1', '--pre-drive-trips', '3']);
+    try {
+      await waitFor(() => cli.output().includes('DTCs stored'), 'the summary line');
+      expect(existsSync(path)).toBe(true);
+    } finally {
+      cli.child.kill('SIGTERM');
+    }
+    expect(await cli.exited).toBe(0);
+  });
+
   it('refuses a trace file it cannot write, naming the option', async () => {
     const result = await runCli(['simulate', 'elm327', '--pty', join(tmpdir(), 'never-made'), '--trace', '/nonexistent-dir/answers.jsonl']);
     expect(result.code).not.toBe(0);

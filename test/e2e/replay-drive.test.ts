@@ -90,6 +90,12 @@ describe.runIf(existsSync(DRIVE))('replay: recorded drive → agent → broker �
     expect(agents[0]!.output()).toMatch(/replay finished .*emitted=2709/);
   });
 
+  it('the agents exit by themselves once their log is played and acknowledged (no --replay-loop)', async () => {
+    const bounded = (exited: Promise<number | null>) => Promise.race([exited, new Promise<string>((r) => setTimeout(() => r('still running'), 20_000))]);
+    expect(await bounded(agents[0]!.exited), agents[0]!.output()).toBe(0);
+    expect(await bounded(agents[1]!.exited), agents[1]!.output()).toBe(0);
+  });
+
   it('stores each row at its own time, in log order, with the logged values and units', async () => {
     const rows = await stored('etios-1');
     expect(rows.length).toBe(2709);
