@@ -27,6 +27,7 @@
  * reproducible. A feature is finite or absent, never NaN or ±Infinity.
  */
 import type { SignalName } from '../contracts/signals.ts';
+import type { FaultSide } from './training-data.ts';
 import type { Sample } from '../contracts/telemetry.ts';
 
 /** Bumped when the computation of an existing feature changes meaning. */
@@ -40,6 +41,11 @@ export const MAX_HOLD_S = 6;
 export const MIN_REGIME_S = 8;
 /** Successive readings further apart than this are not compared (a gap in the data). */
 const MAX_STEP_S = 6;
+/**
+ * Lag (s) of the changes that measure unsteadiness: long enough that a PID polled at 0.5 Hz has a
+ * new reading at both ends, so the measure does not depend on the poll rate.
+ */
+const STEP_LAG_S = 2;
 
 /** Engine running (above cranking speed). */
 const MIN_RUNNING_RPM = 400;
@@ -87,9 +93,10 @@ export interface Regimes {
 /** How a feature is compared with the vehicle's own normal (models/vehicle-baseline.ts). */
 export interface BaselineSpec {
   /**
-   * Smallest spread (feature unit) a deviation is measured in: about the resolution at which the
-   * quantity is meaningful (a sensor's quantum, a few % of trim). Keeps a car whose normal is very
-   * steady from turning noise into large deviations.
+   * Smallest spread (feature unit) a deviation is measured in: the change a mechanic would start
+   * to care about (3 °C of coolant, 3 % of fuel trim, 0.15 V of charging voltage), about what one
+   * healthy car varies by from day to day and season to season. Keeps a car whose normal looked
+   * very steady while it learned from turning the next warm day into an alarm.
    */
   readonly floor: number;
   /** Words for an alert: "<what> 11 °C above this car's normal <when>". */
@@ -103,6 +110,11 @@ export interface FeatureDefinition {
   /** Signals the feature reads (every one must be present). */
   readonly needs: readonly SignalName[];
   readonly description: string;
+  /**
+   * Which way the faults we know move it. A model clips the other side at the healthy median
+   * (training-data.ts `InputBounds`): a value on the healthy side is no evidence of anything.
+   */
+  readonly faultSide: FaultSide;
   /** Whether the vehicle baseline learns this feature's normal and the model sees its deviation. */
   readonly baseline?: BaselineSpec;
   readonly compute: (grid: Grid, regimes: Regimes) => number | undefined;
@@ -113,30 +125,34 @@ const DEFINITIONS: readonly FeatureDefinition[] = [
   {
     name: 'coolant_temp_moving',
     unit: '°C',
+    faultSide: 'both',
     needs: ['COOLANT_TEMP', 'SPEED'],
     description: `Mean coolant temperature once the engine should be warm, at ≥ ${MOVING_KMH} km/h: with ram air through the radiator a working thermostat holds its set point; stuck open the engine runs cool, stuck closed or short of coolant it runs hot`,
-    baseline: { floor: 1.5, what: 'coolant', when: 'at speed once warm' },
+    baseline: { floor: 3, what: 'coolant', when: 'at speed once warm' },
     compute: (g, r) => meanWhere(g.column('COOLANT_TEMP')!, and(r.warmedUp, r.moving)),
   },
   {
     name: 'coolant_temp_idle',
     unit: '°C',
+    faultSide: 'both',
     needs: ['COOLANT_TEMP', 'SPEED', 'RPM'],
     description: 'Mean coolant temperature at idle once warm: the fan, not the thermostat, holds it here; low coolant or a weak fan lets it climb',
-    baseline: { floor: 1.5, what: 'coolant', when: 'at idle once warm' },
+    baseline: { floor: 3, what: 'coolant', when: 'at idle once warm' },
     compute: (g, r) => meanWhere(g.column('COOLANT_TEMP')!, and(r.warmedUp, r.idle)),
   },
   {
     name: 'coolant_temp_roughness',
     unit: '°C',
+    faultSide: 'high',
     needs: ['COOLANT_TEMP', 'RPM'],
     description: 'Robust spread of coolant temperature about its straight-line trend over the window, engine running: steam pockets at the sensor when coolant runs low make the reading jump',
-    baseline: { floor: 0.4, what: 'coolant reading jumps', when: 'with the engine running' },
+    baseline: { floor: 0.5, what: 'coolant reading jumps', when: 'with the engine running' },
     compute: (g, r) => residualSpread(g.timeS, g.column('COOLANT_TEMP')!, r.running),
   },
   {
     name: 'coolant_temp_slope_moving',
     unit: '°C/min',
+    faultSide: 'both',
     needs: ['COOLANT_TEMP', 'SPEED'],
     description: `Slope of coolant temperature once warm at ≥ ${MOVING_KMH} km/h (°C per minute): a regulating thermostat keeps it flat; stuck open, the engine cools at speed`,
     compute: (g, r) => scaled(slopeWhere(g.timeS, g.column('COOLANT_TEMP')!, and(r.warmedUp, r.moving)), 60),
@@ -145,26 +161,29 @@ const DEFINITIONS: readonly FeatureDefinition[] = [
   {
     name: 'fuel_trim_idle',
     unit: '%',
+    faultSide: 'high',
     needs: ['SHORT_FUEL_TRIM_1', 'LONG_FUEL_TRIM_1', 'SPEED', 'RPM', 'COOLANT_TEMP'],
     description: 'Mean total fuel trim (STFT + LTFT, bank 1) at warm idle: air the ECU did not meter (a vacuum leak) or oxygen from misfiring cylinders shows most at idle, where intake air is least',
-    baseline: { floor: 1.5, what: 'fuel trim', when: 'at warm idle' },
+    baseline: { floor: 3, what: 'fuel trim', when: 'at warm idle' },
     compute: (g, r) => meanWhere(sum(g.column('SHORT_FUEL_TRIM_1')!, g.column('LONG_FUEL_TRIM_1')!), and(r.warm, r.idle)),
   },
   {
     name: 'fuel_trim_cruise',
     unit: '%',
+    faultSide: 'high',
     needs: ['SHORT_FUEL_TRIM_1', 'LONG_FUEL_TRIM_1', 'SPEED', 'RPM', 'COOLANT_TEMP'],
     description: `Mean total fuel trim (STFT + LTFT, bank 1) when warm and moving at ≥ ${CRUISE_MIN_KMH} km/h: a MAF that under-reads needs correction at every load, a vacuum leak much less than at idle`,
-    baseline: { floor: 1.5, what: 'fuel trim', when: 'when cruising warm' },
+    baseline: { floor: 3, what: 'fuel trim', when: 'when cruising warm' },
     compute: (g, r) => meanWhere(sum(g.column('SHORT_FUEL_TRIM_1')!, g.column('LONG_FUEL_TRIM_1')!), and(r.warm, r.cruise)),
   },
   // ---- air path ------------------------------------------------------------------------------
   {
     name: 'maf_per_rpm_load',
     unit: 'g/s',
+    faultSide: 'low',
     needs: ['MAF', 'RPM', 'ENGINE_LOAD'],
     description: 'Mean MAF / (RPM/1000 · load/100) with the engine running above 5 % load: air measured for the work done (a leak behind the sensor, a drifting sensor)',
-    baseline: { floor: 0.4, what: 'measured air flow per unit of work', when: 'with the engine running' },
+    baseline: { floor: 0.6, what: 'measured air flow per unit of work', when: 'with the engine running' },
     compute: (g, r) => {
       const maf = g.column('MAF')!;
       const rpm = g.column('RPM')!;
@@ -177,17 +196,19 @@ const DEFINITIONS: readonly FeatureDefinition[] = [
   {
     name: 'manifold_pressure_idle',
     unit: 'kPa',
+    faultSide: 'high',
     needs: ['INTAKE_PRESSURE', 'SPEED', 'RPM', 'COOLANT_TEMP'],
     description: 'Mean manifold absolute pressure at warm idle: misfiring cylinders make no torque, so the others need more air to hold idle',
-    baseline: { floor: 1.5, what: 'manifold pressure', when: 'at warm idle' },
+    baseline: { floor: 2.5, what: 'manifold pressure', when: 'at warm idle' },
     compute: (g, r) => meanWhere(g.column('INTAKE_PRESSURE')!, and(r.warm, r.idle)),
   },
   {
     name: 'manifold_pressure_deficit_high_throttle',
     unit: 'kPa',
+    faultSide: 'high',
     needs: ['ENGINE_LOAD', 'THROTTLE_POS', 'INTAKE_TEMP', 'BAROMETRIC_PRESSURE', 'RPM'],
     description: `Mean barometric minus manifold pressure (MAP where reported, else estimated from load and intake temperature) with the throttle ≥ ${HIGH_THROTTLE_PCT} % open: what an intake restriction (a clogged filter) takes away at high flow`,
-    baseline: { floor: 2, what: 'manifold pressure lost at full throttle', when: 'at high throttle' },
+    baseline: { floor: 3, what: 'manifold pressure lost at full throttle', when: 'at high throttle' },
     compute: (g, r) => {
       const throttle = g.column('THROTTLE_POS')!;
       const baro = g.column('BAROMETRIC_PRESSURE')!;
@@ -206,34 +227,38 @@ const DEFINITIONS: readonly FeatureDefinition[] = [
   {
     name: 'rpm_idle_roughness',
     unit: 'rpm',
+    faultSide: 'high',
     needs: ['RPM', 'SPEED', 'COOLANT_TEMP'],
-    description: 'Robust spread of engine speed about its trend at steady warm idle: a misfiring cylinder makes idle hunt',
-    baseline: { floor: 8, what: 'idle speed unsteadiness', when: 'at warm idle' },
-    compute: (g, r) => residualSpread(g.timeS, g.column('RPM')!, and(r.warm, r.idle)),
+    description: `Unsteadiness of engine speed at steady warm idle: the robust spread of its change over ${STEP_LAG_S} s (1.4826 × median |Δ| / √2): a misfiring cylinder makes idle hunt; a step (an idle-up for the A/C or after coasting) counts once, not as unsteadiness`,
+    baseline: { floor: 15, what: 'idle speed unsteadiness', when: 'at warm idle' },
+    compute: (g, r) => stepSpread(g.column('RPM')!, and(r.warm, r.idle)),
   },
   {
     name: 'timing_idle_roughness',
     unit: '°',
+    faultSide: 'high',
     needs: ['TIMING_ADVANCE', 'RPM', 'SPEED', 'COOLANT_TEMP'],
-    description: 'Robust spread of ignition advance about its trend at steady warm idle: idle speed control trims timing against every missed combustion',
-    baseline: { floor: 0.75, what: 'ignition timing unsteadiness', when: 'at warm idle' },
-    compute: (g, r) => residualSpread(g.timeS, g.column('TIMING_ADVANCE')!, and(r.warm, r.idle)),
+    description: `Unsteadiness of ignition advance at steady warm idle, as for RPM (robust spread of its change over ${STEP_LAG_S} s): idle speed control trims timing against every missed combustion`,
+    baseline: { floor: 1.5, what: 'ignition timing unsteadiness', when: 'at warm idle' },
+    compute: (g, r) => stepSpread(g.column('TIMING_ADVANCE')!, and(r.warm, r.idle)),
   },
   {
     name: 'catalyst_temp_idle',
     unit: '°C',
+    faultSide: 'high',
     needs: ['CATALYST_TEMP_B1S1', 'RPM', 'SPEED', 'COOLANT_TEMP'],
     description: 'Mean catalyst temperature at warm idle: unburnt fuel from misfires burns in the catalyst',
-    baseline: { floor: 15, what: 'catalyst temperature', when: 'at warm idle' },
+    baseline: { floor: 40, what: 'catalyst temperature', when: 'at warm idle' },
     compute: (g, r) => meanWhere(g.column('CATALYST_TEMP_B1S1')!, and(r.warm, r.idle)),
   },
   // ---- charging ------------------------------------------------------------------------------
   {
     name: 'voltage_charging',
     unit: 'V',
+    faultSide: 'low',
     needs: ['CONTROL_MODULE_VOLTAGE', 'RPM'],
     description: `Median control-module voltage at ≥ ${CHARGING_RPM} rpm: the regulator's set point while the alternator keeps up; a failing one sags`,
-    baseline: { floor: 0.08, what: 'charging voltage', when: 'above idle' },
+    baseline: { floor: 0.15, what: 'charging voltage', when: 'above idle' },
     compute: (g, r) => {
       const rpm = g.column('RPM')!;
       const fast = new Uint8Array(g.n);
@@ -244,17 +269,19 @@ const DEFINITIONS: readonly FeatureDefinition[] = [
   {
     name: 'voltage_idle',
     unit: 'V',
+    faultSide: 'low',
     needs: ['CONTROL_MODULE_VOLTAGE', 'RPM', 'SPEED'],
     description: 'Median control-module voltage at idle: a weak alternator cannot carry the load at idle speed',
-    baseline: { floor: 0.08, what: 'voltage', when: 'at idle' },
+    baseline: { floor: 0.2, what: 'voltage', when: 'at idle' },
     compute: (g, r) => medianWhere(g.column('CONTROL_MODULE_VOLTAGE')!, r.idle),
   },
   {
     name: 'voltage_ripple',
     unit: 'V',
+    faultSide: 'high',
     needs: ['CONTROL_MODULE_VOLTAGE', 'RPM'],
     description: `Median |change| between successive voltage readings at most ${MAX_STEP_S} s apart with the engine running: a failing regulator ripples; the median ignores load switching`,
-    baseline: { floor: 0.01, what: 'voltage ripple', when: 'with the engine running' },
+    baseline: { floor: 0.015, what: 'voltage ripple', when: 'with the engine running' },
     compute: (g, r) => {
       const readings = g.readings('CONTROL_MODULE_VOLTAGE');
       const rpm = g.readings('RPM');
@@ -284,6 +311,11 @@ export const WINDOW_FEATURE_NAMES: readonly string[] = DEFINITIONS.map((d) => d.
 
 /** Features the vehicle baseline learns; the model also sees `<name>_dev` for each. */
 export const BASELINE_FEATURES: readonly FeatureDefinition[] = DEFINITIONS.filter((d) => d.baseline !== undefined);
+
+/** The fault side of a model input (a deviation has its feature's); 'both' for names not in the contract. */
+export function featureFaultSide(name: string): FaultSide {
+  return byName.get(name.endsWith('_dev') ? name.slice(0, -4) : name)?.faultSide ?? 'both';
+}
 
 /** Name of the deviation feature of a baseline feature. */
 export function deviationName(feature: string): string {
@@ -517,6 +549,22 @@ function residualSpread(timeS: Float64Array, x: Column, mask: Uint8Array): numbe
   const line = fitLine(ts, xs) ?? { slope: 0, intercept: xs[0]! };
   const residuals = xs.map((v, k) => Math.abs(v - (line.intercept + line.slope * ts[k]!)));
   return 1.4826 * median(residuals)!;
+}
+
+/**
+ * Robust spread of a signal's changes over STEP_LAG_S on the grid where the mask holds at both
+ * ends: 1.4826 × median |x(t + lag) − x(t)| / √2 (for noise, the noise's standard deviation).
+ * The median ignores the few large changes of a step.
+ */
+function stepSpread(x: Column, mask: Uint8Array): number | undefined {
+  const lag = Math.round(STEP_LAG_S / GRID_S);
+  const changes: number[] = [];
+  for (let i = 0; i + lag < x.length; i++) {
+    if (!mask[i] || !mask[i + lag] || Number.isNaN(x[i]!) || Number.isNaN(x[i + lag]!)) continue;
+    changes.push(Math.abs(x[i + lag]! - x[i]!));
+  }
+  if (changes.length < (MIN_REGIME_S - STEP_LAG_S) / GRID_S) return undefined;
+  return (1.4826 * median(changes)!) / Math.SQRT2;
 }
 
 function fitLine(xs: readonly number[], ys: readonly number[]): { slope: number; intercept: number } | undefined {

@@ -10,7 +10,7 @@
  */
 import { createRng } from '../simulator/rng.ts';
 import { sigmoid } from './mlp.ts';
-import { fitStandardisation, impute, type Matrix } from './training-data.ts';
+import { applyInputBounds, fitStandardisation, impute, type InputBounds, type Matrix } from './training-data.ts';
 
 /** A tree as flat arrays; node 0 is the root. A leaf has feature −1. */
 export interface Tree {
@@ -28,6 +28,8 @@ export interface GbtModel {
   /** Float32, added to the tree sum (logit of the base rate). */
   base: number;
   trees: Tree[];
+  /** Inputs are clipped to these after imputation (training-data.ts `InputBounds`). */
+  bounds?: InputBounds;
 }
 
 export interface GbtOptions {
@@ -44,6 +46,13 @@ export interface GbtOptions {
   seed: number;
   /** Columns imputed at 0 (see fitStandardisation). */
   zeroCentred?: readonly number[];
+  /** Values imputed for absent features; the training mean when not given. */
+  fill?: Float32Array;
+  /**
+   * Per feature: +1 the score may only rise with it, −1 only fall, 0 free. Enforced exactly for
+   * stumps (maxDepth 1, an additive model): a split whose leaves would go the wrong way is not taken.
+   */
+  monotone?: Int8Array;
   onRound?: (round: number, loss: number) => void;
 }
 
@@ -91,7 +100,7 @@ function binOf(edges: Float32Array, v: number): number {
 
 export function trainGbt(x: Matrix, y: Uint8Array, o: GbtOptions): GbtModel {
   const rng = createRng(o.seed).fork('gbt');
-  const fill = fitStandardisation(x, o.zeroCentred ?? []).mean;
+  const fill = o.fill ?? fitStandardisation(x, o.zeroCentred ?? []).mean;
   const xf = impute(x, fill);
   const n = x.rows;
   const F = x.cols;
@@ -160,6 +169,9 @@ export function trainGbt(x: Matrix, y: Uint8Array, o: GbtOptions): GbtModel {
           const hr = H - hl;
           if (hl < o.minChildWeight * 1e-3 || hr < o.minChildWeight * 1e-3) continue;
           const gr = G - gl;
+          const direction = o.monotone?.[j] ?? 0;
+          // Leaf values are −g/(h+λ): left ≤ right for a rising feature, ≥ for a falling one.
+          if (direction !== 0 && direction * (-gr / (hr + o.lambda) - -gl / (hl + o.lambda)) < 0) continue;
           const gain = (gl * gl) / (hl + o.lambda) + (gr * gr) / (hr + o.lambda) - parentScore;
           if (gain > best.gain) best = { gain, feature: j, bin: b };
         }
@@ -199,7 +211,7 @@ function treeValue(tree: Tree, data: Float32Array, offset: number): number {
 
 /** The exported model's forward pass: probability per row. */
 export function gbtPredict(model: GbtModel, x: Matrix): Float64Array {
-  const xf = impute(x, model.fill);
+  const xf = impute(model.bounds ? applyInputBounds(x, model.bounds) : x, model.fill);
   const out = new Float64Array(x.rows);
   for (let i = 0; i < x.rows; i++) {
     let s = model.base;

@@ -10,7 +10,7 @@
  * folded weights cancel against a large bias.
  */
 import { createRng } from '../simulator/rng.ts';
-import { fitStandardisation, impute, type Matrix } from './training-data.ts';
+import { applyInputBounds, fitStandardisation, impute, type InputBounds, type Matrix } from './training-data.ts';
 
 export interface DenseLayer {
   /** out × in, row-major, float32 as exported. */
@@ -23,11 +23,15 @@ export interface DenseLayer {
 /** What is exported: imputation/centre, scale, then layers; ReLU between layers, sigmoid at the end. */
 export interface MlpModel {
   family: 'mlp';
-  /** Training mean: imputed for NaN and subtracted. */
+  /** Imputed for NaN. */
   fill: Float32Array;
+  /** Subtracted before scaling (the training mean). */
+  centre: Float32Array;
   /** 1/std per feature (float32). */
   scale: Float32Array;
   layers: DenseLayer[];
+  /** Inputs are clipped to these after imputation (training-data.ts `InputBounds`). */
+  bounds?: InputBounds;
 }
 
 export interface MlpOptions {
@@ -39,6 +43,8 @@ export interface MlpOptions {
   seed: number;
   /** Columns imputed and centred at 0 (see fitStandardisation). */
   zeroCentred?: readonly number[];
+  /** Values imputed for absent features; the training mean when not given. */
+  fill?: Float32Array;
   onEpoch?: (epoch: number, loss: number) => void;
 }
 
@@ -46,8 +52,9 @@ export const DEFAULT_MLP_OPTIONS: Omit<MlpOptions, 'seed'> = { hidden: [32, 16],
 
 export function trainMlp(x: Matrix, y: Uint8Array, o: MlpOptions): MlpModel {
   const rng = createRng(o.seed).fork('mlp');
-  const norm = fitStandardisation(x, o.zeroCentred ?? []);
-  const filled = impute(x, norm.mean);
+  const fill = o.fill ?? fitStandardisation(x, o.zeroCentred ?? []).mean;
+  const filled = impute(x, fill);
+  const norm = fitStandardisation(filled, o.zeroCentred ?? []);
   const n = x.rows;
   const F = x.cols;
   // Standardised inputs in doubles for training.
@@ -145,7 +152,8 @@ export function trainMlp(x: Matrix, y: Uint8Array, o: MlpOptions): MlpModel {
   }
   return {
     family: 'mlp',
-    fill: new Float32Array(norm.mean),
+    fill: new Float32Array(fill),
+    centre: new Float32Array(norm.mean),
     scale,
     layers: W.map((w, l) => ({ weights: Float32Array.from(w), bias: Float32Array.from(B[l]!), inputs: sizes[l]!, outputs: sizes[l + 1]! })),
   };
@@ -157,7 +165,8 @@ function standardise(x: number, mean: number, scale: number): number {
 }
 
 /** The exported model's forward pass in doubles over float32 parameters: probability per row. */
-export function mlpPredict(model: MlpModel, x: Matrix): Float64Array {
+export function mlpPredict(model: MlpModel, input: Matrix): Float64Array {
+  const x = model.bounds ? applyInputBounds(input, model.bounds) : input;
   const out = new Float64Array(x.rows);
   const F = x.cols;
   let a = new Float64Array(F);
@@ -165,7 +174,7 @@ export function mlpPredict(model: MlpModel, x: Matrix): Float64Array {
     a = new Float64Array(F);
     for (let j = 0; j < F; j++) {
       const v = x.data[i * F + j]!;
-      a[j] = standardise(Number.isNaN(v) ? model.fill[j]! : v, model.fill[j]!, model.scale[j]!);
+      a[j] = standardise(Number.isNaN(v) ? model.fill[j]! : v, model.centre[j]!, model.scale[j]!);
     }
     model.layers.forEach((layer, l) => {
       const next = new Float64Array(layer.outputs);

@@ -27,7 +27,7 @@ const classMetrics = z.object({
 export const modelMetadataSchema = z.object({
   schema: z.literal('fleetpulse.model-metadata/1'),
   modelVersion: z.number().int().positive(),
-  family: z.enum(['mlp', 'gbt']),
+  family: z.enum(['mlp', 'gbt', 'gam']),
   createdAt: z.string(),
   featureNames: z.array(z.string()).min(1),
   featureVersion: z.number().int(),

@@ -15,10 +15,17 @@ import { DEFAULT_MLP_OPTIONS, type MlpModel, type MlpOptions, mlpPredict, trainM
 import type { ModelMetadata } from './model-metadata.ts';
 import { exportOnnx, INPUT_NAME, OUTPUT_NAME } from './onnx/onnx-export.ts';
 import { createRng } from '../simulator/rng.ts';
-import { balanceRows, type Matrix, selectRows } from './training-data.ts';
+import { featureFaultSide } from './features.ts';
+import { applyInputBounds, balanceRows, fitInputBounds, type Matrix, selectRows } from './training-data.ts';
 import { datasetHash, splitRows, type Split, type WindowDataset } from './window-dataset.ts';
 
-export type Family = 'mlp' | 'gbt';
+/**
+ * `mlp`: a small neural network; `gbt`: gradient-boosted trees (depth 4); `gam`: an additive model,
+ * boosted stumps with every feature's direction fixed by physics (a higher catalyst temperature can
+ * only raise the score) — one bounded contribution per feature, so a real car outside the
+ * simulator's joint distribution cannot combine into a confident alarm.
+ */
+export type Family = 'mlp' | 'gbt' | 'gam';
 
 export interface TrainOptions {
   seed: number;
@@ -35,6 +42,7 @@ export interface TrainOptions {
   deviationDropout?: number;
   mlp?: Partial<Omit<MlpOptions, 'seed' | 'onEpoch'>>;
   gbt?: Partial<Omit<GbtOptions, 'seed' | 'onRound'>>;
+  gam?: Partial<Omit<GbtOptions, 'seed' | 'onRound'>>;
   log?: (line: string) => void;
 }
 
@@ -71,26 +79,35 @@ export async function trainAndExport(d: WindowDataset, o: TrainOptions): Promise
   const log = o.log ?? (() => {});
   const started = performance.now();
   const trainRows = balanceRows(d, splitRows(d, 'train'), o.negativesPerPositive, o.maxTrainRows);
-  const { x, y } = selectRows(d, trainRows);
+  const selected = selectRows(d, trainRows);
+  const y = selected.y;
   const deviationColumns = d.featureNames.flatMap((n, j) => (n.endsWith('_dev') ? [j] : []));
-  hideDeviations(x, deviationColumns, o.deviationDropout ?? 0.35, o.seed);
+  hideDeviations(selected.x, deviationColumns, o.deviationDropout ?? 0.35, o.seed);
+  const sides = d.featureNames.map(featureFaultSide);
+  const bounds = fitInputBounds(selected.x, y, sides);
+  const x = applyInputBounds(selected.x, bounds);
+  // Absent means "no evidence": the healthy median (0 for a deviation), not the average window.
+  const fill = healthyMedians(x, y, deviationColumns);
+  const monotone = Int8Array.from(sides.map((side) => (side === 'high' ? 1 : side === 'low' ? -1 : 0)));
   const positives = y.reduce((a, b) => a + b, 0);
   log(`training rows: ${x.rows} (${positives} faulty, ${x.rows - positives} healthy) from ${d.vehicles.filter((v) => v.split === 'train').length} vehicles`);
   const valRows = splitRows(d, 'validation');
   const val = selectRows(d, valRows);
-  const mlpOptions: MlpOptions = { ...DEFAULT_MLP_OPTIONS, ...o.mlp, seed: o.seed, zeroCentred: deviationColumns };
-  const gbtOptions: GbtOptions = { ...DEFAULT_GBT_OPTIONS, ...o.gbt, seed: o.seed, zeroCentred: deviationColumns };
+  const mlpOptions: MlpOptions = { ...DEFAULT_MLP_OPTIONS, ...o.mlp, seed: o.seed, zeroCentred: deviationColumns, fill };
+  const gbtOptions: GbtOptions = { ...DEFAULT_GBT_OPTIONS, ...o.gbt, seed: o.seed, zeroCentred: deviationColumns, fill };
+  const gamOptions: GbtOptions = { ...gbtOptions, ...DEFAULT_GAM_OPTIONS, ...o.gam, seed: o.seed, zeroCentred: deviationColumns, fill, monotone };
   const candidates: Array<{ family: Family; model: MlpModel | GbtModel; auc: number | null }> = [];
   for (const family of o.families) {
     const t0 = performance.now();
     let model: MlpModel | GbtModel;
     let pred: Float64Array;
     if (family === 'mlp') {
-      model = trainMlp(x, y, { ...mlpOptions, onEpoch: (e, loss) => log(`  mlp epoch ${e}/${mlpOptions.epochs}  loss ${loss.toFixed(4)}`) });
+      model = { ...trainMlp(x, y, { ...mlpOptions, onEpoch: (e, loss) => log(`  mlp epoch ${e}/${mlpOptions.epochs}  loss ${loss.toFixed(4)}`) }), bounds };
       pred = mlpPredict(model, val.x);
     } else {
-      const every = Math.max(1, Math.round(gbtOptions.rounds / 10));
-      model = trainGbt(x, y, { ...gbtOptions, onRound: (r, loss) => (r % every === 0 || r === gbtOptions.rounds ? log(`  gbt round ${r}/${gbtOptions.rounds}  loss ${loss.toFixed(4)}`) : undefined) });
+      const opts = family === 'gam' ? gamOptions : gbtOptions;
+      const every = Math.max(1, Math.round(opts.rounds / 10));
+      model = { ...trainGbt(x, y, { ...opts, onRound: (r, loss) => (r % every === 0 || r === opts.rounds ? log(`  ${family} round ${r}/${opts.rounds}  loss ${loss.toFixed(4)}`) : undefined) }), bounds };
       pred = gbtPredict(model, val.x);
     }
     const auc = rocAuc(pred, val.y);
@@ -123,11 +140,38 @@ export async function trainAndExport(d: WindowDataset, o: TrainOptions): Promise
     trainingData: { hash: datasetHash(d), source: d.source, windows: d.label.length, vehicles: d.vehicles.length },
     metrics: { test: test.overall, validation: valEval.overall, perFault: test.perFault },
     selection: { rule: `highest validation ROC-AUC; threshold = lowest at and above which healthy validation vehicles raise at most ${TARGET_FALSE_ALERTS_PER_DAY} alerts per driving day`, candidates: candidates.map((c) => ({ family: c.family, validationRocAuc: c.auc })) },
-    training: { seed: o.seed, durationS: Math.round(durationS * 10) / 10, options: { negativesPerPositive: o.negativesPerPositive, maxTrainRows: o.maxTrainRows, ...(chosen.family === 'mlp' ? { ...mlpOptions } : { ...gbtOptions }) } },
+    training: { seed: o.seed, durationS: Math.round(durationS * 10) / 10, options: { negativesPerPositive: o.negativesPerPositive, maxTrainRows: o.maxTrainRows, ...describeOptions(chosen.family === 'mlp' ? mlpOptions : chosen.family === 'gam' ? gamOptions : gbtOptions) } },
   };
   // The metadata travels inside the ONNX file too, for tools that only see the .onnx.
   const onnx = exportOnnx(chosen.model, { featureCount: d.featureNames.length, modelVersion: o.modelVersion, metadata: { featureSetId: d.featureSetId, threshold: String(threshold), featureNames: d.featureNames.join(',') } });
   return { metadata, onnx, model: chosen.model, test, testRows, testScores };
+}
+
+/** Training options as plain JSON for the metadata (the per-feature arrays are in the graph). */
+function describeOptions(o: MlpOptions | GbtOptions): Record<string, unknown> {
+  const { fill: _f, zeroCentred: _z, ...rest } = o as MlpOptions & GbtOptions;
+  const { monotone: _m, ...plain } = rest;
+  return plain;
+}
+
+/** Stumps for the additive family: more rounds of single splits, a gentler step. */
+export const DEFAULT_GAM_OPTIONS: Partial<GbtOptions> = { maxDepth: 1, rounds: 400, learningRate: 0.1 };
+
+/** Per feature, the median of the healthy rows' present values; 0 for `zeroColumns` (deviations). */
+function healthyMedians(x: Matrix, y: Uint8Array, zeroColumns: readonly number[]): Float32Array {
+  const zero = new Set(zeroColumns);
+  const out = new Float32Array(x.cols);
+  for (let j = 0; j < x.cols; j++) {
+    if (zero.has(j)) continue;
+    const values: number[] = [];
+    for (let i = 0; i < x.rows; i++) {
+      const v = x.data[i * x.cols + j]!;
+      if (y[i] === 0 && !Number.isNaN(v)) values.push(v);
+    }
+    values.sort((a, b) => a - b);
+    out[j] = values.length > 0 ? values[values.length >> 1]! : 0;
+  }
+  return out;
 }
 
 /** Sets the deviation columns of a seeded share of the rows that have any to NaN (absent). */

@@ -89,3 +89,61 @@ function evenly(xs: readonly number[], k: number): number[] {
   for (let i = 0; i < k; i++) out.push(xs[Math.floor((i * xs.length) / k)]!);
   return out;
 }
+
+/**
+ * Per-feature limits the models clip their inputs to (in the exported graph too, after
+ * imputation): the range the training data covered, and — for a feature that faults move in one
+ * direction only — the healthy median on the other side. A value on the healthy side of the
+ * fleet's median carries no evidence (a real car's cool catalyst at idle is not a hint of any
+ * fault), and no value leads a model beyond what it was trained on.
+ */
+export interface InputBounds {
+  lower: Float32Array;
+  upper: Float32Array;
+}
+
+export type FaultSide = 'high' | 'low' | 'both';
+
+/** Bounds from training rows: p0.5…p99.5 of the present values; the side limit from the healthy rows' median. */
+export function fitInputBounds(x: Matrix, y: Uint8Array, sides: readonly FaultSide[]): InputBounds {
+  const lower = new Float32Array(x.cols);
+  const upper = new Float32Array(x.cols);
+  for (let j = 0; j < x.cols; j++) {
+    const all: number[] = [];
+    const healthy: number[] = [];
+    for (let i = 0; i < x.rows; i++) {
+      const v = x.data[i * x.cols + j]!;
+      if (Number.isNaN(v)) continue;
+      all.push(v);
+      if (y[i] === 0) healthy.push(v);
+    }
+    if (all.length === 0) {
+      lower[j] = Number.NEGATIVE_INFINITY;
+      upper[j] = Number.POSITIVE_INFINITY;
+      continue;
+    }
+    all.sort((a, b) => a - b);
+    healthy.sort((a, b) => a - b);
+    let lo = all[Math.floor(0.005 * (all.length - 1))]!;
+    let hi = all[Math.ceil(0.995 * (all.length - 1))]!;
+    const mid = healthy.length > 0 ? healthy[healthy.length >> 1]! : undefined;
+    if (mid !== undefined && sides[j] === 'high') lo = Math.min(hi, Math.max(lo, mid));
+    if (mid !== undefined && sides[j] === 'low') hi = Math.max(lo, Math.min(hi, mid));
+    lower[j] = Math.fround(lo);
+    upper[j] = Math.fround(hi);
+  }
+  return { lower, upper };
+}
+
+/** A copy with present values clipped to the bounds (NaN stays NaN: imputation comes first in the graph, and the fill lies inside). */
+export function applyInputBounds(x: Matrix, b: InputBounds): Matrix {
+  const data = new Float32Array(x.data);
+  for (let i = 0; i < x.rows; i++)
+    for (let j = 0; j < x.cols; j++) {
+      const k = i * x.cols + j;
+      const v = data[k]!;
+      if (Number.isNaN(v)) continue;
+      data[k] = v < b.lower[j]! ? b.lower[j]! : v > b.upper[j]! ? b.upper[j]! : v;
+    }
+  return { rows: x.rows, cols: x.cols, data };
+}

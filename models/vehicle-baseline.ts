@@ -115,16 +115,17 @@ export class VehicleBaseline {
 
   /**
    * Scores a window against the baseline, then learns from it (when it is new and the baseline
-   * is still learning). Windows must come in event-time order per vehicle; an older or repeated
-   * window is a replay and changes nothing.
+   * is still learning) — from `learnFrom`, by default the same features (the feature path passes
+   * only the features the window itself measured). Windows must come in event-time order per
+   * vehicle; an older or repeated window is a replay and changes nothing.
    */
-  observe(windowStartMs: number, features: FeatureVector, context: WindowContext): BaselineView {
+  observe(windowStartMs: number, features: FeatureVector, context: WindowContext, learnFrom: FeatureVector = features): BaselineView {
     const replay = windowStartMs <= this.state.lastStartMs;
     const learnedBefore = this.state.learnedAtMs !== null && windowStartMs > this.state.learnedAtMs;
     const view: BaselineView = { status: learnedBefore ? 'learned' : 'learning', progress: this.progress, deviations: learnedBefore ? this.deviations(features) : {} };
     if (replay) return view;
     this.state.lastStartMs = windowStartMs;
-    this.learn(features, context);
+    this.learn(learnFrom, context);
     if (this.state.learnedAtMs === null && this.state.warmS >= this.learnS) {
       this.state.learnedAtMs = windowStartMs;
       for (const f of Object.values(this.state.normals)) if (f.n >= this.minWindows) f.frozen = true;

@@ -24,7 +24,8 @@ import { planFleet } from '../simulator/fleet-plan.ts';
 import { drawObservationProfile, FULL_OBSERVATION, type ObservationProfile, Observer } from '../simulator/observation.ts';
 import { createRng } from '../simulator/rng.ts';
 import type { VehicleSpec } from '../simulator/simulated-vehicle.ts';
-import { computeFeatures, FEATURE_NAMES, FEATURE_SET_ID, FEATURE_VERSION, type FeatureVector } from './features.ts';
+import { computeFeatures, FEATURE_NAMES, FEATURE_SET_ID, FEATURE_VERSION, type FeatureVector, WINDOW_CONTEXT_NAMES } from './features.ts';
+import { FeatureMemory } from './feature-memory.ts';
 import { type BaselineOptions, VehicleBaseline } from './vehicle-baseline.ts';
 
 export const DEFAULT_LABEL_SEVERITY = 0.5;
@@ -227,18 +228,29 @@ export function featureRow(f: FeatureVector, names: readonly string[] = FEATURE_
 
 /**
  * One vehicle's path from closed windows to model rows, exactly as ingest scores them: window
- * features, then the vehicle's baseline (deviations once learned, learning from the window).
+ * features, the vehicle's recent evidence of each (models/feature-memory.ts), then its baseline
+ * (deviations once learned; learning from what the window itself measured).
  */
 export class VehicleFeaturePath {
   readonly baseline: VehicleBaseline;
+  readonly memory: FeatureMemory;
   constructor(options: BaselineOptions = {}) {
     this.baseline = new VehicleBaseline(options);
+    this.memory = new FeatureMemory();
   }
   /** Model inputs of one closed window, and whether the baseline was learned for it. */
   window(startMs: number, samples: readonly Sample[]): { features: FeatureVector; learned: boolean } {
-    const windowFeatures = computeFeatures(samples);
-    const view = this.baseline.observe(startMs, windowFeatures, { warmRunningS: windowFeatures.warm_running_s ?? 0 });
-    return { features: { ...windowFeatures, ...view.deviations }, learned: view.status === 'learned' };
+    return this.fromFeatures(startMs, computeFeatures(samples));
+  }
+  /** The same from the window's own features (`computeFeatures`), e.g. read back from a spool. */
+  fromFeatures(startMs: number, own: FeatureVector): { features: FeatureVector; learned: boolean } {
+    const recent = this.memory.observe(startMs, own, own.running_s ?? 0);
+    const measured: FeatureVector = {};
+    for (const name of Object.keys(recent)) if (own[name] !== undefined) measured[name] = recent[name]!;
+    const view = this.baseline.observe(startMs, recent, { warmRunningS: own.warm_running_s ?? 0 }, measured);
+    const context: FeatureVector = {};
+    for (const name of WINDOW_CONTEXT_NAMES) if (own[name] !== undefined) context[name] = own[name]!;
+    return { features: { ...context, ...recent, ...view.deviations }, learned: view.status === 'learned' };
   }
 }
 

@@ -93,7 +93,8 @@ export class VehicleModel {
   private readonly calibrationBias: number;
   private readonly idleOffsetRpm: number;
   private readonly regulatorOffsetV: number;
-  private readonly accessoryA: number;
+  private accessoryA: number;
+  private readonly weatherPhase: number;
 
   timeMs: number;
   private phase: EnginePhase = 'off';
@@ -160,6 +161,7 @@ export class VehicleModel {
     this.idleOffsetRpm = setup.normal(0, 15);
     this.regulatorOffsetV = setup.normal(0, this.variation.regulatorSpreadV);
     this.accessoryA = setup.uniform(0, 12);
+    this.weatherPhase = this.variation.weatherSwingC > 0 ? options.rng.fork('weather').uniform(0, 2 * Math.PI) : 0;
     this.ltftIdle = setup.normal(this.calibrationBias * 100, 1);
     this.ltftLoad = setup.normal(this.calibrationBias * 100, 1);
     this.fuelL = setup.uniform(0.3, 0.95) * this.profile.fuelTankL;
@@ -198,10 +200,11 @@ export class VehicleModel {
     return this.demand.segment;
   }
 
-  /** Ambient air temperature now: daily mean ± 5 °C, warmest at 15:00. */
+  /** Ambient air temperature now: daily mean ± 5 °C, warmest at 15:00; the mean itself swings over weeks. */
   ambientC(atMs = this.timeMs): number {
     const hour = (atMs / 3_600_000) % 24;
-    return this.ambientMeanC + 5 * Math.sin(((hour - 9) / 24) * 2 * Math.PI);
+    const weather = this.variation.weatherSwingC * Math.sin((atMs / (23 * 86_400_000)) * 2 * Math.PI + this.weatherPhase);
+    return this.ambientMeanC + weather + 5 * Math.sin(((hour - 9) / 24) * 2 * Math.PI);
   }
 
   private baroKpa(): number {
@@ -212,6 +215,7 @@ export class VehicleModel {
   /** Turns the key: a few seconds of ignition on, cranking, then the engine runs the trip. */
   startTrip(segments: readonly Segment[]): void {
     this.cycle = new CycleFollower(segments, this.rng.fork(`trip-${this.timeMs}`), this.styleParams.speedFactor);
+    if (this.variation.accessoriesVaryByTrip) this.accessoryA = this.rng.fork(`load-${this.timeMs}`).uniform(0, 20);
     this.phase = 'key_on';
     this.phaseLeftS = this.rng.uniform(2, 5);
     this.runTimeS = 0;

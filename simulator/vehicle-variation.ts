@@ -45,6 +45,10 @@ export interface VehicleVariation {
   thermostatOffsetC: number;
   /** Multiplies the MAF sensor's reading (calibration). */
   mafScale: number;
+  /** Amplitude (°C) of the weather's swing of the daily mean temperature over weeks. */
+  weatherSwingC: number;
+  /** Electrical accessories (lights, fan, heated seats) change from trip to trip. */
+  accessoriesVaryByTrip: boolean;
 }
 
 export const NOMINAL_VARIATION: Readonly<VehicleVariation> = Object.freeze({
@@ -60,13 +64,15 @@ export const NOMINAL_VARIATION: Readonly<VehicleVariation> = Object.freeze({
   thermalMassFactor: 1,
   thermostatOffsetC: 0,
   mafScale: 1,
+  weatherSwingC: 0,
+  accessoriesVaryByTrip: false,
 });
 
 /** A healthy car drawn from the widened real-world ranges (see the module header). */
 export function drawVariation(rng: Rng): VehicleVariation {
   const logUniform = (lo: number, hi: number): number => Math.exp(rng.uniform(Math.log(lo), Math.log(hi)));
   return {
-    idleHuntScale: logUniform(0.7, 4),
+    idleHuntScale: logUniform(0.7, 6),
     idleWanderRpm: rng.next() < 0.5 ? 0 : logUniform(10, 120),
     idleTimingNoiseDeg: logUniform(1, 5),
     trimNoisePct: logUniform(0.9, 3.5),
@@ -78,5 +84,7 @@ export function drawVariation(rng: Rng): VehicleVariation {
     thermalMassFactor: logUniform(0.6, 1.5),
     thermostatOffsetC: rng.uniform(-4, 4),
     mafScale: rng.uniform(0.92, 1.08),
+    weatherSwingC: rng.uniform(2, 9),
+    accessoriesVaryByTrip: true,
   };
 }

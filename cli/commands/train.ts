@@ -35,7 +35,7 @@ const START_MS = Date.UTC(2025, 0, 6);
 
 function parseFamilies(text: string): Family[] {
   const parts = text.split(',').map((s) => s.trim());
-  if (parts.length === 0 || parts.some((p) => p !== 'mlp' && p !== 'gbt')) throw new Error(`'${text}' is not a list of model families (mlp, gbt)`);
+  if (parts.length === 0 || parts.some((p) => !['mlp', 'gbt', 'gam'].includes(p))) throw new Error(`'${text}' is not a list of model families (mlp, gbt, gam)`);
   return parts as Family[];
 }
 

@@ -1,8 +1,8 @@
 /**
  * ONNX graphs for the two model families. Both take `features` float32 [N, F] (NaN = absent
  * feature, in the metadata's feature order) and give `score` float32 [N, 1], the probability that
- * the window shows a fault. The first nodes impute NaN with the training mean (IsNaN + Where), so
- * callers need no imputation of their own.
+ * the window shows a fault. The first nodes impute NaN with the training mean (IsNaN + Where) and
+ * clip each feature to its bounds (Max + Min), so callers need no preprocessing of their own.
  *
  * - MLP: standardisation (Sub, Mul), then Gemm (+ ReLU) per layer, Sigmoid.
  * - GBT: ai.onnx.ml TreeEnsembleRegressor (BRANCH_LEQ, SUM, base value) giving a logit, Sigmoid.
@@ -11,6 +11,7 @@
  */
 import type { GbtModel } from '../gbt.ts';
 import type { MlpModel } from '../mlp.ts';
+import type { InputBounds } from '../training-data.ts';
 import { AttributeType, DataType, ModelProto } from './onnx-schema.ts';
 
 export const INPUT_NAME = 'features';
@@ -41,19 +42,27 @@ function valueInfo(name: string, dims: Array<number | string>): Attr {
   };
 }
 
-/** IsNaN + Where: NaN → fill value; returns the name of the imputed tensor. */
-function imputeNodes(fill: Float32Array, nodes: Node[], init: Attr[]): string {
+/**
+ * IsNaN + Where: NaN → fill value; then, when the model has input bounds, Max + Min clip every
+ * feature to them (the fill values lie inside). Returns the name of the resulting tensor.
+ */
+function imputeNodes(fill: Float32Array, bounds: InputBounds | undefined, nodes: Node[], init: Attr[]): string {
   init.push(floatTensor('fill_values', [1, fill.length], fill));
   nodes.push({ input: [INPUT_NAME], output: ['is_absent'], name: 'is_absent', opType: 'IsNaN' });
   nodes.push({ input: ['is_absent', 'fill_values', INPUT_NAME], output: ['imputed'], name: 'impute', opType: 'Where' });
-  return 'imputed';
+  if (!bounds) return 'imputed';
+  init.push(floatTensor('lower_bounds', [1, fill.length], bounds.lower));
+  init.push(floatTensor('upper_bounds', [1, fill.length], bounds.upper));
+  nodes.push({ input: ['imputed', 'lower_bounds'], output: ['above_lower'], name: 'clip_lower', opType: 'Max' });
+  nodes.push({ input: ['above_lower', 'upper_bounds'], output: ['bounded'], name: 'clip_upper', opType: 'Min' });
+  return 'bounded';
 }
 
 function mlpGraph(model: MlpModel): { nodes: Node[]; init: Attr[] } {
   const nodes: Node[] = [];
   const init: Attr[] = [];
-  const imputed = imputeNodes(model.fill, nodes, init);
-  init.push(floatTensor('centre', [1, model.fill.length], model.fill));
+  const imputed = imputeNodes(model.fill, model.bounds, nodes, init);
+  init.push(floatTensor('centre', [1, model.centre.length], model.centre));
   init.push(floatTensor('scale', [1, model.scale.length], model.scale));
   nodes.push({ input: [imputed, 'centre'], output: ['centred'], name: 'centre', opType: 'Sub' });
   nodes.push({ input: ['centred', 'scale'], output: ['standardised'], name: 'standardise', opType: 'Mul' });
@@ -76,7 +85,7 @@ function mlpGraph(model: MlpModel): { nodes: Node[]; init: Attr[] } {
 function gbtGraph(model: GbtModel): { nodes: Node[]; init: Attr[] } {
   const nodes: Node[] = [];
   const init: Attr[] = [];
-  const imputed = imputeNodes(model.fill, nodes, init);
+  const imputed = imputeNodes(model.fill, model.bounds, nodes, init);
   const treeIds: number[] = [];
   const nodeIds: number[] = [];
   const featureIds: number[] = [];
