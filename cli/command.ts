@@ -14,6 +14,10 @@ export interface RunningService {
 export interface CommandContext {
   /** Where human-facing output goes (the summary `up` prints); logs go to stderr. */
   print(line: string): void;
+  /** Progress for a person watching (stderr), kept out of output meant for programs. */
+  progress(line: string): void;
+  /** Operands after the options (only for commands that declare `operands`). */
+  operands: readonly string[];
 }
 
 export interface CommandDefinition<S extends OptionsSpec = OptionsSpec> {
@@ -23,6 +27,8 @@ export interface CommandDefinition<S extends OptionsSpec = OptionsSpec> {
   readonly section: string;
   readonly summary: string;
   readonly usage?: string;
+  /** Name of the operands the command takes (e.g. `FILE...`); without it, an operand is a usage error. */
+  readonly operands?: { name: string; min: number };
   readonly options: S;
   run(config: ConfigOf<S>, ctx: CommandContext): Promise<RunningService | void>;
 }

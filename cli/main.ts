@@ -44,12 +44,13 @@ export const COMMANDS: Record<string, Entry> = {
     },
   },
   train: {
-    summary: 'Engine anomaly model: train end to end (no subcommand), dataset, report, drift',
+    summary: 'Engine anomaly model: train end to end (no subcommand), dataset, report, drift, evaluate-drives',
     load: () => import('./commands/train.ts'),
     subcommands: {
       dataset: { summary: 'Labelled feature windows from a simulated fleet, split by vehicle', load: () => import('./commands/train.ts').then((m) => ({ default: m.datasetCommand })) },
       report: { summary: 'Evaluation report of a model on held-out vehicles (Markdown + SVG)', load: () => import('./commands/train.ts').then((m) => ({ default: m.reportCommand })) },
       drift: { summary: 'PSI of recent feature windows against the training set; whether to retrain', load: () => import('./commands/train.ts').then((m) => ({ default: m.driftCommand })) },
+      'evaluate-drives': { summary: 'Recorded drive logs through the serving path: windows flagged and alerts raised per file', load: () => import('./commands/evaluate-drives.ts') },
     },
   },
   simulate: {

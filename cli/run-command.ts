@@ -55,10 +55,14 @@ export async function runCommand(definition: CommandDefinition<any>, argv: reado
     io.out(formatHelp(definition.path, definition.summary, definition.options, definition.section, definition.usage));
     return 0;
   }
-  if (loaded.positionals.length > 0) {
+  const operands = definition.operands;
+  if (!operands && loaded.positionals.length > 0) {
     throw new UsageError(`fleetpulse ${definition.path}: unexpected argument '${loaded.positionals[0]}'\nRun 'fleetpulse ${definition.path} --help' for the options.`);
   }
-  const service = await definition.run(loaded.config, { print: io.out });
+  if (operands && loaded.positionals.length < operands.min) {
+    throw new UsageError(`fleetpulse ${definition.path}: give at least ${operands.min} ${operands.name}\nRun 'fleetpulse ${definition.path} --help' for the options.`);
+  }
+  const service = await definition.run(loaded.config, { print: io.out, progress: io.err, operands: loaded.positionals });
   if (!service) return 0;
   return runUntilSignal(service, io);
 }

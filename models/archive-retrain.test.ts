@@ -18,6 +18,7 @@ function dataset(vehicles: DatasetVehicle[], rowsPerVehicle: number, label: numb
     severity: new Float32Array(n).fill(generator === 'archive' ? Number.NaN : 0.7),
     ttfS: new Float64Array(n).fill(Number.NaN),
     label: new Int8Array(n).fill(label),
+    learned: new Uint8Array(n),
   };
 }
 

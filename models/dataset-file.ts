@@ -8,9 +8,9 @@ import { join } from 'node:path';
 import { ConfigError } from '../common/errors.ts';
 import { datasetHash, type WindowDataset } from './window-dataset.ts';
 
-const COLUMNS = ['x', 'vehicle', 't', 'severity', 'ttfS', 'label'] as const;
+const COLUMNS = ['x', 'vehicle', 't', 'severity', 'ttfS', 'label', 'learned'] as const;
 type Column = (typeof COLUMNS)[number];
-const CTORS = { x: Float32Array, vehicle: Uint32Array, t: Float64Array, severity: Float32Array, ttfS: Float64Array, label: Int8Array } as const;
+const CTORS = { x: Float32Array, vehicle: Uint32Array, t: Float64Array, severity: Float32Array, ttfS: Float64Array, label: Int8Array, learned: Uint8Array } as const;
 
 export function writeDataset(dir: string, d: WindowDataset): string {
   mkdirSync(dir, { recursive: true });
@@ -26,8 +26,8 @@ export function writeDataset(dir: string, d: WindowDataset): string {
   }
   writeFileSync(join(dir, 'columns.bin'), Buffer.concat(parts));
   const hash = datasetHash(d);
-  const { x: _x, vehicle: _v, t: _t, severity: _s, ttfS: _f, label: _l, ...meta } = d;
-  writeFileSync(join(dir, 'dataset.json'), `${JSON.stringify({ schema: 'fleetpulse.window-dataset/1', hash, rows: d.label.length, layout, ...meta }, null, 1)}\n`);
+  const { x: _x, vehicle: _v, t: _t, severity: _s, ttfS: _f, label: _l, learned: _d, ...meta } = d;
+  writeFileSync(join(dir, 'dataset.json'), `${JSON.stringify({ schema: 'fleetpulse.window-dataset/2', hash, rows: d.label.length, layout, ...meta }, null, 1)}\n`);
   return hash;
 }
 
@@ -40,7 +40,7 @@ export function readDataset(dir: string): WindowDataset {
   } catch (error) {
     throw new ConfigError('dataset', [{ field: 'dataset', message: `cannot read ${dir}: ${(error as Error).message} (make one with fleetpulse train dataset)` }]);
   }
-  if (meta.schema !== 'fleetpulse.window-dataset/1') throw new ConfigError('dataset', [{ field: 'dataset', message: `${dir} is not a fleetpulse window dataset` }]);
+  if (meta.schema !== 'fleetpulse.window-dataset/2') throw new ConfigError('dataset', [{ field: 'dataset', message: `${dir} is not a fleetpulse window dataset` }]);
   const layout = meta.layout as Array<{ column: Column; bytes: number }>;
   const aligned = new Uint8Array(bin.length);
   aligned.set(bin);

@@ -1,20 +1,25 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { FEATURE_NAMES, FEATURE_SET_ID, FEATURE_VERSION, computeFeatures } from './features.ts';
+import { FEATURE_NAMES, FEATURE_SET_ID, FEATURE_VERSION } from './features.ts';
 import { OnnxModel } from './onnx-model.ts';
-import { vehicleWindows } from './window-dataset.ts';
+import { VehicleFeaturePath, vehicleWindows } from './window-dataset.ts';
 import { PROFILES } from '../simulator/profiles.ts';
 import { SimulatedVehicle } from '../simulator/simulated-vehicle.ts';
 import { baseSpec, drive, specWithSeverity } from '../simulator/test-support.ts';
 
 const MODEL = join(import.meta.dirname, 'default', 'model.onnx');
 
-/** Median window score of one simulated day (the median: a cold engine's first windows cannot show every fault). */
+/**
+ * Median window score of one simulated day through the serving path (features, recent evidence,
+ * a baseline still learning): the median, because a cold engine's first windows cannot show every fault.
+ */
 function medianScoreOf(model: OnnxModel, severity: number): Promise<number> {
   const spec = specWithSeverity(baseSpec(PROFILES['compact-2.0-maf']), severity > 0 ? 'vacuum_leak' : undefined, severity);
   const { samples } = drive(spec, 1, 21);
-  const windows = [...vehicleWindows(samples.map((s) => ({ t: s.t, wire: SimulatedVehicle.toWire(s), truth: s.truth })), 30_000)].filter((w) => w.samples.length >= 20);
-  return model.score(windows.map((w) => computeFeatures(w.samples.map((s) => s.wire)))).then((scores) => [...scores].sort((a, b) => a - b)[scores.length >> 1]!);
+  const path = new VehicleFeaturePath();
+  const windows = [...vehicleWindows(samples.map((s) => ({ t: s.t, wire: SimulatedVehicle.toWire(s), truth: s.truth })), 30_000)];
+  const inputs = windows.map((w) => path.window(w.startMs, w.samples.map((s) => s.wire)).features);
+  return model.score(inputs).then((scores) => [...scores].sort((a, b) => a - b)[scores.length >> 1]!);
 }
 
 describe('shipped default model', () => {

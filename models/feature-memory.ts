@@ -11,8 +11,12 @@
  * RECENT_DRIVING_S of running without the regime, and newer evidence replaces it, so an alert
  * clears once the car shows normal values in the regime where the fault was seen.
  *
- * Replays: a window at or before the last one remembered is answered from the values remembered
- * up to it, without learning it again, so a window rescored after a crash gets the value it had.
+ * Replays: a window at or before the last one remembered is answered from what is remembered,
+ * without remembering it again: a window rescored after a crash (ingest persists the memory before
+ * it stores the window's score) gets the value it had, unless later windows of the vehicle were
+ * remembered in between.
+ *
+ * Bounded: RECENT_WINDOWS values and their running time per feature (float32), 8 bytes each.
  */
 import { type FeatureVector, WINDOW_FEATURE_NAMES } from './features.ts';
 
@@ -21,9 +25,7 @@ export const RECENT_WINDOWS = 5;
 /** Evidence older than this much engine running time is forgotten (s). */
 export const RECENT_DRIVING_S = 2 * 3600;
 
-interface Entry {
-  /** Window start (ms). */
-  startMs: number;
+export interface MemoryEntry {
   /** Running seconds of the vehicle when the window closed. */
   drivenS: number;
   value: number;
@@ -32,7 +34,7 @@ interface Entry {
 export interface FeatureMemorySnapshot {
   drivenS: number;
   lastStartMs: number;
-  entries: Record<string, Entry[]>;
+  entries: Record<string, MemoryEntry[]>;
 }
 
 export class FeatureMemory {
@@ -55,14 +57,14 @@ export class FeatureMemory {
         const value = features[name];
         if (value === undefined) continue;
         const list = (this.state.entries[name] ??= []);
-        list.push({ startMs, drivenS: this.state.drivenS, value });
+        list.push({ drivenS: Math.fround(this.state.drivenS), value: Math.fround(value) });
         if (list.length > RECENT_WINDOWS) list.shift();
       }
     }
-    const now = replay ? this.drivenAt(startMs) : this.state.drivenS;
+    const now = Math.fround(this.state.drivenS);
     const out: FeatureVector = {};
     for (const name of WINDOW_FEATURE_NAMES) {
-      const recent = (this.state.entries[name] ?? []).filter((e) => e.startMs <= startMs && now - e.drivenS <= RECENT_DRIVING_S);
+      const recent = (this.state.entries[name] ?? []).filter((e) => now - e.drivenS <= RECENT_DRIVING_S);
       if (recent.length > 0) out[name] = median(recent.map((e) => e.value));
     }
     return out;
@@ -70,13 +72,6 @@ export class FeatureMemory {
 
   snapshot(): FeatureMemorySnapshot {
     return structuredClone(this.state);
-  }
-
-  /** Running seconds as they were when the window starting at `startMs` was remembered (a replay). */
-  private drivenAt(startMs: number): number {
-    let best = 0;
-    for (const list of Object.values(this.state.entries)) for (const e of list) if (e.startMs <= startMs && e.drivenS > best) best = e.drivenS;
-    return best;
   }
 }
 

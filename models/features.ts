@@ -417,7 +417,7 @@ export function buildGrid(input: readonly Sample[]): Grid {
     for (let k = 0; k < n; k++) {
       const at = timeS[k]! + 1e-9;
       while (j + 1 < list.length && list[j + 1]![0] <= at) j++;
-      if (j >= 0 && at - list[j]![0] <= MAX_HOLD_S) c[k] = list[j]![1];
+      if (j >= 0 && timeS[k]! - list[j]![0] <= MAX_HOLD_S + 1e-9) c[k] = list[j]![1];
     }
     columns.set(signal, c);
     return c;

@@ -32,8 +32,8 @@
  *   its deviations are computed as they were the first time (learning windows have none), so a
  *   window rescored after a crash gets the same score.
  *
- * State is small and bounded: 3 numbers per baseline feature while learning, 2 when frozen
- * (`encodeBaseline`: 31 + 21 bytes per baseline feature, about 300 bytes per vehicle).
+ * State is small and bounded: a count, mean and sum of squares per baseline feature (21 bytes
+ * each in vehicle-feature-path.ts' encoding, about 320 bytes per vehicle).
  */
 import { BASELINE_FEATURES, deviationName, type FeatureVector } from './features.ts';
 
@@ -178,71 +178,4 @@ export class VehicleBaseline {
 
 function spreadOf(f: FeatureNormal): number {
   return f.n > 1 ? Math.sqrt(f.m2 / (f.n - 1)) : 0;
-}
-
-// ---- compact encoding (persisted by ingest) ---------------------------------------------------
-
-const ENCODING_VERSION = 1;
-/** Per feature: flag, n, mean and m2 as doubles (a restored baseline scores exactly as before). */
-const RECORD_BYTES = 1 + 4 + 8 + 8;
-
-/**
- * A snapshot as bytes: version, warm seconds, last start, learned-at, then per baseline feature
- * (in BASELINE_FEATURES order) a flag byte and n/mean/m2. Feature order is part of the format:
- * a snapshot written for another feature list is refused (the caller starts learning afresh).
- */
-export function encodeBaseline(s: BaselineSnapshot): Buffer {
-  const features = BASELINE_FEATURES.map((d) => d.name);
-  const buf = Buffer.alloc(1 + 4 + 8 + 8 + 8 + 2 + features.length * RECORD_BYTES);
-  let o = 0;
-  o = buf.writeUInt8(ENCODING_VERSION, o);
-  o = buf.writeUInt32LE(featureListHash(features), o);
-  o = buf.writeDoubleLE(s.warmS, o);
-  o = buf.writeDoubleLE(s.lastStartMs, o);
-  o = buf.writeDoubleLE(s.learnedAtMs ?? Number.NaN, o);
-  o = buf.writeUInt16LE(features.length, o);
-  for (const name of features) {
-    const f = s.normals[name];
-    o = buf.writeUInt8(f ? (f.frozen ? 2 : 1) : 0, o);
-    o = buf.writeUInt32LE(f?.n ?? 0, o);
-    o = buf.writeDoubleLE(f?.mean ?? 0, o);
-    o = buf.writeDoubleLE(f?.m2 ?? 0, o);
-  }
-  return buf;
-}
-
-/** The inverse of `encodeBaseline`; undefined for bytes of another version or feature list. */
-export function decodeBaseline(buf: Buffer): BaselineSnapshot | undefined {
-  const features = BASELINE_FEATURES.map((d) => d.name);
-  if (buf.length !== 1 + 4 + 8 + 8 + 8 + 2 + features.length * RECORD_BYTES) return undefined;
-  let o = 0;
-  if (buf.readUInt8(o) !== ENCODING_VERSION) return undefined;
-  o += 1;
-  if (buf.readUInt32LE(o) !== featureListHash(features)) return undefined;
-  o += 4;
-  const warmS = buf.readDoubleLE(o);
-  const lastStartMs = buf.readDoubleLE((o += 8));
-  const learnedAt = buf.readDoubleLE((o += 8));
-  o += 8;
-  if (buf.readUInt16LE(o) !== features.length) return undefined;
-  o += 2;
-  const normals: Record<string, FeatureNormal> = {};
-  for (const name of features) {
-    const flag = buf.readUInt8(o);
-    const n = buf.readUInt32LE(o + 1);
-    const mean = buf.readDoubleLE(o + 5);
-    const m2 = buf.readDoubleLE(o + 9);
-    o += RECORD_BYTES;
-    if (flag !== 0) normals[name] = { n, mean, m2, frozen: flag === 2 };
-  }
-  return { warmS, lastStartMs, learnedAtMs: Number.isNaN(learnedAt) ? null : learnedAt, normals };
-}
-
-function featureListHash(names: readonly string[]): number {
-  let hash = 0x811c9dc5;
-  for (const byte of Buffer.from(names.join(','), 'utf8')) {
-    hash ^= byte;
-    hash = Math.imul(hash, 0x01000193) >>> 0;
-  }
-  return hash;
 }

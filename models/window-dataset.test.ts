@@ -4,9 +4,10 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { computeFeatures, FEATURE_NAMES, FEATURE_SET_ID } from './features.ts';
 import { readDataset, writeDataset } from './dataset-file.ts';
-import { buildFleetDataset, datasetHash, labelFor } from './window-dataset.ts';
+import { buildFleetDataset, datasetHash, labelFor, VehicleFeaturePath, vehicleWindows } from './window-dataset.ts';
 import { generateVehicleSamples } from '../simulator/fleet-generator.ts';
 import { planFleet } from '../simulator/fleet-plan.ts';
+import { HEALTHY } from '../simulator/faults.ts';
 import { SimulatedVehicle } from '../simulator/simulated-vehicle.ts';
 
 const START = Date.UTC(2025, 0, 6);
@@ -34,19 +35,26 @@ describe('window dataset', () => {
     expect(counts.every((c) => c > 0)).toBe(true);
   });
 
-  it('features are computed by models/features.ts over ingest-style 30 s windows', () => {
-    const spec = planFleet({ vehicles: 12, idPrefix: 'train-', seed: 5, faultyFraction: 0.5, startMs: START, schedule: 'daily', onsetDays: [0.2, 0.5], failureAfterDays: [1.5, 2] })[0]!;
-    const first = d.t[0]!;
-    const samples = [...generateVehicleSamples(spec, 5, START, START + 3 * 86_400_000)].filter((s) => s.t >= first && s.t < first + 30_000).map((s) => SimulatedVehicle.toWire(s));
-    expect(samples.length).toBeGreaterThan(0);
-    expect(first % 30_000).toBe(0);
-    const f = computeFeatures(samples);
-    FEATURE_NAMES.forEach((n, j) => {
-      const v = d.x[j]!;
-      if (f[n] === undefined) expect(Number.isNaN(v)).toBe(true);
-      else expect(v).toBe(Math.fround(f[n]!));
+  it('rows are the feature path of ingest-style 30 s windows (features, recent evidence, baseline)', () => {
+    // Without domain randomisation a car is read at 1 Hz with every PID, so its samples can be made again here.
+    const plain = buildFleetDataset({ vehicles: 3, days: 1, faultyFraction: 0, seed: 5, startMs: START, randomise: false });
+    const spec = planFleet({ vehicles: 3, idPrefix: 'train-', seed: 5, faultyFraction: 0, startMs: START, schedule: 'daily' })[0]!;
+    const samples = [...generateVehicleSamples(spec, 5, START, START + 86_400_000)].map((s) => SimulatedVehicle.toWire(s));
+    const path = new VehicleFeaturePath();
+    const rows = [...vehicleWindows(samples.map((s) => ({ t: s.t, wire: s, truth: HEALTHY })), 30_000)].map((w) => ({ startMs: w.startMs, f: path.window(w.startMs, w.samples.map((s) => s.wire)).features }));
+    const mine = rows.filter((_, i) => plain.vehicle[i] === 0);
+    expect(mine.length).toBeGreaterThan(50);
+    mine.forEach((row, i) => {
+      expect(plain.t[i]).toBe(row.startMs);
+      expect(row.startMs % 30_000).toBe(0);
+      FEATURE_NAMES.forEach((n, j) => {
+        const v = plain.x[i * FEATURE_NAMES.length + j]!;
+        if (row.f[n] === undefined) expect(Number.isNaN(v), `${n} of window ${i}`).toBe(true);
+        else expect(v, `${n} of window ${i}`).toBe(Math.fround(row.f[n]!));
+      });
     });
-    expect(d.featureSetId).toBe(FEATURE_SET_ID);
+    expect(plain.featureSetId).toBe(FEATURE_SET_ID);
+    expect(computeFeatures([])).toEqual({});
   });
 
   it('round-trips through its files with the same hash', () => {

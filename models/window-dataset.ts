@@ -24,9 +24,9 @@ import { planFleet } from '../simulator/fleet-plan.ts';
 import { drawObservationProfile, FULL_OBSERVATION, type ObservationProfile, Observer } from '../simulator/observation.ts';
 import { createRng } from '../simulator/rng.ts';
 import type { VehicleSpec } from '../simulator/simulated-vehicle.ts';
-import { computeFeatures, FEATURE_NAMES, FEATURE_SET_ID, FEATURE_VERSION, type FeatureVector, WINDOW_CONTEXT_NAMES } from './features.ts';
-import { FeatureMemory } from './feature-memory.ts';
-import { type BaselineOptions, VehicleBaseline } from './vehicle-baseline.ts';
+import { FEATURE_NAMES, FEATURE_SET_ID, FEATURE_VERSION, type FeatureVector } from './features.ts';
+import { VehicleFeaturePath } from './vehicle-feature-path.ts';
+import type { BaselineOptions } from './vehicle-baseline.ts';
 
 export const DEFAULT_LABEL_SEVERITY = 0.5;
 export const DEFAULT_WINDOW_MS = 30_000;
@@ -226,34 +226,6 @@ export function featureRow(f: FeatureVector, names: readonly string[] = FEATURE_
   return row;
 }
 
-/**
- * One vehicle's path from closed windows to model rows, exactly as ingest scores them: window
- * features, the vehicle's recent evidence of each (models/feature-memory.ts), then its baseline
- * (deviations once learned; learning from what the window itself measured).
- */
-export class VehicleFeaturePath {
-  readonly baseline: VehicleBaseline;
-  readonly memory: FeatureMemory;
-  constructor(options: BaselineOptions = {}) {
-    this.baseline = new VehicleBaseline(options);
-    this.memory = new FeatureMemory();
-  }
-  /** Model inputs of one closed window, and whether the baseline was learned for it. */
-  window(startMs: number, samples: readonly Sample[]): { features: FeatureVector; learned: boolean } {
-    return this.fromFeatures(startMs, computeFeatures(samples));
-  }
-  /** The same from the window's own features (`computeFeatures`), e.g. read back from a spool. */
-  fromFeatures(startMs: number, own: FeatureVector): { features: FeatureVector; learned: boolean } {
-    const recent = this.memory.observe(startMs, own, own.running_s ?? 0);
-    const measured: FeatureVector = {};
-    for (const name of Object.keys(recent)) if (own[name] !== undefined) measured[name] = recent[name]!;
-    const view = this.baseline.observe(startMs, recent, { warmRunningS: own.warm_running_s ?? 0 }, measured);
-    const context: FeatureVector = {};
-    for (const name of WINDOW_CONTEXT_NAMES) if (own[name] !== undefined) context[name] = own[name]!;
-    return { features: { ...context, ...recent, ...view.deviations }, learned: view.status === 'learned' };
-  }
-}
-
 /** Simulates the fleet and returns its labelled windows. Deterministic for the same options. */
 export function buildFleetDataset(o: FleetDatasetOptions): WindowDataset {
   const windowMs = o.windowMs ?? DEFAULT_WINDOW_MS;
@@ -415,3 +387,5 @@ export function datasetHash(d: WindowDataset): string {
 }
 
 export { FAULT_KINDS };
+
+export { VehicleFeaturePath };

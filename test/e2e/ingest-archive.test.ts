@@ -16,7 +16,7 @@ import { ArchiveSink } from '../../ingest/archive/archive-sink.ts';
 import { ModelProvider } from '../../ingest/scoring/model-provider.ts';
 import { readArchive, readArchiveSamples } from '../../models/archive-reader.ts';
 import { buildReference, writeReference } from '../../models/drift.ts';
-import { FEATURE_NAMES, FEATURE_SET_ID } from '../../models/features.ts';
+import { computeFeatures, FEATURE_NAMES, FEATURE_SET_ID } from '../../models/features.ts';
 import { featureRow, vehicleWindower } from '../../models/window-dataset.ts';
 import type { DriverStyle } from '../../simulator/driver-style.ts';
 import { generateVehicleSamples } from '../../simulator/fleet-generator.ts';
@@ -135,7 +135,7 @@ describe('ingest archive', () => {
     const rows: Float32Array[] = [];
     for (const spec of fleet) {
       const windower = vehicleWindower<{ t: number; wire: Sample }>(30_000);
-      for (const w of [...windower.push([...samplesOf(spec, 0, 2)]), ...windower.end()]) rows.push(featureRow(w.samples.map((s) => s.wire)));
+      for (const w of [...windower.push([...samplesOf(spec, 0, 2)]), ...windower.end()]) rows.push(featureRow(computeFeatures(w.samples.map((s) => s.wire))));
     }
     const F = FEATURE_NAMES.length;
     const data = new Float32Array(rows.length * F);
