@@ -8,11 +8,11 @@ import { join } from 'node:path';
 import { opt } from '../common/config.ts';
 import { ConfigError, errorMessage } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
+import type { ConnectionTls } from '../common/mqtt-connection.ts';
 import type { AgentOptions } from './agent.ts';
 import type { BatchStore } from './batch-store.ts';
 import { MemoryBatchStore } from './memory-batch-store.ts';
 import { SqliteBatchStore } from './sqlite-batch-store.ts';
-import type { ConnectionTls } from './vehicle-connection.ts';
 
 export const agentBufferOptions = {
   buffer: opt.oneOf(['disk', 'memory'], 'Where batches wait for the broker\'s acknowledgement: disk (SQLite; survives restarts, kill -9 and power loss) or memory', { default: 'disk' }),

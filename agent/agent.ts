@@ -27,11 +27,11 @@ import type { MqttClient } from 'mqtt';
 import { encodeTelemetry, type Sample, type TelemetryBatch } from '../contracts/telemetry.ts';
 import { topics } from '../contracts/topics.ts';
 import { type Logger, silentLogger } from '../common/logger.ts';
+import { type ConnectionTls, MqttConnection } from '../common/mqtt-connection.ts';
 import { encodeAgentStatus } from './agent-status.ts';
 import type { BatchStore, DropReport, StoredBatch } from './batch-store.ts';
 import { MemoryBatchStore } from './memory-batch-store.ts';
 import type { TelemetrySource } from './telemetry-source.ts';
-import { type ConnectionTls, VehicleConnection } from './vehicle-connection.ts';
 
 export interface AgentOptions {
   vehicleId: string;
@@ -65,7 +65,7 @@ export interface AgentOptions {
   encode?: (batch: TelemetryBatch) => Buffer;
   /**
    * Called with every new MQTT client right after it is created, i.e. once per connection
-   * attempt (the agent uses a fresh client per connection; see agent/vehicle-connection.ts).
+   * attempt (the agent uses a fresh client per connection; see common/mqtt-connection.ts).
    * Subscribe in the client's `connect` handler (remote config, alerts: agent/remote-config.ts).
    */
   onClient?: (client: MqttClient) => void;
@@ -81,6 +81,8 @@ export interface AgentLiveSettings {
 export interface AgentStats {
   vehicleId: string;
   connected: boolean;
+  /** Why it is not connected, e.g. `refused (not authorized), retrying in 4 s`; `connected` when it is. */
+  mqtt: string;
   store: 'disk' | 'memory';
   samplesProduced: number;
   /** Samples refused because their event time did not increase. */
@@ -103,6 +105,8 @@ export interface AgentStats {
   /** Established connections lost (the broker went away, the network dropped). */
   disconnects: number;
   connectFailures: number;
+  /** Attempts the broker refused (CONNACK with an error code); part of connectFailures. */
+  connectRefusals: number;
 }
 
 export interface AgentEvents {
@@ -116,7 +120,7 @@ export class Agent extends EventEmitter<AgentEvents> {
   private readonly store: BatchStore;
   private readonly log: Logger;
   private readonly topic: string;
-  private readonly connection: VehicleConnection;
+  private readonly connection: MqttConnection;
   private current: Sample[] = [];
   private nextSeq: number;
   private lastT: number | undefined;
@@ -141,7 +145,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.nextSeq = this.store.nextSeq;
     const statusTopic = topics.status(options.vehicleId);
     const username = options.username;
-    this.connection = new VehicleConnection({
+    this.connection = new MqttConnection({
       url: options.mqttUrl,
       // The broker binds client ids to identities (broker/access-control.ts clientIdAllowed).
       clientId: username && username !== options.vehicleId ? `${username}:agent-${options.vehicleId}` : `agent-${options.vehicleId}`,
@@ -360,7 +364,8 @@ export class Agent extends EventEmitter<AgentEvents> {
     const c = this.connection.counters;
     return {
       vehicleId: this.options.vehicleId,
-      connected: this.connection.client !== undefined,
+      connected: this.connection.connected,
+      mqtt: this.connection.describe(),
       store: this.store.kind,
       ...this.counters,
       batchesDropped: s.droppedBatches,
@@ -372,6 +377,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       connects: c.connects,
       disconnects: c.drops,
       connectFailures: c.connectFailures,
+      connectRefusals: c.refusals,
     };
   }
 

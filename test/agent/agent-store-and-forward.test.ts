@@ -11,32 +11,17 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Agent } from '../../agent/agent.ts';
 import type { DropReport } from '../../agent/batch-store.ts';
 import { SqliteBatchStore } from '../../agent/sqlite-batch-store.ts';
-import type { TelemetrySource } from '../../agent/telemetry-source.ts';
 import { startBroker } from '../../broker/broker-server.ts';
 import { createLogger } from '../../common/logger.ts';
 import { freePort } from '../../common/net.ts';
-import { decodeTelemetry, type Sample } from '../../contracts/telemetry.ts';
+import { decodeTelemetry } from '../../contracts/telemetry.ts';
 import { topics } from '../../contracts/topics.ts';
 import { waitFor } from '../support/influx.ts';
+import { SCRIPTED_T0, ScriptedSource } from '../support/scripted-source.ts';
 
-const T0 = 1_763_900_000_000;
+const T0 = SCRIPTED_T0;
 const VEHICLE = 'buffer-1';
 
-/** Emits samples when told to, one millisecond apart. */
-class ScriptedSource implements TelemetrySource {
-  readonly name = 'scripted';
-  private emit: ((s: Sample) => void) | undefined;
-  constructor(private t = T0) {}
-  async start(onSample: (s: Sample) => void): Promise<void> {
-    this.emit = onSample;
-  }
-  async stop(): Promise<void> {
-    this.emit = undefined;
-  }
-  push(n: number): void {
-    for (let i = 0; i < n; i++) this.emit?.({ t: this.t++, RPM: 800, SPEED: 10 });
-  }
-}
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
