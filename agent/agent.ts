@@ -95,8 +95,17 @@ export interface AgentStats {
   samplesAcked: number;
   batchesDropped: number;
   samplesDropped: number;
-  /** Batches the store could not take (e.g. disk error); their samples are lost. */
+  /** Batches the store could not take at all; their samples are lost (a disk store holds them in memory instead). */
   storeFailures: number;
+  /** Disk store: its last write failed (disk full); new batches are held in memory and published from there. */
+  diskFull: boolean;
+  /** Disk store: free space below the low-disk watermark. */
+  diskLow: boolean;
+  diskFreeBytes?: number;
+  batchesHeldInMemory: number;
+  samplesHeldInMemory: number;
+  /** Batches ever held in memory because the disk refused them. */
+  batchesHeldInMemoryTotal: number;
   queuedBatches: number;
   queuedSamples: number;
   queuedBytes: number;
@@ -370,6 +379,12 @@ export class Agent extends EventEmitter<AgentEvents> {
       ...this.counters,
       batchesDropped: s.droppedBatches,
       samplesDropped: s.droppedSamples,
+      diskFull: s.disk?.full ?? false,
+      diskLow: s.disk?.low ?? false,
+      ...(s.disk?.freeBytes !== undefined ? { diskFreeBytes: s.disk.freeBytes } : {}),
+      batchesHeldInMemory: s.disk?.heldInMemoryBatches ?? 0,
+      samplesHeldInMemory: s.disk?.heldInMemorySamples ?? 0,
+      batchesHeldInMemoryTotal: s.disk?.heldInMemoryBatchesTotal ?? 0,
       queuedBatches: s.queuedBatches,
       queuedSamples: s.queuedSamples,
       queuedBytes: s.queuedBytes,
