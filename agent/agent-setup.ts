@@ -36,6 +36,7 @@ export const agentConnectionOptions = {
   keepaliveS: opt.int('MQTT keep-alive, seconds: how soon a silent dead connection is noticed', { default: 30, min: 5, max: 3600 }),
   reconnectMinMs: opt.int('First reconnect delay ceiling, ms (exponential backoff with full jitter)', { default: 500, min: 10, max: 600_000 }),
   reconnectMaxMs: opt.int('Largest reconnect delay ceiling, ms', { default: 30_000, min: 10, max: 3_600_000 }),
+  sendTime: opt.boolean('Stamp every publish with this clock (sentAt) so ingest can measure its skew; --no-send-time only while an older ingest still runs', { default: true }),
 };
 
 interface BufferConfig {
