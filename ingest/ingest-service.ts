@@ -48,7 +48,10 @@ export interface IngestOptions {
   password?: string;
   /** MQTT keep-alive, seconds. Default 30. */
   keepaliveS?: number;
-  /** Reconnect delay ceilings, ms (exponential backoff with full jitter). Default 1000 … 30,000. */
+  /**
+   * Reconnect delay ceilings, ms (exponential backoff with full jitter). Default 500 … 5,000: a few
+   * server-side clients, not a fleet, so a short ceiling; mqtt.js retried every 1 s.
+   */
   reconnectMinMs?: number;
   reconnectMaxMs?: number;
   influxUrl: string;
@@ -307,8 +310,8 @@ export class IngestService {
       clientId: this.options.clientId,
       clean: false,
       keepaliveS,
-      reconnectMinMs: this.options.reconnectMinMs ?? 1000,
-      reconnectMaxMs: this.options.reconnectMaxMs ?? 30_000,
+      reconnectMinMs: this.options.reconnectMinMs ?? 500,
+      reconnectMaxMs: this.options.reconnectMaxMs ?? 5000,
       username: this.options.username,
       password: this.options.password,
       logger: this.log,

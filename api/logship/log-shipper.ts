@@ -40,7 +40,10 @@ export interface LogShipperOptions {
   maxInflight: number;
   rotateGraceMs: number;
   fsync: boolean;
-  /** Reconnect delay ceilings, ms (exponential backoff with full jitter). Default 1000 … 30,000. */
+  /**
+   * Reconnect delay ceilings, ms (exponential backoff with full jitter). Default 500 … 5,000: a few
+   * server-side clients, not a fleet, so a short ceiling; mqtt.js retried every 1 s.
+   */
   reconnectMinMs?: number;
   reconnectMaxMs?: number;
   /** MQTT keep-alive, seconds. Default 30. */
@@ -98,8 +101,8 @@ export class LogShipper {
       username: options.username,
       password: options.password,
       keepaliveS: options.keepaliveS ?? 30,
-      reconnectMinMs: options.reconnectMinMs ?? 1000,
-      reconnectMaxMs: options.reconnectMaxMs ?? 30_000,
+      reconnectMinMs: options.reconnectMinMs ?? 500,
+      reconnectMaxMs: options.reconnectMaxMs ?? 5000,
       logger: this.log,
       onUp: () => {
         this.log.info('sending buffered batches', { buffered: this.buffer.stats().batches });
