@@ -23,11 +23,12 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import mqtt, { type MqttClient } from 'mqtt';
+import type { MqttClient } from 'mqtt';
 import { decodeTelemetry, type DeadLetterReason, type Sample } from '../contracts/telemetry.ts';
 import { isApiLogsTopic, parseVehicleTopic, topics } from '../contracts/topics.ts';
 import { errorMessage } from '../common/errors.ts';
 import { type Logger, silentLogger } from '../common/logger.ts';
+import { type ConnectionCounters, MqttConnection } from '../common/mqtt-connection.ts';
 import { computeFeatures, FEATURE_NAMES, FEATURE_SET_ID, FEATURE_VERSION, type FeatureVector } from '../models/features.ts';
 import { startIngestHttpServer, type Health, type RunningHttpServer } from './http/ingest-http-server.ts';
 import { MetricsText } from './http/metrics.ts';
@@ -47,6 +48,12 @@ export interface IngestOptions {
   password?: string;
   /** MQTT keep-alive, seconds. Default 30. */
   keepaliveS?: number;
+  /**
+   * Reconnect delay ceilings, ms (exponential backoff with full jitter). Default 500 … 5,000: a few
+   * server-side clients, not a fleet, so a short ceiling; mqtt.js retried every 1 s.
+   */
+  reconnectMinMs?: number;
+  reconnectMaxMs?: number;
   influxUrl: string;
   influxDatabase: string;
   clientId: string;
@@ -143,6 +150,8 @@ export interface IngestStats {
   archive?: ArchiveStats;
   windows: WindowStats;
   mqttConnected: boolean;
+  /** Broker connection counters (refused CONNACKs are `refusals`). */
+  connection: ConnectionCounters;
 }
 
 export class IngestService {
@@ -156,7 +165,7 @@ export class IngestService {
   private eventListenerFailures = 0;
   private readonly metricsSources: Array<(m: MetricsText) => void> = [];
   private readonly archive: ArchiveSink | undefined;
-  private client: MqttClient | undefined;
+  private connection: MqttConnection | undefined;
   private http: RunningHttpServer | undefined;
   private timers: NodeJS.Timeout[] = [];
   private tail: Promise<void> | undefined;
@@ -242,69 +251,7 @@ export class IngestService {
       this.http = await startIngestHttpServer(this, this.options.httpHost ?? '127.0.0.1', this.options.httpPort);
       this.log.info('metrics and health', { url: this.http.url });
     }
-    const keepaliveS = this.options.keepaliveS ?? 30;
-    const client = mqtt.connect(this.options.mqttUrl, {
-      clientId: this.options.clientId,
-      clean: false,
-      reconnectPeriod: 1000,
-      keepalive: keepaliveS,
-      username: this.options.username,
-      password: this.options.password,
-    });
-    // mqtt.js sends the PUBACK only after handleMessage calls back, and reads the next packet only
-    // then (Aedes speaks MQTT 3.1.1, so v5's customHandleAcks is not available). The callback
-    // comes as soon as the record is spooled: synchronously, unless the spool is full.
-    const livenessEveryMs = (keepaliveS * 1000) / 4;
-    let lastLiveness = 0;
-    client.handleMessage = (packet, callback) => {
-      if (packet.cmd !== 'publish') return callback();
-      // A message from the broker proves the connection alive. mqtt.js counts only acknowledgements and
-      // PINGRESP as such, so while ingest reads through a backlog its PINGRESP waits behind thousands of
-      // queued messages, the keep-alive times out and the session reconnects: everything in flight is
-      // sent again, and the broker's offline queue fills meanwhile (seen at 100,000 vehicles).
-      // Rescheduling replaces a timer, so at most every quarter keep-alive, not per message.
-      const now = Date.now();
-      if (now - lastLiveness >= livenessEveryMs) {
-        lastLiveness = now;
-        client.reschedulePing(true);
-      }
-      // Stopping: leave it unacknowledged for the broker to redeliver.
-      if (this.stopped) return;
-      let pending: Promise<void> | undefined;
-      try {
-        pending = this.handleMessage(packet.topic, packet.payload as Buffer);
-      } catch (error) {
-        this.log.error('unexpected error handling a message', { topic: packet.topic, error: errorMessage(error) });
-      }
-      if (!pending) return callback();
-      pending.then(
-        () => callback(),
-        (error: unknown) => {
-          // Not acknowledged: the broker redelivers it after a reconnect.
-          this.log.error('message not spooled; not acknowledging it', { topic: packet.topic, error: errorMessage(error) });
-        },
-      );
-    };
-    this.client = client;
-    if (this.options.apiLogs) {
-      const apiLogs = this.options.apiLogs;
-      apiLogs.attach(client);
-      // Subscribed on every connect: a session persisted before API logs were enabled lacks it.
-      client.on('connect', () => client.subscribe({ [topics.apiLogsFilter()]: { qos: 1 } }, (error) => {
-        if (error) this.log.error('apilogs subscribe failed', { error: errorMessage(error) });
-      }));
-    }
-    client.on('connect', (connack) => {
-      this.log.info('connected to broker', { url: this.options.mqttUrl, sessionPresent: connack.sessionPresent });
-      if (!connack.sessionPresent) {
-        const filters = Object.fromEntries(this.options.shards.map((s) => [topics.shardFilter(s, 'telemetry'), { qos: 1 as const }]));
-        client.subscribe(filters, (error) => {
-          if (error) this.log.error('subscribe failed', { error: errorMessage(error) });
-          else this.log.info('subscribed', { shards: describeShards(this.options.shards) });
-        });
-      }
-    });
-    client.on('error', (error) => this.log.warn('broker connection error', { error: errorMessage(error) }));
+    this.connection = this.connectToBroker();
     const idle = setInterval(() => this.closeIdleWindows(), Math.min(1000, Math.max(50, (this.options.idleTimeoutMs ?? 60_000) / 4)));
     idle.unref();
     this.timers.push(idle);
@@ -313,6 +260,82 @@ export class IngestService {
       stats.unref();
       this.timers.push(stats);
     }
+  }
+
+  /**
+   * The broker connection (common/mqtt-connection.ts): a fresh mqtt.js client per attempt on the
+   * same persistent session, retried with backoff after any failure, a refused CONNACK included
+   * (mqtt.js alone gives up after one). Every client gets the acknowledging `handleMessage` below.
+   */
+  private connectToBroker(): MqttConnection {
+    const keepaliveS = this.options.keepaliveS ?? 30;
+    // mqtt.js sends the PUBACK only after handleMessage calls back, and reads the next packet only
+    // then (Aedes speaks MQTT 3.1.1, so v5's customHandleAcks is not available). The callback
+    // comes as soon as the record is spooled: synchronously, unless the spool is full.
+    const livenessEveryMs = (keepaliveS * 1000) / 4;
+    const installHandleMessage = (client: MqttClient): void => {
+      let lastLiveness = 0;
+      client.handleMessage = (packet, callback) => {
+        if (packet.cmd !== 'publish') return callback();
+        // A message from the broker proves the connection alive. mqtt.js counts only acknowledgements and
+        // PINGRESP as such, so while ingest reads through a backlog its PINGRESP waits behind thousands of
+        // queued messages, the keep-alive times out and the session reconnects: everything in flight is
+        // sent again, and the broker's offline queue fills meanwhile (seen at 100,000 vehicles).
+        // Rescheduling replaces a timer, so at most every quarter keep-alive, not per message.
+        const now = Date.now();
+        if (now - lastLiveness >= livenessEveryMs) {
+          lastLiveness = now;
+          client.reschedulePing(true);
+        }
+        // Stopping: leave it unacknowledged for the broker to redeliver.
+        if (this.stopped) return;
+        let pending: Promise<void> | undefined;
+        try {
+          pending = this.handleMessage(packet.topic, packet.payload as Buffer);
+        } catch (error) {
+          this.log.error('unexpected error handling a message', { topic: packet.topic, error: errorMessage(error) });
+        }
+        if (!pending) return callback();
+        pending.then(
+          () => callback(),
+          (error: unknown) => {
+            // Not acknowledged: the broker redelivers it after a reconnect.
+            this.log.error('message not spooled; not acknowledging it', { topic: packet.topic, error: errorMessage(error) });
+          },
+        );
+      };
+    };
+    const connection = new MqttConnection({
+      url: this.options.mqttUrl,
+      clientId: this.options.clientId,
+      clean: false,
+      keepaliveS,
+      reconnectMinMs: this.options.reconnectMinMs ?? 500,
+      reconnectMaxMs: this.options.reconnectMaxMs ?? 5000,
+      username: this.options.username,
+      password: this.options.password,
+      logger: this.log,
+      onClient: installHandleMessage,
+      onUp: (client, connack) => {
+        if (!connack.sessionPresent) {
+          const filters = Object.fromEntries(this.options.shards.map((s) => [topics.shardFilter(s, 'telemetry'), { qos: 1 as const }]));
+          client.subscribe(filters, (error) => {
+            if (error) this.log.error('subscribe failed', { error: errorMessage(error) });
+            else this.log.info('subscribed', { shards: describeShards(this.options.shards) });
+          });
+        }
+        // Subscribed on every connect: a session persisted before API logs were enabled lacks it.
+        if (this.options.apiLogs) {
+          client.subscribe({ [topics.apiLogsFilter()]: { qos: 1 } }, (error) => {
+            if (error) this.log.error('apilogs subscribe failed', { error: errorMessage(error) });
+          });
+        }
+      },
+    });
+    // The blocklist publisher holds the connection, not a client: it publishes on whichever is up.
+    this.options.apiLogs?.attach(connection);
+    connection.start();
+    return connection;
   }
 
   /** Rebuilds open windows from the spool left by an earlier run (see the module comment). */
@@ -511,7 +534,8 @@ export class IngestService {
       writer: this.forwarder.stats(),
       ...(this.archive ? { archive: this.archive.stats() } : {}),
       windows: this.windows.stats(Date.now()),
-      mqttConnected: this.client?.connected ?? false,
+      mqttConnected: this.connection?.connected ?? false,
+      connection: { ...(this.connection?.counters ?? { connects: 0, drops: 0, connectFailures: 0, refusals: 0 }) },
     };
   }
 
@@ -523,13 +547,17 @@ export class IngestService {
     return this.append('f', lines);
   }
 
-  /** Publishes on the broker connection, QoS 1 (mqtt.js queues it while reconnecting); false before start. */
+  /**
+   * Publishes on the broker connection, QoS 1; false while not connected (before start, or while
+   * reconnecting: the caller keeps it and tries again). A publish the connection loses before its
+   * PUBACK is logged.
+   */
   publish(topic: string, payload: Buffer): boolean {
-    if (!this.client) return false;
-    this.client.publish(topic, payload, { qos: 1 }, (error) => {
-      if (error) this.log.warn('publish failed', { topic, error: errorMessage(error) });
-    });
-    return true;
+    return (
+      this.connection?.publish(topic, payload, { qos: 1 }, (error) => {
+        if (error) this.log.warn('publish failed', { topic, error: errorMessage(error) });
+      }) ?? false
+    );
   }
 
   /** Adds lines to /metrics (rendered on every scrape). */
@@ -549,6 +577,8 @@ export class IngestService {
     return {
       status,
       mqttConnected: s.mqttConnected,
+      // Why it is not connected, e.g. `refused (not authorized), retrying in 4 s`.
+      mqtt: this.connection?.describe() ?? 'not started',
       influx: s.writer.failing ? `failing: ${s.writer.lastError ?? ''}` : 'ok',
       spoolBytes: s.spool.bytes,
       spoolPendingBytes: s.spool.pendingBytes,
@@ -649,7 +679,7 @@ export class IngestService {
     for (const timer of this.timers.splice(0)) clearInterval(timer);
     // Before the broker connection ends: listeners may still publish (alerts).
     for (const listener of this.listeners) await listener.flush?.().catch((error: unknown) => this.log.error('window listener flush failed', { error: errorMessage(error) }));
-    await this.client?.endAsync();
+    await this.connection?.stop();
     await this.tail?.catch(() => undefined);
     this.archive?.close();
     await this.forwarder.stop(drainTimeoutMs);
