@@ -4,6 +4,7 @@
  */
 import { join } from 'node:path';
 import { type Logger, silentLogger } from '../common/logger.ts';
+import { listenNamingOption } from '../common/net.ts';
 import { Blocklist, subscribeBlocklist, type BlocklistSubscription } from './blocklist.ts';
 import { TrustedProxies } from './client-ip.ts';
 import { CustomerTable } from './customer-table.ts';
@@ -21,7 +22,7 @@ export interface PrivacyApiServerOptions {
   /** Blocklist source; without it nothing is blocked. */
   mqtt?: { url: string; username?: string; password?: string; clientId: string };
   /** Runs nginx in front when given. */
-  nginx?: { prefixDir: string; port: number; accessLog?: string };
+  nginx?: { prefixDir: string; port: number; accessLog?: string; /** The option that chose `port` (default `--nginx-port`). */ portOption?: string };
   logger?: Logger;
 }
 
@@ -49,7 +50,13 @@ export async function startPrivacyApi(options: PrivacyApiServerOptions): Promise
     maxRegions: options.maxRegions,
     logger: log,
   });
-  await app.listen({ host: options.host, port: options.port });
+  try {
+    await listenNamingOption('--port', options.host, options.port, () => app.listen({ host: options.host, port: options.port }));
+  } catch (error) {
+    await app.close();
+    customers.close();
+    throw error;
+  }
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : options.port;
   const apiUrl = `http://${options.host}:${port}`;
@@ -65,6 +72,7 @@ export async function startPrivacyApi(options: PrivacyApiServerOptions): Promise
         // Slack over the API's own limit, so the API (not nginx) answers oversize uploads with its JSON error.
         maxBodyBytes: options.maxBytes + 64 * 1024,
         accessLog: options.nginx.accessLog ?? join(options.nginx.prefixDir, 'logs', 'access.log'),
+        ...(options.nginx.portOption ? { portOption: options.nginx.portOption } : {}),
       });
       log.info('nginx started', { url: nginx.url, accessLog: nginx.accessLog, pid: nginx.pid });
     }
