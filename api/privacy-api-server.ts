@@ -69,8 +69,8 @@ export async function startPrivacyApi(options: PrivacyApiServerOptions): Promise
         prefixDir: options.nginx.prefixDir,
         port: options.nginx.port,
         upstream: `${options.host}:${port}`,
-        // Slack over the API's own limit, so the API (not nginx) answers oversize uploads with its JSON error.
-        maxBodyBytes: options.maxBytes + 64 * 1024,
+        // The API's own limit: nginx reads every upload whole and answers a larger one with the API's JSON 413.
+        maxBodyBytes: options.maxBytes,
         accessLog: options.nginx.accessLog ?? join(options.nginx.prefixDir, 'logs', 'access.log'),
         ...(options.nginx.portOption ? { portOption: options.nginx.portOption } : {}),
       });

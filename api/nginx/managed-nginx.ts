@@ -26,7 +26,10 @@ export interface ManagedNginxOptions {
   port: number;
   /** host:port of the privacy API. */
   upstream: string;
+  /** nginx's client_max_body_size: the API's own limit (nginx refuses larger uploads with the API's JSON 413). */
   maxBodyBytes: number;
+  /** How long nginx waits for the API's answer (default 60 s): longer than the API's own deadline. */
+  readTimeoutS?: number;
   /** Default `<prefixDir>/logs/access.log`. */
   accessLog?: string;
   /** The option that chose `port`, named when the port is taken (default `--nginx-port`). */
@@ -47,7 +50,7 @@ export function nginxExecutable(): string | undefined {
   return findExecutable('nginx');
 }
 
-export function renderNginxConfig(values: { prefix: string; accessLog: string; listen: string; upstream: string; maxBodyBytes: number }): string {
+export function renderNginxConfig(values: { prefix: string; accessLog: string; listen: string; upstream: string; maxBodyBytes: number; readTimeoutS?: number }): string {
   const template = readFileSync(join(import.meta.dirname, 'nginx.conf.template'), 'utf8');
   // As root, nginx's workers would drop to `nobody`, which cannot write under the data directory.
   const user = process.getuid?.() === 0 ? 'user root root;' : '';
@@ -57,6 +60,7 @@ export function renderNginxConfig(values: { prefix: string; accessLog: string; l
     LISTEN: values.listen,
     UPSTREAM: values.upstream,
     MAX_BODY: String(values.maxBodyBytes),
+    READ_TIMEOUT_S: String(values.readTimeoutS ?? 60),
     USER_DIRECTIVE: user,
   };
   return template.replace(/\{\{([A-Z_]+)\}\}/g, (_, name: string) => {
@@ -93,7 +97,7 @@ async function launch(nginx: string, options: ManagedNginxOptions, host: string,
   const confFile = join(prefix, 'nginx.conf');
   const pidFile = join(prefix, 'nginx.pid');
   const errorLog = join(prefix, 'logs', 'error.log');
-  writeFileSync(confFile, renderNginxConfig({ prefix, accessLog, listen: formatAddress(host, port), upstream: options.upstream, maxBodyBytes: options.maxBodyBytes }));
+  writeFileSync(confFile, renderNginxConfig({ prefix, accessLog, listen: formatAddress(host, port), upstream: options.upstream, maxBodyBytes: options.maxBodyBytes, readTimeoutS: options.readTimeoutS }));
   const check = spawnSync(nginx, ['-t', '-q', '-p', prefix, '-c', confFile], { encoding: 'utf8' });
   if (check.status !== 0) throw new FleetpulseError('FP_CONFIG_INVALID', `nginx rejected its config: ${check.stderr.trim()}`);
   rmSync(pidFile, { force: true });
