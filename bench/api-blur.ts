@@ -2,7 +2,7 @@
  * Privacy API cost benchmark: what one expensive blur costs the API process, and what a flood of
  * them does to the requests after it and to a SIGTERM.
  *
- *   node --import tsx bench/api-blur.ts [--scenario expensive|flood|both] [--client-timeout-s 60]
+ *   node --import tsx bench/api-blur.ts [--scenario expensive|flood|both|calibrate] [--client-timeout-s 60]
  *
  * `fleetpulse api --nginx off` runs as a child process (the real CLI, so the bench measures any
  * version of the code). The photo is 7720×5140 (39.7 MP, a smooth JPEG under the 10 MiB limit).
@@ -13,6 +13,9 @@
  *              SIGTERM and how long the process takes to exit (SIGKILL after 30 s)
  * Reported per request: status, error code, wall seconds; per phase: CPU seconds of the API
  * process (user + system, /proc) and its peak RSS (VmHWM).
+ *   calibrate  (in this process) CPU ms per megapixel of each step blur.ts runs, on a 16 MP
+ *              photo-like image, and the same in passes of 2.5 ms/MP (blur-plan.ts's unit):
+ *              where its WORK_PASSES come from (median of 5 runs per step)
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -89,7 +92,68 @@ async function stopApi(cli: ReturnType<typeof startCli>): Promise<{ exitSeconds:
   return { exitSeconds: +((Date.now() - started) / 1000).toFixed(1) };
 }
 
+/** CPU ms per megapixel of each kind of step, measured one after another in this process. */
+async function calibrate(): Promise<void> {
+  const width = 4000;
+  const height = 4000;
+  const mp = (width * height) / 1e6;
+  let seed = 1;
+  const noise = (): number => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
+  const pixels = Buffer.alloc(width * height * 3);
+  for (let i = 0; i < pixels.length; i += 3) {
+    const x = (i / 3) % width;
+    const y = Math.floor(i / 3 / width);
+    const n = noise() * 40;
+    pixels[i] = (x * 200) / width + n;
+    pixels[i + 1] = (y * 200) / height + n;
+    pixels[i + 2] = ((x >> 5) + (y >> 5)) % 2 ? 180 : 60;
+  }
+  const raw = { raw: { width, height, channels: 3 as const } };
+  const jpeg = await sharp(pixels, raw).jpeg({ quality: 88 }).toBuffer();
+  const png = await sharp(pixels, raw).png().toBuffer();
+  const region = { left: 0, top: 0, width: 2000, height: 2000 };
+  const regionMp = 4;
+  const cpuMs = async (run: () => Promise<unknown>): Promise<number> => {
+    const before = process.cpuUsage();
+    await run();
+    const used = process.cpuUsage(before);
+    return (used.user + used.system) / 1000;
+  };
+  const steps: Array<[string, number, () => Promise<unknown>]> = [
+    ['extract', regionMp, () => sharp(pixels, raw).extract(region).raw().toBuffer()],
+    ['decode jpeg', mp, () => sharp(jpeg).rotate().raw().toBuffer()],
+    ['decode png', mp, () => sharp(png).rotate().raw().toBuffer()],
+    ['encode jpeg', mp, () => sharp(pixels, raw).jpeg({ quality: 88 }).toBuffer()],
+    ['encode png', mp, () => sharp(pixels, raw).png().toBuffer()],
+    ['blur sigma 10', regionMp, () => sharp(pixels, raw).extract(region).blur(10).raw().toBuffer()],
+    ['scaled blur (sigma 500)', regionMp, async () => {
+      const small = await sharp(pixels, raw).extract(region).resize(40, 40, { fit: 'fill' }).blur(10).raw().toBuffer();
+      return sharp(small, { raw: { width: 40, height: 40, channels: 3 } }).resize(2000, 2000, { fit: 'fill', kernel: 'linear' }).raw().toBuffer();
+    }],
+    ['composite (per image MP, one 4 MP region)', mp, async () => {
+      const patch = await sharp(pixels, raw).extract(region).raw().toBuffer();
+      return sharp(pixels, raw).composite([{ input: patch, raw: { width: 2000, height: 2000, channels: 3 }, left: 100, top: 100 }]).raw().toBuffer();
+    }],
+    ['pixelate', regionMp, async () => {
+      const blocks = await sharp(pixels, raw).extract(region).resize(6, 6, { fit: 'fill', kernel: 'cubic' }).raw().toBuffer();
+      return sharp(blocks, { raw: { width: 6, height: 6, channels: 3 } }).resize(2000, 2000, { fit: 'fill', kernel: 'nearest' }).raw().toBuffer();
+    }],
+  ];
+  sharp.cache(false); // libvips' operation cache would answer the repeated runs from memory
+  const PASS_MS_PER_MP = 2.5;
+  const results: Record<string, { msPerMp: number; passes: number }> = {};
+  for (const [name, stepMp, run] of steps) {
+    await run(); // warm-up
+    const runs: number[] = [];
+    for (let i = 0; i < 5; i++) runs.push((await cpuMs(run)) / stepMp);
+    const msPerMp = runs.sort((a, b) => a - b)[2]!;
+    results[name] = { msPerMp: +msPerMp.toFixed(1), passes: +(msPerMp / PASS_MS_PER_MP).toFixed(1) };
+  }
+  console.log(JSON.stringify({ scenario: 'calibrate', image: `${width}×${height} photo-like`, results }));
+}
+
 try {
+  if (values.scenario === 'calibrate') await calibrate();
   if (values.scenario === 'expensive' || values.scenario === 'both') {
     const { cli, url } = await startApi();
     const pid = cli.child.pid!;
