@@ -4,6 +4,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import { once } from 'node:events';
+import { listenNamingOption } from '../common/net.ts';
 
 export type DenialAction = 'publish' | 'subscribe' | 'forward';
 export type AuthResult = 'ok' | 'anonymous' | 'bad_credentials' | 'throttled';
@@ -87,8 +88,10 @@ export async function startMetricsServer(host: string, port: number, render: () 
     }
     res.writeHead(404).end();
   });
-  server.listen(port, host);
-  await once(server, 'listening');
+  await listenNamingOption('--metrics-port', host, port, async () => {
+    server.listen(port, host);
+    await once(server, 'listening');
+  });
   const address = server.address();
   return { server, port: typeof address === 'object' && address ? address.port : port };
 }

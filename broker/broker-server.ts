@@ -17,6 +17,7 @@ import { Readable } from 'node:stream';
 import { Aedes, type AedesOptions } from 'aedes';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import { type Logger, silentLogger } from '../common/logger.ts';
+import { listenNamingOption } from '../common/net.ts';
 import { topics } from '../contracts/topics.ts';
 import { AccessControl } from './access-control.ts';
 import { BrokerMetrics, startMetricsServer } from './broker-metrics.ts';
@@ -342,9 +343,11 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   };
 
   const closers: Array<() => Promise<void>> = [];
-  const listen = async (server: Server | HttpServer, port: number, host: string): Promise<number> => {
-    server.listen(port, host);
-    await once(server, 'listening');
+  const listen = async (server: Server | HttpServer, port: number, host: string, option: string): Promise<number> => {
+    await listenNamingOption(option, host, port, async () => {
+      server.listen(port, host);
+      await once(server, 'listening');
+    });
     closers.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
     const address = server.address();
     return typeof address === 'object' && address ? address.port : port;
@@ -363,7 +366,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   let metricsPort: number | undefined;
   let wss: WebSocketServer | undefined;
   try {
-    port = await listen(createServer(handleStream), options.port, options.host);
+    port = await listen(createServer(handleStream), options.port, options.host, '--port');
 
     if (options.tls) {
       const tls = options.tls;
@@ -382,11 +385,14 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
         metrics.clientErrors += 1;
         log.debug('TLS handshake failed', { error });
       });
-      tlsPort = await listen(server, tls.port, tls.host ?? options.host);
+      tlsPort = await listen(server, tls.port, tls.host ?? options.host, '--tls-port');
     }
 
     if (options.ws) {
       const http = createHttpServer((_req, res) => res.writeHead(426, { 'content-type': 'text/plain' }).end('MQTT over WebSocket only\n'));
+      // Listening before the WebSocket server attaches: it re-emits the HTTP server's errors, so a
+      // taken port would otherwise be an unhandled 'error' event instead of the error below.
+      wsPort = await listen(http, options.ws.port, options.ws.host ?? options.host, '--ws-port');
       wss = new WebSocketServer({ server: http, maxPayload: maxPacketBytes });
       wss.on('connection', (ws, req) => {
         const socket = req.socket;
@@ -395,7 +401,6 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
         stream.on('error', () => stream.destroy());
         packetLoop(aedes.handle(stream, req));
       });
-      wsPort = await listen(http, options.ws.port, options.ws.host ?? options.host);
       const server = wss;
       closers.push(async () => {
         for (const client of server.clients) client.terminate();
