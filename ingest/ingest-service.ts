@@ -11,8 +11,11 @@
  * Delivery: a message is acknowledged (PUBACK) only after its record is in the spool (see
  * DiskSpool for what survives what). Appending is a synchronous write(2) of a few hundred bytes,
  * so mqtt.js, which handles one packet at a time, is not serialised on InfluxDB round trips;
- * InfluxDB is fed from the spool asynchronously. When the spool is full the acknowledgement
- * waits, mqtt.js stops reading, and the broker holds further messages.
+ * InfluxDB is fed from the spool asynchronously. When the spool is full, or its disk is (a write
+ * fails), the acknowledgement waits and the append is retried until it succeeds: mqtt.js stops
+ * reading, the broker holds further messages, and the session is kept alive meanwhile
+ * (held-ack-keepalive.ts). `/healthz` says why. A dead letter that cannot be spooled then is kept
+ * in memory (bounded, counted) and spooled when the spool appends again.
  *
  * Restart: every retained spool record is written to InfluxDB again (idempotent keys) and
  * telemetry records are replayed into the windows, so windows open at a crash are rebuilt and
@@ -26,6 +29,7 @@ import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { decodeTelemetry, type DeadLetterReason, type Sample } from '../contracts/telemetry.ts';
 import { isApiLogsTopic, parseVehicleTopic, topics } from '../contracts/topics.ts';
+import { sleep } from '../common/backoff.ts';
 import { errorMessage } from '../common/errors.ts';
 import { type Logger, silentLogger } from '../common/logger.ts';
 import { computeFeatures, FEATURE_NAMES, FEATURE_SET_ID, FEATURE_VERSION, type FeatureVector } from '../models/features.ts';
@@ -35,7 +39,11 @@ import { deadLetterLine, featureLine, parseFeatureLines, parseTelemetryLines, te
 import { SequenceTracker } from './sequence-tracker.ts';
 import { DiskSpool, type FsyncPolicy, type SpoolRecordType, type SpoolStats } from './spool/disk-spool.ts';
 import { SpoolForwarder, type SpoolForwarderStats } from './spool/spool-forwarder.ts';
+import { spoolHealth } from './spool/spool-health.ts';
+import { UnstoredDeadLetters } from './spool/unstored-dead-letters.ts';
+import { keepSessionWhileHeld } from './held-ack-keepalive.ts';
 import { VehicleWindows, type ClosedWindow, type WindowStats } from './windows/vehicle-windows.ts';
+import { ReadingClock } from './windows/reading-clock.ts';
 import { ArchiveSink, type ArchiveSinkOptions, type ArchiveStats } from './archive/archive-sink.ts';
 import type { ApiLogProcessor } from './apilogs/api-log-processor.ts';
 import type { IngestEvent, IngestEventListener } from './ingest-events.ts';
@@ -64,6 +72,8 @@ export interface IngestOptions {
   spoolSegmentBytes?: number;
   spoolFsync?: FsyncPolicy;
   spoolFsyncIntervalMs?: number;
+  /** Free space on the spool's file system below which `/healthz` says `degraded` (default 512 MiB). */
+  spoolLowDiskBytes?: number;
   /** Bytes per InfluxDB write (default 1 MiB). */
   writeBatchBytes?: number;
   /** Approximate points per InfluxDB write; used when writeBatchBytes is not given. */
@@ -132,6 +142,10 @@ export interface IngestStats {
   samplesAccepted: number;
   deadLetters: number;
   deadLettersByReason: Partial<Record<IngestDeadLetterReason, number>>;
+  /** Dead letters waiting in memory for the spool to append again. */
+  deadLettersUnstored: number;
+  /** Dead letters never stored: dropped at the in-memory bound or left at a stop. */
+  deadLettersLost: number;
   duplicateBatches: number;
   sequenceGaps: number;
   featureWindows: number;
@@ -148,6 +162,7 @@ export interface IngestStats {
 export class IngestService {
   private readonly log: Logger;
   private readonly spool: DiskSpool;
+  private readonly spoolLimits: { maxBytes: number; lowDiskBytes: number };
   private readonly forwarder: SpoolForwarder;
   private readonly windows: VehicleWindows<Sample>;
   private readonly sequences = new SequenceTracker(1_000_000);
@@ -164,6 +179,12 @@ export class IngestService {
   /** Spool segments holding feature records of windows a listener is not done with: segment → windows. */
   private readonly windowHolds = new Map<number, number>();
   private readonly deadLettersByReason: Partial<Record<IngestDeadLetterReason, number>> = {};
+  private readonly unstoredDeadLetters = new UnstoredDeadLetters(10_000);
+  /** Idle timeouts run on it: time spent holding acknowledgements is not idle time. */
+  private readonly readingClock = new ReadingClock();
+  private deadLettersLeftAtStop = 0;
+  /** Dead letters appended while the spool was not appending, queued behind the held record. */
+  private deadLettersWaiting = 0;
   private stopped = false;
 
   constructor(private readonly options: IngestOptions) {
@@ -171,12 +192,14 @@ export class IngestService {
     const spoolDir = options.spoolDir ?? mkdtempSync(join(tmpdir(), `fleetpulse-spool-${options.clientId}-`));
     if (!options.spoolDir) this.log.warn('no spool directory configured: using a temporary one that does not survive restarts', { spoolDir });
     const segmentBytes = options.spoolSegmentBytes ?? 8 * 1024 * 1024;
+    this.spoolLimits = { maxBytes: options.spoolMaxBytes ?? 1024 * 1024 * 1024, lowDiskBytes: options.spoolLowDiskBytes ?? 512 * 1024 * 1024 };
     this.spool = new DiskSpool({
       dir: spoolDir,
-      maxBytes: options.spoolMaxBytes ?? 1024 * 1024 * 1024,
+      maxBytes: this.spoolLimits.maxBytes,
       segmentBytes,
       fsync: options.spoolFsync ?? 'interval',
       fsyncIntervalMs: options.spoolFsyncIntervalMs ?? 1000,
+      lowDiskBytes: this.spoolLimits.lowDiskBytes,
       logger: this.log.child('spool'),
     });
     this.forwarder = new SpoolForwarder({
@@ -277,9 +300,14 @@ export class IngestService {
         this.log.error('unexpected error handling a message', { topic: packet.topic, error: errorMessage(error) });
       }
       if (!pending) return callback();
+      const release = keepSessionWhileHeld(client, keepaliveS * 1000);
       pending.then(
-        () => callback(),
+        () => {
+          release();
+          callback();
+        },
         (error: unknown) => {
+          release();
           // Not acknowledged: the broker redelivers it after a reconnect.
           this.log.error('message not spooled; not acknowledging it', { topic: packet.topic, error: errorMessage(error) });
         },
@@ -418,7 +446,7 @@ export class IngestService {
       const closedBefore = this.windows.closedUpTo(batch.vehicle);
       const segment = this.spool.activeSegment;
       const lines = telemetryLines(batch);
-      const { closed } = this.windows.add(batch.vehicle, batch.samples, segment, Date.now());
+      const { closed } = this.windows.add(batch.vehicle, batch.samples, segment, this.readingClock.now());
       let pending = this.append('t', lines, batch.vehicle, closedBefore);
       // Archived once durable in the spool (only then can the message be acknowledged).
       if (this.archive) {
@@ -450,8 +478,8 @@ export class IngestService {
 
   private closeIdleWindows(): void {
     if (this.stopped) return;
-    for (const window of this.windows.closeIdle(Date.now())) void this.emitWindow(window);
-    const apiLines = this.options.apiLogs?.tick();
+    for (const window of this.windows.closeIdle(this.readingClock.now())) void this.emitWindow(window);
+    const apiLines = this.options.apiLogs?.tick(Date.now(), this.readingClock.now());
     if (apiLines) void this.append('f', apiLines);
   }
 
@@ -464,25 +492,54 @@ export class IngestService {
       const waiting = this.spool.append(type, body, vehicle, closedUpTo);
       if (!waiting) return undefined;
       this.tail = waiting;
+      this.readingClock.hold();
     } else {
       this.tail = this.tail.then(() => this.spool.append(type, body, vehicle, closedUpTo));
     }
     const mine = this.tail;
-    void mine.then(
+    const settle = (): void => {
+      if (this.tail !== mine) return;
+      this.tail = undefined;
+      this.readingClock.release();
+      if (this.unstoredDeadLetters.size > 0 && !this.stopped) this.storeUnstoredDeadLetters();
+    };
+    void mine.then(settle, settle);
+    return mine;
+  }
+
+  /**
+   * Spools a dead letter, or keeps it in memory while the spool is not appending: the message it
+   * stands for has no data to keep, so it is acknowledged either way.
+   */
+  private storeDeadLetter(line: string): Promise<void> | undefined {
+    if (this.tail) this.unstoredDeadLetters.add(line);
+    else this.appendDeadLetter(line);
+    return undefined;
+  }
+
+  private storeUnstoredDeadLetters(): void {
+    for (const line of this.unstoredDeadLetters.take()) this.appendDeadLetter(line);
+  }
+
+  private appendDeadLetter(line: string): void {
+    const pending = this.append('d', line);
+    if (!pending) return;
+    // Waiting for the spool, in memory like the unstored ones; rejected only when the spool closes
+    // before it could append (a stop on a full disk).
+    this.deadLettersWaiting += 1;
+    pending.then(
+      () => (this.deadLettersWaiting -= 1),
       () => {
-        if (this.tail === mine) this.tail = undefined;
-      },
-      () => {
-        if (this.tail === mine) this.tail = undefined;
+        this.deadLettersWaiting -= 1;
+        this.deadLettersLeftAtStop += 1;
       },
     );
-    return mine;
   }
 
   /** API-log batches go through the same spool and acknowledgement as telemetry (derived lines as `f` records). */
   private handleApiLogs(apiLogs: ApiLogProcessor, topic: string, payload: Buffer): Promise<void> | undefined {
     try {
-      const result = apiLogs.handle(topic, payload);
+      const result = apiLogs.handle(topic, payload, Date.now(), this.readingClock.now());
       if (result.ok) {
         const pending = result.lines ? this.append('f', result.lines) : undefined;
         this.emitEvents(result.events, pending);
@@ -490,7 +547,7 @@ export class IngestService {
       }
       this.counters.deadLetters += 1;
       this.deadLettersByReason[result.reason] = (this.deadLettersByReason[result.reason] ?? 0) + 1;
-      return this.append('d', deadLetterLine({ reason: result.reason, kind: 'apilogs', topic, detail: result.detail, payload, receivedAtMs: Date.now() }));
+      return this.storeDeadLetter(deadLetterLine({ reason: result.reason, kind: 'apilogs', topic, detail: result.detail, payload, receivedAtMs: Date.now() }));
     } catch (error) {
       return this.deadLetter('internal_error', topic, errorMessage(error), payload);
     }
@@ -500,13 +557,15 @@ export class IngestService {
     this.counters.deadLetters += 1;
     this.deadLettersByReason[reason] = (this.deadLettersByReason[reason] ?? 0) + 1;
     this.log.warn('dead letter', { reason, topic, detail });
-    return this.append('d', deadLetterLine({ reason, kind: 'telemetry', topic, detail, payload, receivedAtMs: Date.now() }));
+    return this.storeDeadLetter(deadLetterLine({ reason, kind: 'telemetry', topic, detail, payload, receivedAtMs: Date.now() }));
   }
 
   stats(): IngestStats {
     return {
       ...this.counters,
       deadLettersByReason: { ...this.deadLettersByReason },
+      deadLettersUnstored: this.unstoredDeadLetters.size + this.deadLettersWaiting,
+      deadLettersLost: this.unstoredDeadLetters.dropped + this.deadLettersLeftAtStop,
       spool: this.spool.stats(),
       writer: this.forwarder.stats(),
       ...(this.archive ? { archive: this.archive.stats() } : {}),
@@ -545,14 +604,18 @@ export class IngestService {
   health(): Health {
     const s = this.stats();
     const blocked = s.spool.blockedAppends > 0;
-    const status = !s.mqttConnected || blocked ? 'unavailable' : s.writer.failing ? 'degraded' : 'ok';
+    const spool = spoolHealth(s.spool, this.spoolLimits);
+    const status = !s.mqttConnected || blocked ? 'unavailable' : s.writer.failing || spool.warning ? 'degraded' : 'ok';
+    const reason = spool.blocking ?? spool.warning ?? (s.writer.failing ? `InfluxDB failing, data is spooled: ${s.writer.lastError ?? ''}` : undefined);
     return {
       status,
+      ...(reason !== undefined ? { reason } : {}),
       mqttConnected: s.mqttConnected,
       influx: s.writer.failing ? `failing: ${s.writer.lastError ?? ''}` : 'ok',
       spoolBytes: s.spool.bytes,
       spoolPendingBytes: s.spool.pendingBytes,
       spoolBlocked: blocked,
+      spoolDiskFreeBytes: s.spool.diskFreeBytes,
     };
   }
 
@@ -578,6 +641,12 @@ export class IngestService {
       .gauge('spool_pending_bytes', 'Spooled bytes not yet written to InfluxDB', s.spool.pendingBytes)
       .gauge('spool_segments', 'Spool segment files', s.spool.segments)
       .counter('spool_full_waits_total', 'Times an acknowledgement waited for spool space', s.spool.fullWaits)
+      .counter('spool_write_errors_total', 'Spool writes the file system refused (disk full, I/O error); each is retried, acknowledgements wait', s.spool.writeErrors)
+      .gauge('spool_write_failing', '1 while spool writes fail and acknowledgements are held', s.spool.writeError !== undefined ? 1 : 0)
+      .gauge('spool_disk_free_bytes', 'Free bytes on the spool\'s file system', s.spool.diskFreeBytes)
+      .gauge('spool_disk_low', '1 while free space under the spool is below the low-disk watermark', s.spool.lowDisk ? 1 : 0)
+      .gauge('dead_letters_unstored', 'Dead letters kept in memory until the spool appends again', s.deadLettersUnstored)
+      .counter('dead_letters_lost_total', 'Dead letters never stored (dropped at the in-memory bound, or left at a stop on a full disk)', s.deadLettersLost)
       .counter('spool_retention_overrides_total', 'Times a full spool freed segments still needed by open windows', s.spool.retentionOverrides)
       .counter('spool_appended_bytes_total', 'Bytes appended to the spool', s.spool.appendedBytes)
       .counter('influx_writes_total', 'Successful InfluxDB writes', s.writer.writes)
@@ -649,14 +718,30 @@ export class IngestService {
     for (const timer of this.timers.splice(0)) clearInterval(timer);
     // Before the broker connection ends: listeners may still publish (alerts).
     for (const listener of this.listeners) await listener.flush?.().catch((error: unknown) => this.log.error('window listener flush failed', { error: errorMessage(error) }));
-    await this.client?.endAsync();
-    await this.tail?.catch(() => undefined);
+    // While an acknowledgement is held mqtt.js reads nothing, so acknowledgements of our own
+    // publishes cannot arrive: end without waiting for them then.
+    await this.client?.endAsync(this.tail !== undefined);
+    if (this.tail && !(await settlesWithin(this.tail, drainTimeoutMs))) {
+      this.log.warn('spool still not appending at stop: held messages stay unacknowledged, the broker redelivers them', { writeError: this.spool.stats().writeError });
+    }
+    if (this.unstoredDeadLetters.size > 0) {
+      if (this.tail) this.deadLettersLeftAtStop += this.unstoredDeadLetters.take().length;
+      else this.storeUnstoredDeadLetters();
+    }
     this.archive?.close();
     await this.forwarder.stop(drainTimeoutMs);
     this.spool.close();
     await this.http?.close();
-    this.log.info('ingest stopped', { samplesAccepted: this.counters.samplesAccepted, deadLetters: this.counters.deadLetters });
+    this.log.info('ingest stopped', { samplesAccepted: this.counters.samplesAccepted, deadLetters: this.counters.deadLetters, deadLettersLost: this.stats().deadLettersLost });
   }
+}
+
+/** True when `promise` settles within `ms`. */
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  const abort = new AbortController();
+  const settled = await Promise.race([promise.then(() => true, () => true), sleep(ms, abort.signal).then(() => false)]);
+  abort.abort();
+  return settled;
 }
 
 function describeShards(shards: readonly number[]): string {

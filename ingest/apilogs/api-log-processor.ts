@@ -74,8 +74,12 @@ export class ApiLogProcessor {
     this.blocklist.attach(client);
   }
 
-  /** Processes one batch; returns the line protocol to spool (possibly empty) or why it is a dead letter. */
-  handle(topic: string, payload: Buffer, nowMs = Date.now()): ApiLogResult {
+  /**
+   * Processes one batch; returns the line protocol to spool (possibly empty) or why it is a dead
+   * letter. `readingMs` is the processing clock idle timeouts use (ingest stops it while it holds
+   * acknowledgements); `nowMs` is the wall clock.
+   */
+  handle(topic: string, payload: Buffer, nowMs = Date.now(), readingMs = nowMs): ApiLogResult {
     if (payload.length > API_LOG_BATCH_MAX_BYTES) return { ok: false, reason: 'too_large', detail: `${payload.length} bytes` };
     let json: unknown;
     try {
@@ -135,7 +139,7 @@ export class ApiLogProcessor {
           bytesOut: r.bytesOut,
           latencyUs: Math.round(r.requestTime * 1_000_000),
         },
-        nowMs,
+        readingMs,
       );
       out += this.cellLines(closed);
       for (const d of this.detector.observe({ timeMs: r.timeMs, clientIp, status: r.status, path: r.path, requestId: r.requestId, keyPrefix: r.keyPrefix, knownKey: customer.customer !== UNKNOWN_CUSTOMER && customer.plan !== '_none', country: geo.country })) {
@@ -153,9 +157,9 @@ export class ApiLogProcessor {
   }
 
   /** Periodic: closes idle sources' windows, expires blocklist entries. Returns lines to spool. */
-  tick(nowMs = Date.now()): string {
+  tick(nowMs = Date.now(), readingMs = nowMs): string {
     this.blocklist.expire(nowMs);
-    return this.cellLines(this.windows.closeIdle(nowMs));
+    return this.cellLines(this.windows.closeIdle(nowMs, readingMs));
   }
 
   /** Closes every open window (benchmarks and tests that end a run). */

@@ -6,9 +6,10 @@
  *   A window closes when the watermark passes its end. Sources are independent, so one slow
  *   nginx host never holds another's windows open, and each point carries its `source` tag so two
  *   hosts' windows never overwrite each other in InfluxDB.
- * - Idle sources: when a source sent nothing for `idleTimeoutMs`, its watermark advances with the
- *   processing clock instead (windows whose end + lateness is in the past close), so the last
- *   windows of a quiet source are not held forever.
+ * - Idle sources: when a source sent nothing for `idleTimeoutMs` (of the reading clock: time in
+ *   which ingest held acknowledgements does not count), its watermark advances with the wall
+ *   clock instead (windows whose end + lateness is in the past close), so the last windows of a
+ *   quiet source are not held forever.
  * - A request older than its window's close is late: counted, not aggregated.
  * - Latency quantiles come from an HDR histogram per cell (hdr-histogram-js, 2 significant
  *   digits, microseconds up to an hour), never from sorting.
@@ -92,14 +93,14 @@ export class ApiWindows {
 
   constructor(private readonly options: ApiWindowOptions) {}
 
-  /** Adds one request; returns the cells of windows this closed. */
-  add(source: string, facts: RequestFacts, nowMs: number): ClosedCell[] {
+  /** Adds one request arriving at `readingMs` (the reading clock); returns the cells of windows this closed. */
+  add(source: string, facts: RequestFacts, readingMs: number): ClosedCell[] {
     let state = this.sources.get(source);
     if (!state) {
-      state = { maxEventMs: -Infinity, lastArrivalMs: nowMs, open: new Map(), closedUpTo: new Map() };
+      state = { maxEventMs: -Infinity, lastArrivalMs: readingMs, open: new Map(), closedUpTo: new Map() };
       this.sources.set(source, state);
     }
-    state.lastArrivalMs = nowMs;
+    state.lastArrivalMs = readingMs;
     let late = false;
     for (const size of this.options.sizesMs) {
       const start = Math.floor(facts.timeMs / size) * size;
@@ -140,11 +141,11 @@ export class ApiWindows {
     return closed;
   }
 
-  /** Closes windows of sources idle for `idleTimeoutMs`, by the processing clock. */
-  closeIdle(nowMs: number): ClosedCell[] {
+  /** Closes windows of sources idle for `idleTimeoutMs` of `readingMs`, up to the wall clock `nowMs`. */
+  closeIdle(nowMs: number, readingMs = nowMs): ClosedCell[] {
     const out: ClosedCell[] = [];
     for (const [source, state] of this.sources) {
-      if (nowMs - state.lastArrivalMs < this.options.idleTimeoutMs) continue;
+      if (readingMs - state.lastArrivalMs < this.options.idleTimeoutMs) continue;
       out.push(...this.closeUpTo(source, state, nowMs - this.options.allowedLatenessMs));
     }
     return out;
