@@ -27,7 +27,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
-import { decodeTelemetry, type DeadLetterReason, type Sample } from '../contracts/telemetry.ts';
+import { decodeTelemetry, type DeadLetterReason, type Sample, type TelemetryBatch } from '../contracts/telemetry.ts';
 import { isApiLogsTopic, parseVehicleTopic, topics } from '../contracts/topics.ts';
 import { sleep } from '../common/backoff.ts';
 import { errorMessage } from '../common/errors.ts';
@@ -44,6 +44,8 @@ import { UnstoredDeadLetters } from './spool/unstored-dead-letters.ts';
 import { keepSessionWhileHeld } from './held-ack-keepalive.ts';
 import { VehicleWindows, type ClosedWindow, type WindowStats } from './windows/vehicle-windows.ts';
 import { ReadingClock } from './windows/reading-clock.ts';
+import { describeClockSkew, outsideClockBounds, splitByClock } from './windows/clock-sanity.ts';
+import { DEFAULT_CLOCK_SANITY, type ClockSanityOptions } from './windows/clock-options.ts';
 import { ArchiveSink, type ArchiveSinkOptions, type ArchiveStats } from './archive/archive-sink.ts';
 import type { ApiLogProcessor } from './apilogs/api-log-processor.ts';
 import type { IngestEvent, IngestEventListener } from './ingest-events.ts';
@@ -95,9 +97,12 @@ export interface IngestOptions {
   logger?: Logger;
   /** API-log analytics (ingest/apilogs/); when given, `apilogs/#` is consumed too. */
   apiLogs?: ApiLogProcessor;
+  /** Clock bounds of event times and forward-jump confirmation (default DEFAULT_CLOCK_SANITY). */
+  clock?: ClockSanityOptions;
 }
 
-export type IngestDeadLetterReason = DeadLetterReason | 'internal_error';
+/** `clock_skew`: event times not plausible for when they arrived (windows/clock-sanity.ts). */
+export type IngestDeadLetterReason = DeadLetterReason | 'internal_error' | 'clock_skew';
 
 /** A closed window with its features, as handed to listeners (the anomaly model, later). */
 export interface FeatureWindow {
@@ -142,6 +147,8 @@ export interface IngestStats {
   samplesAccepted: number;
   deadLetters: number;
   deadLettersByReason: Partial<Record<IngestDeadLetterReason, number>>;
+  /** Samples refused for their event time (in `clock_skew` dead letters). */
+  clockSkewedSamples: number;
   /** Dead letters waiting in memory for the spool to append again. */
   deadLettersUnstored: number;
   /** Dead letters never stored: dropped at the in-memory bound or left at a stop. */
@@ -175,7 +182,8 @@ export class IngestService {
   private http: RunningHttpServer | undefined;
   private timers: NodeJS.Timeout[] = [];
   private tail: Promise<void> | undefined;
-  private counters = { messagesIn: 0, batchesAccepted: 0, samplesAccepted: 0, deadLetters: 0, duplicateBatches: 0, sequenceGaps: 0, featureWindows: 0, replayedRecords: 0, windowsRedelivered: 0 };
+  private counters = { messagesIn: 0, batchesAccepted: 0, samplesAccepted: 0, deadLetters: 0, clockSkewedSamples: 0, duplicateBatches: 0, sequenceGaps: 0, featureWindows: 0, replayedRecords: 0, windowsRedelivered: 0 };
+  private readonly clock: ClockSanityOptions;
   /** Spool segments holding feature records of windows a listener is not done with: segment → windows. */
   private readonly windowHolds = new Map<number, number>();
   private readonly deadLettersByReason: Partial<Record<IngestDeadLetterReason, number>> = {};
@@ -211,6 +219,7 @@ export class IngestService {
       logger: this.log.child('writer'),
     });
     const windowMs = options.windowMs ?? 30_000;
+    this.clock = options.clock ?? DEFAULT_CLOCK_SANITY;
     this.windows = new VehicleWindows<Sample>({
       sizeMs: windowMs,
       slideMs: options.windowSlideMs ?? windowMs,
@@ -218,6 +227,7 @@ export class IngestService {
       idleTimeoutMs: options.idleTimeoutMs ?? 60_000,
       maxVehicles: options.maxVehicles ?? 200_000,
       maxBufferedSamples: options.maxBufferedPoints ?? 2_000_000,
+      jump: this.clock,
     });
     // The archive holds the segments of rows not yet in a complete file (at-least-once, see ArchiveSink).
     this.archive = options.archiveDir ? new ArchiveSink({ ...options.archive, dir: options.archiveDir, worker: options.clientId, logger: this.log.child('archive') }) : undefined;
@@ -359,8 +369,10 @@ export class IngestService {
     let samples = 0;
     for (const record of this.spool.records()) {
       if (record.type !== 't') continue;
-      const { vehicle, samples: parsed } = parseTelemetryLines(record.body);
+      const { vehicle, samples: all } = parseTelemetryLines(record.body);
       if (!vehicle) continue;
+      // A spool written before the clock check may hold a sample dated 2099: it must not move a watermark now.
+      const parsed = all.filter((sample) => !outsideClockBounds(sample.t, now, this.clock));
       const closedUpTo = Math.max(record.closedUpTo ?? -Infinity, emitted.get(vehicle) ?? -Infinity);
       if (Number.isFinite(closedUpTo)) this.windows.restoreClosedUpTo(vehicle, closedUpTo, now);
       this.archive?.add(vehicle, parsed, record.segment);
@@ -437,12 +449,22 @@ export class IngestService {
     const parsed = parseVehicleTopic(topic);
     if (!parsed || parsed.kind !== 'telemetry') return this.deadLetter('unknown_topic', topic, 'not a telemetry topic', payload);
     try {
+      const receivedAtMs = Date.now();
       const result = decodeTelemetry(payload, parsed.vehicleId);
       if (!result.ok) return this.deadLetter(result.reason, topic, result.detail, payload);
-      const { batch } = result;
+      let { batch } = result;
       const seen = this.sequences.observe(batch.vehicle, batch.seq);
       if (seen === 'duplicate') this.counters.duplicateBatches += 1;
       else if (seen === 'gap') this.counters.sequenceGaps += 1;
+      const clock = splitByClock(batch.samples, sampleTime, receivedAtMs, this.clock);
+      if (clock.skewed.length > 0) {
+        this.counters.clockSkewedSamples += clock.skewed.length;
+        const sentMs = sendTimeOf(batch);
+        const detail = describeClockSkew(clock.skewed.length, batch.samples.length, 'samples', clock.worstOffsetMs, this.clock, sentMs === undefined ? undefined : sentMs - receivedAtMs);
+        void this.deadLetter('clock_skew', topic, detail, payload);
+        if (clock.plausible.length === 0) return undefined;
+        batch = { ...batch, samples: [...clock.plausible] };
+      }
       const closedBefore = this.windows.closedUpTo(batch.vehicle);
       const segment = this.spool.activeSegment;
       const lines = telemetryLines(batch);
@@ -541,23 +563,22 @@ export class IngestService {
     try {
       const result = apiLogs.handle(topic, payload, Date.now(), this.readingClock.now());
       if (result.ok) {
+        if (result.clockSkew) void this.deadLetter('clock_skew', topic, result.clockSkew.detail, Buffer.from(result.clockSkew.payload), 'apilogs');
         const pending = result.lines ? this.append('f', result.lines) : undefined;
         this.emitEvents(result.events, pending);
         return pending;
       }
-      this.counters.deadLetters += 1;
-      this.deadLettersByReason[result.reason] = (this.deadLettersByReason[result.reason] ?? 0) + 1;
-      return this.storeDeadLetter(deadLetterLine({ reason: result.reason, kind: 'apilogs', topic, detail: result.detail, payload, receivedAtMs: Date.now() }));
+      return this.deadLetter(result.reason, topic, result.detail, payload, 'apilogs');
     } catch (error) {
       return this.deadLetter('internal_error', topic, errorMessage(error), payload);
     }
   }
 
-  private deadLetter(reason: IngestDeadLetterReason, topic: string, detail: string, payload: Uint8Array): Promise<void> | undefined {
+  private deadLetter(reason: IngestDeadLetterReason, topic: string, detail: string, payload: Uint8Array, kind: 'telemetry' | 'apilogs' = 'telemetry'): Promise<void> | undefined {
     this.counters.deadLetters += 1;
     this.deadLettersByReason[reason] = (this.deadLettersByReason[reason] ?? 0) + 1;
     this.log.warn('dead letter', { reason, topic, detail });
-    return this.storeDeadLetter(deadLetterLine({ reason, kind: 'telemetry', topic, detail, payload, receivedAtMs: Date.now() }));
+    return this.storeDeadLetter(deadLetterLine({ reason, kind, topic, detail, payload, receivedAtMs: Date.now() }));
   }
 
   stats(): IngestStats {
@@ -626,6 +647,10 @@ export class IngestService {
       .counter('batches_accepted_total', 'Telemetry batches accepted', s.batchesAccepted)
       .counter('samples_accepted_total', 'Telemetry samples accepted', s.samplesAccepted)
       .counter('dead_letters_total', 'Messages dead-lettered, by reason', Object.entries(s.deadLettersByReason).map(([reason, n]) => [{ reason }, n] as [Record<string, string>, number]))
+      .counter('clock_skewed_samples_total', 'Samples refused for an event time too far ahead of or behind the receive time (clock_skew dead letters)', s.clockSkewedSamples)
+      .counter('clock_jumps_followed_total', 'Forward clock jumps of a vehicle followed after a confirming run of samples', s.windows.clockJumpsFollowed)
+      .counter('clock_jump_samples_discarded_total', 'Samples of unconfirmed forward clock jumps left out of the windows (stored raw)', s.windows.clockJumpSamplesDiscarded)
+      .gauge('clock_jump_samples_held', 'Samples waiting for a forward clock jump to be confirmed', s.windows.clockJumpSamplesHeld)
       .counter('duplicate_batches_total', 'Batches seen again (redelivery)', s.duplicateBatches)
       .counter('sequence_gaps_total', 'Gaps in a vehicle\'s batch sequence', s.sequenceGaps)
       .counter('late_samples_total', 'Samples later than the allowed lateness (stored raw, not in features)', s.windows.lateSamples)
@@ -673,6 +698,9 @@ export class IngestService {
         .counter('api_malformed_lines_total', 'API log lines that did not parse', api.malformedLines)
         .counter('api_forgotten_ids_total', 'Request ids evicted from the dedup set at its bound', api.forgottenIds)
         .counter('api_late_requests_total', 'API requests later than their window (not aggregated)', api.windows.lateRequests)
+        .counter('api_clock_skewed_lines_total', 'API log lines refused for a time too far ahead of or behind their arrival (clock_skew dead letters)', api.clockSkewedLines)
+        .counter('api_clock_jumps_followed_total', 'Forward clock jumps of a log source followed after a confirming run of lines', api.windows.clockJumpsFollowed)
+        .counter('api_clock_jump_requests_discarded_total', 'API requests of unconfirmed forward clock jumps not aggregated', api.windows.clockJumpRequestsDiscarded)
         .counter('api_forced_window_closes_total', 'API windows closed early at the open-cell bound', api.windows.forcedCloses)
         .gauge('api_open_cells', 'Open API window cells', api.windows.openCells)
         .counter('api_detections_total', 'Abuse detections', api.detections)
@@ -742,6 +770,17 @@ async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boo
   const settled = await Promise.race([promise.then(() => true, () => true), sleep(ms, abort.signal).then(() => false)]);
   abort.abort();
   return settled;
+}
+
+const sampleTime = (sample: Sample): number => sample.t;
+
+/**
+ * The agent's clock when it sent the batch, when the batch carries it (an optional field of the
+ * telemetry contract, `sentMs`): the dead letter then says how far the sender's clock is off.
+ */
+function sendTimeOf(batch: TelemetryBatch): number | undefined {
+  const sent = (batch as TelemetryBatch & { sentMs?: unknown }).sentMs;
+  return typeof sent === 'number' && Number.isFinite(sent) ? sent : undefined;
 }
 
 function describeShards(shards: readonly number[]): string {

@@ -4,6 +4,7 @@ import { createLogger } from '../../common/logger.ts';
 import { parseShardRanges, SHARD_COUNT } from '../../contracts/topics.ts';
 import { IngestService } from '../../ingest/ingest-service.ts';
 import { apiLogOptions, createApiLogProcessor } from '../../ingest/apilogs/api-log-options.ts';
+import { clockOptions, clockSanityOf } from '../../ingest/windows/clock-options.ts';
 import { attachScoring, scoringOptions } from '../../ingest/scoring/scoring-options.ts';
 import { dashboardOptions, startConfiguredDashboard } from '../../ingest/dashboard/dashboard-options.ts';
 import { assertPortFree } from '../../ingest/dashboard/dashboard-server.ts';
@@ -39,6 +40,7 @@ export const ingestOptions = {
   httpPort: opt.int('Port of /healthz and /metrics (0 = any free port)', { default: 9464, min: 0, max: 65535 }),
   httpHost: opt.string('Address of the /healthz and /metrics server', { default: '127.0.0.1' }),
   statsIntervalS: opt.int('Seconds between stats log lines (0 = off)', { default: 10, min: 0 }),
+  ...clockOptions,
   ...apiLogOptions,
   ...scoringOptions,
   ...dashboardOptions(false),
@@ -60,6 +62,7 @@ export default defineCommand({
     if (config.dashboard) await assertPortFree(config.dashboardHost, config.dashboardPort, 'fleetpulse ingest');
     const spoolDir = config.spoolDir === '-' ? join(resolve(config.dataDir), 'ingest-spool', config.influxDatabase, config.clientId) : resolve(config.spoolDir);
     const MiB = 1024 * 1024;
+    const clock = clockSanityOf(config);
     const service = new IngestService({
       mqttUrl: config.mqttUrl,
       influxUrl: config.influxUrl,
@@ -87,7 +90,8 @@ export default defineCommand({
       httpHost: config.httpHost,
       statsIntervalMs: config.statsIntervalS * 1000,
       logger: createLogger('ingest'),
-      apiLogs: await createApiLogProcessor(config, createLogger('apilogs')),
+      clock,
+      apiLogs: await createApiLogProcessor(config, createLogger('apilogs'), clock),
     });
     const scoring = await attachScoring(service, config, createLogger('scoring'));
     await service.start();

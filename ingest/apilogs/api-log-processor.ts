@@ -9,7 +9,10 @@
  * Deduplication: a batch can arrive twice (QoS 1, shipper restarts), so every request id seen is
  * remembered (bounded LRU of `maxRememberedIds`, evictions counted). A duplicate older than that
  * falls into a closed window and is dropped as late, so counts stay exact either way.
- * Malformed lines are counted and skipped; a malformed batch is a dead letter.
+ * Malformed lines are counted and skipped; a malformed batch is a dead letter. Lines whose time is
+ * not plausible for when they arrived (ingest/windows/clock-sanity.ts) are left out of everything
+ * (windows, abuse rules, dedup) and reported as `clockSkew`, for one `clock_skew` dead letter per
+ * batch; a source's forward clock jump is followed once confirmed (ApiWindows).
  */
 import { apiLogBatchSchema, API_LOG_BATCH_MAX_BYTES } from '../../contracts/api-logs.ts';
 import type { TrustedProxies } from '../../api/client-ip.ts';
@@ -22,6 +25,8 @@ import { apiRequestLine, apiThreatLine } from './api-lines.ts';
 import { ApiWindows, type ApiWindowOptions, type ClosedCell } from './api-windows.ts';
 import { BlocklistPublisher, type BlocklistClient } from './blocklist-publisher.ts';
 import type { GeoLookup } from './geo-lookup.ts';
+import { describeClockSkew, outsideClockBounds } from '../windows/clock-sanity.ts';
+import { DEFAULT_CLOCK_SANITY, type ClockSanityOptions } from '../windows/clock-options.ts';
 import type { ApiTrafficEvent, IngestEvent } from '../ingest-events.ts';
 
 export interface ApiLogProcessorOptions {
@@ -34,11 +39,21 @@ export interface ApiLogProcessorOptions {
   maxBlocklistEntries: number;
   maxRememberedIds: number;
   knownEndpoints?: readonly string[];
+  /** Clock bounds and forward-jump confirmation for log lines (default DEFAULT_CLOCK_SANITY). */
+  clock?: ClockSanityOptions;
   logger?: Logger;
 }
 
+/** Lines of a batch left out because their time is not plausible: for a `clock_skew` dead letter. */
+export interface ApiClockSkew {
+  lines: number;
+  detail: string;
+  /** The lines themselves, one per line. */
+  payload: string;
+}
+
 /** `events` (traffic by country, detections) are for ingest's observers, to emit once `lines` are spooled. */
-export type ApiLogResult = { ok: true; lines: string; events: IngestEvent[] } | { ok: false; reason: 'too_large' | 'not_json' | 'schema' | 'topic_mismatch'; detail: string };
+export type ApiLogResult = { ok: true; lines: string; events: IngestEvent[]; clockSkew?: ApiClockSkew } | { ok: false; reason: 'too_large' | 'not_json' | 'schema' | 'topic_mismatch'; detail: string };
 
 export interface ApiLogStats {
   batches: number;
@@ -48,6 +63,8 @@ export interface ApiLogStats {
   malformedLines: number;
   forgottenIds: number;
   detections: number;
+  /** Lines left out because their time was not plausible when they arrived. */
+  clockSkewedLines: number;
   windows: ReturnType<ApiWindows['stats']>;
   blocklist: ReturnType<BlocklistPublisher['stats']>;
 }
@@ -59,11 +76,13 @@ export class ApiLogProcessor {
   private readonly seen = new Map<string, true>();
   private readonly known: ReadonlySet<string>;
   private readonly log: Logger;
-  private counters = { batches: 0, lines: 0, requests: 0, duplicates: 0, malformedLines: 0, forgottenIds: 0, detections: 0 };
+  private counters = { batches: 0, lines: 0, requests: 0, duplicates: 0, malformedLines: 0, forgottenIds: 0, detections: 0, clockSkewedLines: 0 };
+  private readonly clock: ClockSanityOptions;
 
   constructor(private readonly options: ApiLogProcessorOptions) {
     this.log = options.logger ?? silentLogger;
-    this.windows = new ApiWindows(options.windows);
+    this.clock = options.clock ?? DEFAULT_CLOCK_SANITY;
+    this.windows = new ApiWindows({ ...options.windows, jump: options.windows.jump ?? this.clock });
     this.detector = new AbuseDetector(options.thresholds, options.blockMs);
     this.blocklist = new BlocklistPublisher(options.maxBlocklistEntries, this.log.child('blocklist'));
     this.known = new Set(options.knownEndpoints ?? ['/v1/blur', '/openapi.json', '/healthz']);
@@ -96,6 +115,8 @@ export class ApiLogProcessor {
     const events: IngestEvent[] = [];
     const byCountry = new Map<string, { country: string; requests: number; errors: number; lat: number | undefined; lon: number | undefined }>();
     let lastMs = 0;
+    const skewed: string[] = [];
+    let worstOffsetMs = 0;
     for (const line of batch.lines) {
       this.counters.lines += 1;
       const result = parseAccessLogLine(line);
@@ -104,6 +125,11 @@ export class ApiLogProcessor {
         continue;
       }
       const r = result.record;
+      if (outsideClockBounds(r.timeMs, nowMs, this.clock)) {
+        skewed.push(line);
+        if (Math.abs(r.timeMs - nowMs) > Math.abs(worstOffsetMs)) worstOffsetMs = r.timeMs - nowMs;
+        continue;
+      }
       if (r.requestId) {
         if (this.seen.has(r.requestId)) {
           this.counters.duplicates += 1;
@@ -153,7 +179,10 @@ export class ApiLogProcessor {
       }
     }
     if (byCountry.size > 0) events.unshift({ type: 'api_traffic', source: batch.source, lastMs, countries: [...byCountry.values()] } satisfies ApiTrafficEvent);
-    return { ok: true, lines: out, events };
+    if (skewed.length === 0) return { ok: true, lines: out, events };
+    this.counters.clockSkewedLines += skewed.length;
+    const detail = describeClockSkew(skewed.length, batch.lines.length, 'lines', worstOffsetMs, this.clock);
+    return { ok: true, lines: out, events, clockSkew: { lines: skewed.length, detail, payload: skewed.join('\n') } };
   }
 
   /** Periodic: closes idle sources' windows, expires blocklist entries. Returns lines to spool. */

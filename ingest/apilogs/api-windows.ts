@@ -15,8 +15,12 @@
  *   digits, microseconds up to an hour), never from sorting.
  * - Bound: `maxOpenCells` over all sources; at the bound the oldest window of the fullest source
  *   is closed early (counted as `forcedCloses`).
+ * - With `jump`, a source's clock jumping forward is followed only once a consistent run of
+ *   requests confirms it (ingest/windows/clock-jump-gate.ts); requests of a run still held when the
+ *   source goes idle are not aggregated (counted).
  */
 import * as hdr from 'hdr-histogram-js';
+import { ClockJumpGate, type HeldRun, type JumpGateOptions } from '../windows/clock-jump-gate.ts';
 
 export interface RequestFacts {
   timeMs: number;
@@ -58,6 +62,10 @@ export interface ApiWindowStats {
   lateRequests: number;
   forcedCloses: number;
   windowsClosed: number;
+  /** Forward clock jumps of a source followed after a confirming run. */
+  clockJumpsFollowed: number;
+  /** Requests of unconfirmed jumps not aggregated. */
+  clockJumpRequestsDiscarded: number;
 }
 
 interface Cell {
@@ -71,7 +79,9 @@ interface Cell {
 }
 
 interface SourceState {
-  maxEventMs: number;
+  /** Newest event time counted (the gate's timeline). */
+  maxT: number;
+  held: HeldRun<RequestFacts> | undefined;
   lastArrivalMs: number;
   /** Per window size: start → cells by key. */
   open: Map<number, Map<number, Map<string, Cell>>>;
@@ -84,23 +94,42 @@ export interface ApiWindowOptions {
   allowedLatenessMs: number;
   idleTimeoutMs: number;
   maxOpenCells: number;
+  /** Follow forward clock jumps only once confirmed; absent = follow every request at once. */
+  jump?: JumpGateOptions;
 }
 
 export class ApiWindows {
   private readonly sources = new Map<string, SourceState>();
   private openCells = 0;
   private counters = { lateRequests: 0, forcedCloses: 0, windowsClosed: 0 };
+  private readonly jumps: ClockJumpGate | undefined;
 
-  constructor(private readonly options: ApiWindowOptions) {}
+  constructor(private readonly options: ApiWindowOptions) {
+    this.jumps = options.jump ? new ClockJumpGate(options.jump) : undefined;
+  }
 
   /** Adds one request arriving at `readingMs` (the reading clock); returns the cells of windows this closed. */
   add(source: string, facts: RequestFacts, readingMs: number): ClosedCell[] {
     let state = this.sources.get(source);
     if (!state) {
-      state = { maxEventMs: -Infinity, lastArrivalMs: readingMs, open: new Map(), closedUpTo: new Map() };
+      state = { maxT: -Infinity, held: undefined, lastArrivalMs: readingMs, open: new Map(), closedUpTo: new Map() };
       this.sources.set(source, state);
     }
     state.lastArrivalMs = readingMs;
+    const counted = state;
+    if (!this.jumps || this.jumps.continues(state, facts.timeMs)) {
+      this.count(state, facts);
+      state.maxT = Math.max(state.maxT, facts.timeMs);
+    } else {
+      this.jumps.offer(state, facts.timeMs, facts, (f) => this.count(counted, f));
+    }
+    const closed = this.closeUpTo(source, state, state.maxT - this.options.allowedLatenessMs);
+    if (this.openCells > this.options.maxOpenCells) closed.push(...this.forceClose());
+    return closed;
+  }
+
+  /** Adds one request to its cell in every window size (or counts it late). */
+  private count(state: SourceState, facts: RequestFacts): void {
     let late = false;
     for (const size of this.options.sizesMs) {
       const start = Math.floor(facts.timeMs / size) * size;
@@ -135,10 +164,6 @@ export class ApiWindows {
       cell.hist.recordValue(Math.min(3_600_000_000, Math.max(1, facts.latencyUs)));
     }
     if (late) this.counters.lateRequests += 1;
-    state.maxEventMs = Math.max(state.maxEventMs, facts.timeMs);
-    const closed = this.closeUpTo(source, state, state.maxEventMs - this.options.allowedLatenessMs);
-    if (this.openCells > this.options.maxOpenCells) closed.push(...this.forceClose());
-    return closed;
   }
 
   /** Closes windows of sources idle for `idleTimeoutMs` of `readingMs`, up to the wall clock `nowMs`. */
@@ -146,6 +171,7 @@ export class ApiWindows {
     const out: ClosedCell[] = [];
     for (const [source, state] of this.sources) {
       if (readingMs - state.lastArrivalMs < this.options.idleTimeoutMs) continue;
+      if (state.held) this.jumps?.drop(state);
       out.push(...this.closeUpTo(source, state, nowMs - this.options.allowedLatenessMs));
     }
     return out;
@@ -159,7 +185,8 @@ export class ApiWindows {
   }
 
   stats(): ApiWindowStats {
-    return { openCells: this.openCells, ...this.counters };
+    const jumps = this.jumps?.stats();
+    return { openCells: this.openCells, ...this.counters, clockJumpsFollowed: jumps?.confirmed ?? 0, clockJumpRequestsDiscarded: jumps?.discarded ?? 0 };
   }
 
   private closeUpTo(source: string, state: SourceState, watermark: number): ClosedCell[] {

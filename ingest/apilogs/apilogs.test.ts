@@ -1,5 +1,10 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { TrustedProxies, networkOf } from '../../api/client-ip.ts';
+import { CustomerTable, writeCustomerTable } from '../../api/customer-table.ts';
+import { ApiLogProcessor } from './api-log-processor.ts';
 import { AbuseDetector, DEFAULT_THRESHOLDS } from './abuse-detector.ts';
 import { ApiWindows, type RequestFacts } from './api-windows.ts';
 import { parseAccessLogLine } from './access-log-record.ts';
@@ -94,5 +99,45 @@ describe('abuse detection', () => {
     for (let i = 0; i < 50; i++) for (const f of d.observe(req(100 + i, { clientIp: `192.0.2.${i}`, country: 'ZZ' }))) rules.add(`${f.rule}:${f.subject}`);
     for (const [i, c] of ['FR', 'JP', 'BR'].entries()) for (const f of d.observe(req(200 + i, { country: c, clientIp: `203.0.113.${i}` }))) rules.add(`${f.rule}:${f.subject}`);
     expect([...rules].sort()).toEqual(['leaked_key:kABCDEFG', 'net_burst:192.0.2.0/24', 'oversize_flood:198.51.100.8', 'path_probing:198.51.100.7']);
+  });
+});
+
+describe('API-log clock sanity', () => {
+  const line = (id: string, timeMs: number) => JSON.stringify({ t: timeMs / 1000, id, addr: '127.0.0.1', xff: '81.2.69.142', method: 'POST', path: '/v1/blur', status: 200, bytes_in: 10, bytes_out: 100, rt: 0.01, key: '', ua: 'test' });
+  const batch = (seq: number, lines: string[]) => Buffer.from(JSON.stringify({ v: 1, source: 'edge-1', seq, lines }));
+  const requestsIn = (lineProtocol: string, window: string) =>
+    [...lineProtocol.matchAll(new RegExp(`^api_requests,source=edge-1,window=${window},.* requests=(\\d+)i`, 'gm'))].reduce((sum, m) => sum + Number(m[1]), 0);
+
+  it('does not let a line dated 2100 move the source watermark: it is reported with its offset, the lines after it still count', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fleetpulse-apiclock-'));
+    try {
+      writeCustomerTable(join(dir, 'customers.json'), { keys: [] });
+      const processor = new ApiLogProcessor({
+        geo: await GeoLookup.open(),
+        customers: new CustomerTable(join(dir, 'customers.json')),
+        trustedProxies: new TrustedProxies(['127.0.0.0/8']),
+        windows: { sizesMs: [10_000, 60_000], allowedLatenessMs: 2000, idleTimeoutMs: 5000, maxOpenCells: 1000 },
+        thresholds: DEFAULT_THRESHOLDS,
+        blockMs: 60_000,
+        maxBlocklistEntries: 100,
+        maxRememberedIds: 10_000,
+      });
+      const now = Date.UTC(2026, 11, 3, 12, 0, 0);
+      const before = Array.from({ length: 20 }, (_, i) => line(`a${i}`, now - 120_000 + i * 1000));
+      const after = Array.from({ length: 100 }, (_, i) => line(`b${i}`, now - 100_000 + i * 1000));
+      let out = '';
+      const first = processor.handle('apilogs/edge-1', batch(0, [...before, line('bad', Date.UTC(2100, 0, 1))]), now);
+      const second = processor.handle('apilogs/edge-1', batch(1, after), now);
+      for (const result of [first, second]) if (result.ok) out += result.lines;
+      out += processor.tick(now + 120_000);
+      expect(processor.stats().windows.lateRequests).toBe(0);
+      expect(requestsIn(out, '10s')).toBe(120);
+      expect(requestsIn(out, '1m')).toBe(120);
+      expect(first.ok && first.clockSkew).toMatchObject({ lines: 1 });
+      expect(first.ok && first.clockSkew?.detail).toMatch(/1 of 21 lines .*\+2[0-9,]{9,} s/);
+      expect(processor.stats().clockSkewedLines).toBe(1);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
