@@ -21,7 +21,9 @@
  * telemetry records are replayed into the windows, so windows open at a crash are rebuilt and
  * windows already emitted are not emitted again (feature records and each record's
  * `closedUpTo` header say how far every vehicle got). Messages not acknowledged are redelivered
- * by the broker's persistent session.
+ * by the broker's persistent session. API-log windows open at a clean stop are written as they
+ * are (provisional points) and saved beside the spool; the next start resumes them, and when they
+ * close their points overwrite the provisional ones (same key).
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -48,6 +50,7 @@ import { describeClockSkew, outsideClockBounds, splitByClock } from './windows/c
 import { DEFAULT_CLOCK_SANITY, type ClockSanityOptions } from './windows/clock-options.ts';
 import { ArchiveSink, type ArchiveSinkOptions, type ArchiveStats } from './archive/archive-sink.ts';
 import type { ApiLogProcessor } from './apilogs/api-log-processor.ts';
+import { ApiLogStateFile } from './apilogs/api-log-state-file.ts';
 import type { IngestEvent, IngestEventListener } from './ingest-events.ts';
 
 export interface IngestOptions {
@@ -178,6 +181,8 @@ export class IngestService {
   private eventListenerFailures = 0;
   private readonly metricsSources: Array<(m: MetricsText) => void> = [];
   private readonly archive: ArchiveSink | undefined;
+  /** API-log windows open at a clean stop, for the next start (in the spool directory). */
+  private readonly apiLogState: ApiLogStateFile | undefined;
   private client: MqttClient | undefined;
   private http: RunningHttpServer | undefined;
   private timers: NodeJS.Timeout[] = [];
@@ -232,6 +237,7 @@ export class IngestService {
     // The archive holds the segments of rows not yet in a complete file (at-least-once, see ArchiveSink).
     this.archive = options.archiveDir ? new ArchiveSink({ ...options.archive, dir: options.archiveDir, worker: options.clientId, logger: this.log.child('archive') }) : undefined;
     this.spool.retentionFloor = () => Math.min(this.windows.retentionFloor(), this.archive?.retentionFloor() ?? Infinity, this.lowestWindowHold());
+    this.apiLogState = options.apiLogs ? new ApiLogStateFile(join(spoolDir, 'api-log-state.json'), this.log.child('apilogs')) : undefined;
   }
 
   /** Adds a consumer of closed windows (e.g. the anomaly scorer). */
@@ -266,6 +272,7 @@ export class IngestService {
   /** Replays the spool, starts writing to InfluxDB (retrying while it is down) and consuming. */
   async start(): Promise<void> {
     this.replay();
+    this.resumeApiLogWindows();
     // Readers may query before the first point arrives; an unreachable InfluxDB does not hold up
     // consuming (the spool takes the data, the writer creates the database when it can).
     if (!(await this.forwarder.createDatabase(2000))) this.log.warn('InfluxDB not reachable yet; spooling until it is', { url: this.options.influxUrl });
@@ -350,6 +357,31 @@ export class IngestService {
       const stats = setInterval(() => this.logStats(), this.options.statsIntervalMs);
       stats.unref();
       this.timers.push(stats);
+    }
+  }
+
+  /** Resumes the API-log windows saved at the last clean stop, before any batch arrives. */
+  private resumeApiLogWindows(): void {
+    const state = this.apiLogState?.take();
+    if (!state || !this.options.apiLogs) return;
+    const cells = this.options.apiLogs.restoreState(state, this.readingClock.now());
+    this.log.info('resumed the API-log windows open at the last stop', { cells, requestIds: state.ids.length });
+  }
+
+  /**
+   * Clean stop: writes what the open API-log windows hold (provisional points, overwritten when the
+   * resumed windows close) and saves them for the next start.
+   */
+  private saveApiLogWindows(): void {
+    const apiLogs = this.options.apiLogs;
+    if (!apiLogs || !this.apiLogState) return;
+    const lines = apiLogs.openWindowLines();
+    if (lines && !this.tail) void this.append('f', lines)?.catch(() => undefined);
+    else if (lines) this.log.warn('spool not appending at stop: the open API-log windows are only saved, not written', {});
+    try {
+      this.apiLogState.write(apiLogs.saveState());
+    } catch (error) {
+      this.log.error('API-log windows not saved: those open now restart empty', { path: this.apiLogState.path, error: errorMessage(error) });
     }
   }
 
@@ -737,8 +769,9 @@ export class IngestService {
 
   /**
    * Graceful stop: no new messages, spooled data written to InfluxDB (bounded by
-   * `drainTimeoutMs`; the rest stays spooled for the next start). Open windows are not closed
-   * early: the spool keeps their samples and the next start rebuilds them.
+   * `drainTimeoutMs`; the rest stays spooled for the next start). Open telemetry windows are not
+   * closed early: the spool keeps their samples and the next start rebuilds them. Open API-log
+   * windows are written provisionally and saved for the next start (see the module comment).
    */
   async stop(drainTimeoutMs = 10_000): Promise<void> {
     if (this.stopped) return;
@@ -756,6 +789,7 @@ export class IngestService {
       if (this.tail) this.deadLettersLeftAtStop += this.unstoredDeadLetters.take().length;
       else this.storeUnstoredDeadLetters();
     }
+    this.saveApiLogWindows();
     this.archive?.close();
     await this.forwarder.stop(drainTimeoutMs);
     this.spool.close();

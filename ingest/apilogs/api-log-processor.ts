@@ -9,11 +9,16 @@
  * Deduplication: a batch can arrive twice (QoS 1, shipper restarts), so every request id seen is
  * remembered (bounded LRU of `maxRememberedIds`, evictions counted). A duplicate older than that
  * falls into a closed window and is dropped as late, so counts stay exact either way.
+ *
+ * Clean restart: `saveState()` keeps the open windows and the ids of the requests in them;
+ * `restoreState()` resumes both, so lines arriving after a restart add to the windows that were
+ * open at the stop, and a batch sent again across the restart still counts once.
  * Malformed lines are counted and skipped; a malformed batch is a dead letter. Lines whose time is
  * not plausible for when they arrived (ingest/windows/clock-sanity.ts) are left out of everything
  * (windows, abuse rules, dedup) and reported as `clockSkew`, for one `clock_skew` dead letter per
  * batch; a source's forward clock jump is followed once confirmed (ApiWindows).
  */
+import { z } from 'zod';
 import { apiLogBatchSchema, API_LOG_BATCH_MAX_BYTES } from '../../contracts/api-logs.ts';
 import type { TrustedProxies } from '../../api/client-ip.ts';
 import { UNKNOWN_CUSTOMER, type CustomerTable } from '../../api/customer-table.ts';
@@ -22,7 +27,7 @@ import { silentLogger } from '../../common/logger.ts';
 import { parseAccessLogLine, endpointOf, statusClass } from './access-log-record.ts';
 import { AbuseDetector, type AbuseThresholds } from './abuse-detector.ts';
 import { apiRequestLine, apiThreatLine } from './api-lines.ts';
-import { ApiWindows, type ApiWindowOptions, type ClosedCell } from './api-windows.ts';
+import { ApiWindows, apiWindowsSnapshotSchema, type ApiWindowOptions, type ClosedCell } from './api-windows.ts';
 import { BlocklistPublisher, type BlocklistClient } from './blocklist-publisher.ts';
 import type { GeoLookup } from './geo-lookup.ts';
 import { describeClockSkew, outsideClockBounds } from '../windows/clock-sanity.ts';
@@ -43,6 +48,13 @@ export interface ApiLogProcessorOptions {
   clock?: ClockSanityOptions;
   logger?: Logger;
 }
+
+export const apiLogStateSchema = z.object({
+  windows: apiWindowsSnapshotSchema,
+  /** Request ids with their event times. */
+  ids: z.array(z.tuple([z.string(), z.number()])),
+});
+export type ApiLogState = z.infer<typeof apiLogStateSchema>;
 
 /** Lines of a batch left out because their time is not plausible: for a `clock_skew` dead letter. */
 export interface ApiClockSkew {
@@ -73,7 +85,8 @@ export class ApiLogProcessor {
   private readonly windows: ApiWindows;
   private readonly detector: AbuseDetector;
   readonly blocklist: BlocklistPublisher;
-  private readonly seen = new Map<string, true>();
+  /** Request id → its event time (the time decides which ids a saved state must keep). */
+  private readonly seen = new Map<string, number>();
   private readonly known: ReadonlySet<string>;
   private readonly log: Logger;
   private counters = { batches: 0, lines: 0, requests: 0, duplicates: 0, malformedLines: 0, forgottenIds: 0, detections: 0, clockSkewedLines: 0 };
@@ -135,11 +148,7 @@ export class ApiLogProcessor {
           this.counters.duplicates += 1;
           continue;
         }
-        this.seen.set(r.requestId, true);
-        if (this.seen.size > this.options.maxRememberedIds) {
-          this.seen.delete(this.seen.keys().next().value!);
-          this.counters.forgottenIds += 1;
-        }
+        this.remember(r.requestId, r.timeMs);
       }
       this.counters.requests += 1;
       const clientIp = this.options.trustedProxies.clientIp(r.remoteAddr, r.forwardedFor);
@@ -191,6 +200,25 @@ export class ApiLogProcessor {
     return this.cellLines(this.windows.closeIdle(nowMs, readingMs));
   }
 
+  /** Line protocol of what the open windows hold so far (provisional points at a stop; see ApiWindows). */
+  openWindowLines(): string {
+    return this.cellLines(this.windows.openCellsSoFar());
+  }
+
+  /** Open windows and the ids of requests that could still repeat into them, for a restart. */
+  saveState(): ApiLogState {
+    const oldest = this.windows.oldestOpenMs();
+    const ids: Array<[string, number]> = [];
+    for (const [id, timeMs] of this.seen) if (timeMs >= oldest) ids.push([id, timeMs]);
+    return { windows: this.windows.snapshot(), ids };
+  }
+
+  /** Resumes a saved state (at start, before any batch); returns the cells resumed. */
+  restoreState(state: ApiLogState, readingMs = Date.now()): number {
+    for (const [id, timeMs] of state.ids) this.remember(id, timeMs);
+    return this.windows.restore(state.windows, readingMs);
+  }
+
   /** Closes every open window (benchmarks and tests that end a run). */
   closeAll(): string {
     return this.cellLines(this.windows.closeAll());
@@ -198,6 +226,14 @@ export class ApiLogProcessor {
 
   stats(): ApiLogStats {
     return { ...this.counters, windows: this.windows.stats(), blocklist: this.blocklist.stats() };
+  }
+
+  private remember(requestId: string, timeMs: number): void {
+    this.seen.set(requestId, timeMs);
+    if (this.seen.size > this.options.maxRememberedIds) {
+      this.seen.delete(this.seen.keys().next().value!);
+      this.counters.forgottenIds += 1;
+    }
   }
 
   private cellLines(cells: readonly ClosedCell[]): string {
