@@ -377,7 +377,7 @@ export class IngestService {
     if (!apiLogs || !this.apiLogState) return;
     const lines = apiLogs.openWindowLines();
     if (lines && !this.tail) void this.append('f', lines)?.catch(() => undefined);
-    else if (lines) this.log.warn('spool not appending at stop: the open API-log windows are only saved, not written', {});
+    else if (lines) this.log.warn('spool not appending at stop: the open API-log windows are only saved, not written');
     try {
       this.apiLogState.write(apiLogs.saveState());
     } catch (error) {
@@ -493,7 +493,7 @@ export class IngestService {
         this.counters.clockSkewedSamples += clock.skewed.length;
         const sentMs = sendTimeOf(batch);
         const detail = describeClockSkew(clock.skewed.length, batch.samples.length, 'samples', clock.worstOffsetMs, this.clock, sentMs === undefined ? undefined : sentMs - receivedAtMs);
-        void this.deadLetter('clock_skew', topic, detail, payload);
+        this.deadLetter('clock_skew', topic, detail, payload);
         if (clock.plausible.length === 0) return undefined;
         batch = { ...batch, samples: [...clock.plausible] };
       }
@@ -565,10 +565,9 @@ export class IngestService {
    * Spools a dead letter, or keeps it in memory while the spool is not appending: the message it
    * stands for has no data to keep, so it is acknowledged either way.
    */
-  private storeDeadLetter(line: string): Promise<void> | undefined {
+  private storeDeadLetter(line: string): void {
     if (this.tail) this.unstoredDeadLetters.add(line);
     else this.appendDeadLetter(line);
-    return undefined;
   }
 
   private storeUnstoredDeadLetters(): void {
@@ -595,7 +594,7 @@ export class IngestService {
     try {
       const result = apiLogs.handle(topic, payload, Date.now(), this.readingClock.now());
       if (result.ok) {
-        if (result.clockSkew) void this.deadLetter('clock_skew', topic, result.clockSkew.detail, Buffer.from(result.clockSkew.payload), 'apilogs');
+        if (result.clockSkew) this.deadLetter('clock_skew', topic, result.clockSkew.detail, Buffer.from(result.clockSkew.payload), 'apilogs');
         const pending = result.lines ? this.append('f', result.lines) : undefined;
         this.emitEvents(result.events, pending);
         return pending;
@@ -606,11 +605,13 @@ export class IngestService {
     }
   }
 
-  private deadLetter(reason: IngestDeadLetterReason, topic: string, detail: string, payload: Uint8Array, kind: 'telemetry' | 'apilogs' = 'telemetry'): Promise<void> | undefined {
+  /** Records a dead letter; the message it stands for can be acknowledged at once (see storeDeadLetter). */
+  private deadLetter(reason: IngestDeadLetterReason, topic: string, detail: string, payload: Uint8Array, kind: 'telemetry' | 'apilogs' = 'telemetry'): undefined {
     this.counters.deadLetters += 1;
     this.deadLettersByReason[reason] = (this.deadLettersByReason[reason] ?? 0) + 1;
     this.log.warn('dead letter', { reason, topic, detail });
-    return this.storeDeadLetter(deadLetterLine({ reason, kind, topic, detail, payload, receivedAtMs: Date.now() }));
+    this.storeDeadLetter(deadLetterLine({ reason, kind, topic, detail, payload, receivedAtMs: Date.now() }));
+    return undefined;
   }
 
   stats(): IngestStats {
