@@ -165,9 +165,10 @@ export class MqttConnection {
 
   /**
    * Ends the connection. `beforeEnd` runs while still connected (e.g. to publish a clean offline
-   * status, which replaces the last will); it is given at most `timeoutMs`.
+   * status, which replaces the last will); it is given at most `timeoutMs`. `force` ends it without
+   * waiting for outstanding acknowledgements (a client holding a PUBACK reads nothing, so none come).
    */
-  async stop(beforeEnd?: (client: MqttClient) => Promise<void>, timeoutMs = 2000): Promise<void> {
+  async stop(beforeEnd?: (client: MqttClient) => Promise<void>, timeoutMs = 2000, force = false): Promise<void> {
     this.stopped = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
@@ -178,6 +179,11 @@ export class MqttConnection {
       await Promise.race([beforeEnd(client).catch(() => undefined), new Promise((r) => setTimeout(r, timeoutMs).unref())]);
     }
     this.up = false;
+    if (force) {
+      client.end(true);
+      this.failPending(this.pending, 'connection stopped');
+      return;
+    }
     // A graceful DISCONNECT (no will) when the broker answers; never wait on a dead link for long.
     const ended = await Promise.race([client.endAsync(false).then(() => true, () => true), new Promise<boolean>((r) => setTimeout(() => r(false), timeoutMs).unref())]);
     if (!ended) client.end(true);
