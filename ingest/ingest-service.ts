@@ -29,7 +29,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { MqttClient } from 'mqtt';
-import { decodeTelemetry, type DeadLetterReason, type Sample, type TelemetryBatch } from '../contracts/telemetry.ts';
+import { decodeTelemetry, type DeadLetterReason, type Sample } from '../contracts/telemetry.ts';
 import { isApiLogsTopic, parseVehicleTopic, topics } from '../contracts/topics.ts';
 import { sleep } from '../common/backoff.ts';
 import { errorMessage } from '../common/errors.ts';
