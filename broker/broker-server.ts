@@ -40,7 +40,7 @@ export interface AuthOptions {
   devicesFile: string;
   /** How often the store file is checked for changes (revocation latency). Default 500 ms. */
   watchIntervalMs?: number;
-  /** Failed logins per address within `failedLoginWindowMs` before the address is refused. Default 10. */
+  /** Failed logins per identity (and per address for unknown identities) within `failedLoginWindowMs` before further attempts are refused (login-limiter.ts). Default 10. */
   maxFailedLogins?: number;
   /** Default 60 s. */
   failedLoginWindowMs?: number;
@@ -234,7 +234,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     const limiter = new LoginLimiter({
       maxFailures: options.auth.maxFailedLogins ?? 10,
       windowMs: options.auth.failedLoginWindowMs ?? 60_000,
-      maxTrackedAddresses: 10_000,
+      maxTracked: 10_000,
     });
     access = new AccessControl(store, limiter, metrics, log);
     if (store.size === 0) log.warn('device store is empty: every client will be refused', { devicesFile: store.path });
