@@ -1,7 +1,7 @@
 /**
  * Deny-by-default authentication and topic ACLs as Aedes hooks.
  *
- * - CONNECT with a client id not bound to the identity (see clientIdAllowed): CONNACK 2.
+ * - CONNECT with a client id not bound to the identity (client-id-binding.ts): CONNACK 2.
  * - CONNECT without a username: refused with CONNACK 5 (not authorized); an unknown username or a
  *   wrong password: CONNACK 4 (bad username or password), after the same scrypt work either way. An
  *   identity over its failed-login budget: CONNACK 5 unless the password is one verified before;
@@ -25,6 +25,7 @@ import { sleep } from '../common/backoff.ts';
 import type { AuthResult, BrokerMetrics, DenialAction, RefusalReason } from './broker-metrics.ts';
 import type { DeviceIdentity, FileDeviceStore } from './device-store.ts';
 import type { LoginLimiter } from './login-limiter.ts';
+import { clientIdOwner, collidingNames } from './client-id-binding.ts';
 import { decideSubscribe, grantsFor, mayPublish, mayRead, type Grants } from './topic-acl.ts';
 
 interface Session {
@@ -47,16 +48,6 @@ function authError(code: ConnackCode, message: string): AuthenticateError {
 export function remoteAddress(client: Client): string {
   const conn = client.conn as { remoteAddress?: string };
   return conn.remoteAddress ?? client.req?.socket.remoteAddress ?? 'unknown';
-}
-
-/**
- * Client ids are bound to identities, so that one identity cannot take over another's persistent
- * session (MQTT lets a new connection with the same client id evict the old one and inherit its
- * queued messages). Allowed: the username itself, `<username>:<anything>` (':' never occurs in a
- * username), and the vehicle agent's `agent-<username>`.
- */
-export function clientIdAllowed(username: string, clientId: string): boolean {
-  return clientId === username || clientId.startsWith(`${username}:`) || clientId === `agent-${username}`;
 }
 
 export class AccessControl {
@@ -168,9 +159,13 @@ export class AccessControl {
   /** A client whose password checked out: its client id and will must fit the identity. */
   private admit(client: Client, identity: DeviceIdentity, address: string): AuthenticateError | null {
     const username = identity.username;
-    if (!clientIdAllowed(username, client.id)) {
+    const owner = clientIdOwner(client.id, (name) => this.store.createdAt(name));
+    if (owner !== username) {
       this.refuse('client_id_not_bound', 'bad_credentials');
-      this.log.warn('client id not bound to this identity', { clientId: client.id, username, address });
+      this.log.warn(
+        owner === undefined ? 'client id not bound to this identity' : 'client id belongs to another identity, created earlier, whose rules also match it (revoke one of them)',
+        { clientId: client.id, username, owner, address },
+      );
       return authError(ConnackCode.IdentifierRejected, `client id ${client.id} does not belong to ${username}`);
     }
     const grants = grantsFor(identity);
@@ -193,6 +188,20 @@ export class AccessControl {
   /** Waits about as long as a password hash takes, without doing one. */
   private pace(): Promise<void> {
     return sleep(this.store.typicalHashMs);
+  }
+
+  /**
+   * Logs identities of the store whose client ids overlap (older data: `devices add` refuses such
+   * names now). The client id goes to the one created first; the operator should revoke the other.
+   */
+  reportSharedClientIds(): void {
+    for (const { username } of this.store.list()) {
+      for (const { name, clientId } of collidingNames(username)) {
+        if (username > name || !this.store.has(name)) continue;
+        const owner = clientIdOwner(clientId, (n) => this.store.createdAt(n));
+        this.log.warn('two identities match the same client id: it belongs to the one created first; revoke the other', { clientId, identities: [username, name], owner });
+      }
+    }
   }
 
   /** Disconnects clients whose identity no longer exists or was rotated; returns how many. */

@@ -238,6 +238,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     });
     access = new AccessControl(store, limiter, metrics, log);
     if (store.size === 0) log.warn('device store is empty: every client will be refused', { devicesFile: store.path });
+    access.reportSharedClientIds();
   } else {
     log.warn('broker started WITHOUT authentication: every client may publish and read everything');
   }
@@ -481,6 +482,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     stopWatching = devices.watch(
       () => {
         log.info('device store changed', { devices: devices.size });
+        access?.reportSharedClientIds();
         reloadDevices();
       },
       options.auth.watchIntervalMs ?? 500,

@@ -18,6 +18,7 @@ import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import { UsageError } from '../common/errors.ts';
 import { isValidVehicleId } from '../contracts/topics.ts';
+import { collidingNames } from './client-id-binding.ts';
 
 export const DEVICE_ROLES = ['vehicle', 'ingest', 'logship', 'viewer', 'operator'] as const;
 export type DeviceRole = (typeof DEVICE_ROLES)[number];
@@ -175,6 +176,11 @@ export class FileDeviceStore {
     return this.records.has(username);
   }
 
+  /** When the identity was created (ISO time), or undefined if it does not exist. */
+  createdAt(username: string): string | undefined {
+    return this.records.get(username)?.createdAt;
+  }
+
   /** Adds an identity with a fresh password, returned once. Throws UsageError if it exists. */
   async add(device: NewDevice): Promise<{ identity: DeviceIdentity; password: string }> {
     const [result] = await this.addMany([device]);
@@ -202,6 +208,7 @@ export class FileDeviceStore {
       return prepared.map(({ d, password, salt, hash }) => {
         const existing = records.get(d.username);
         if (existing && !options.replace) throw new UsageError(`device '${d.username}' already exists (use rotate for a new password)`);
+        if (!existing) refuseSharedClientIds(d.username, records);
         const record: DeviceRecord = {
           username: d.username,
           role: d.role,
@@ -308,6 +315,16 @@ export class FileDeviceStore {
     } finally {
       release();
     }
+  }
+}
+
+/** A new name must not match a client id of an existing identity (client-id-binding.ts). */
+function refuseSharedClientIds(username: string, records: ReadonlyMap<string, DeviceRecord>): void {
+  const clash = collidingNames(username).find(({ name }) => records.has(name));
+  if (clash) {
+    throw new UsageError(
+      `device name '${username}' would share client id '${clash.clientId}' with device '${clash.name}', and each would evict the other's session: choose another name`,
+    );
   }
 }
 
