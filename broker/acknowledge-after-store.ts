@@ -47,22 +47,103 @@ export interface PublishingBroker<C> {
   mq: { emit: (packet: PublishPacket, done?: Done) => unknown };
 }
 
-/** A client's QoS 1 publish started by the hook. */
-interface Publishing {
+const PUBLISHING = Symbol('fleetpulse.publishing');
+
+interface Hooks<C> {
+  /** Aedes' own publish (the prototype method). */
+  publish: PublishingBroker<C>['publish'];
+  broker: PublishingBroker<C>;
+  /** The publishes waiting for the bus, by payload (Aedes' copy of the packet shares the Buffer). */
+  awaitingBus: Map<unknown, ClientPublish<C>>;
+  onRefused: (client: C, packet: PublishPacket, error: Error) => void;
+}
+
+/**
+ * One client QoS 1 publish started by the hook. A class with bound methods rather than closures:
+ * this runs per message, and under tsx every closure created also gets its name defined.
+ */
+class ClientPublish<C> {
   /** Completes the hook (Aedes then writes the PUBACK); undefined once called. */
-  acknowledge: (() => void) | undefined;
-  finished: boolean;
-  error: Error | null;
+  private acknowledge: Done | undefined;
+  private finished = false;
+  private error: Error | null = null;
   /** Aedes' own publish call for the packet, waiting for the running publish to finish. */
-  waiter: Done | undefined;
+  private waiter: Done | undefined;
+
+  constructor(
+    private readonly hooks: Hooks<C>,
+    private readonly client: C,
+    private readonly packet: PublishPacket,
+    acknowledge: Done,
+  ) {
+    this.acknowledge = acknowledge;
+  }
+
+  /** The access check's answer: refused as it says, or published. */
+  authorized(error?: Error | null): void {
+    if (error) {
+      const acknowledge = this.acknowledge;
+      this.acknowledge = undefined;
+      return acknowledge?.(error);
+    }
+    (this.packet as { [PUBLISHING]?: ClientPublish<C> })[PUBLISHING] = this;
+    if (isObject(this.packet.payload)) this.hooks.awaitingBus.set(this.packet.payload, this);
+    this.hooks.publish.call(this.hooks.broker, this.packet, this.client, this.published.bind(this));
+  }
+
+  /** Aedes handed the message to the bus: it is stored, the PUBACK may go. */
+  reachedBus(): void {
+    const acknowledge = this.acknowledge;
+    this.acknowledge = undefined;
+    acknowledge?.(null);
+  }
+
+  /** Aedes' own publish call for this packet (after the PUBACK): answered when the publish is done. */
+  awaitFinish(done: Done): void {
+    if (!this.finished) {
+      this.waiter = done;
+      return;
+    }
+    this.forget();
+    done(this.error);
+  }
+
+  private published(error?: Error | null): void {
+    this.finished = true;
+    this.error = error ?? null;
+    const payload = this.packet.payload;
+    if (isObject(payload) && this.hooks.awaitingBus.get(payload) === this) this.hooks.awaitingBus.delete(payload);
+    if (this.error) this.hooks.onRefused(this.client, this.packet, this.error);
+    const acknowledge = this.acknowledge;
+    if (acknowledge) {
+      // Never reached the bus: refused if it failed (the hook's error closes the connection),
+      // otherwise acknowledged now, after the routing.
+      this.acknowledge = undefined;
+      if (this.error) this.forget();
+      acknowledge(this.error);
+      return;
+    }
+    const waiter = this.waiter;
+    if (waiter) {
+      this.forget();
+      waiter(this.error);
+    }
+  }
+
+  private forget(): void {
+    (this.packet as { [PUBLISHING]?: ClientPublish<C> })[PUBLISHING] = undefined;
+  }
+
+  static of<C>(packet: PublishPacket): ClientPublish<C> | undefined {
+    return (packet as { [PUBLISHING]?: ClientPublish<C> })[PUBLISHING];
+  }
 }
 
 export function acknowledgeAfterStore<C extends object>(broker: PublishingBroker<C>, onRefused: (client: C, packet: PublishPacket, error: Error) => void): void {
   const authorize = broker.authorizePublish;
   const publish = broker.publish;
-  const publishing = new WeakMap<PublishPacket, Publishing>();
-  // The publishes waiting for the bus, by payload (Aedes' copy of the packet shares the Buffer).
-  const awaitingBus = new WeakMap<object, Publishing>();
+  const emit = broker.mq.emit;
+  const hooks: Hooks<C> = { publish, broker, awaitingBus: new Map(), onRefused };
 
   const publishReported = (packet: PublishPacket, client: C, done: Done): void => {
     publish.call(broker, packet, client, (error) => {
@@ -72,58 +153,26 @@ export function acknowledgeAfterStore<C extends object>(broker: PublishingBroker
   };
 
   broker.authorizePublish = (client, packet, done) => {
-    authorize.call(broker, client, packet, (error) => {
-      // Wills (no messageId) and broker-internal publishes keep Aedes' path.
-      if (error || !client || packet.cmd !== 'publish' || packet.qos !== 1 || packet.messageId === undefined) return done(error);
-      const state: Publishing = { acknowledge: () => done(null), finished: false, error: null, waiter: undefined };
-      publishing.set(packet, state);
-      if (isObject(packet.payload)) awaitingBus.set(packet.payload, state);
-      publishReported(packet, client, (publishError) => {
-        state.finished = true;
-        state.error = publishError ?? null;
-        if (isObject(packet.payload) && awaitingBus.get(packet.payload) === state) awaitingBus.delete(packet.payload);
-        const acknowledge = state.acknowledge;
-        if (acknowledge) {
-          // Never reached the bus: nothing to acknowledge if it failed (the hook's error closes the connection).
-          state.acknowledge = undefined;
-          if (publishError) {
-            publishing.delete(packet);
-            return done(publishError);
-          }
-          return acknowledge();
-        }
-        const waiter = state.waiter;
-        if (waiter) {
-          publishing.delete(packet);
-          waiter(state.error);
-        }
-      });
-    });
+    // Wills (no messageId) and broker-internal publishes keep Aedes' path.
+    if (!client || packet.cmd !== 'publish' || packet.qos !== 1 || packet.messageId === undefined) return authorize.call(broker, client, packet, done);
+    const publishing = new ClientPublish(hooks, client, packet, done);
+    authorize.call(broker, client, packet, publishing.authorized.bind(publishing));
   };
 
-  const emit = broker.mq.emit;
   broker.mq.emit = (packet, done) => {
-    const state = isObject(packet.payload) ? awaitingBus.get(packet.payload) : undefined;
-    if (state) {
-      awaitingBus.delete(packet.payload as object);
-      const acknowledge = state.acknowledge;
-      state.acknowledge = undefined;
-      acknowledge?.();
+    const publishing = isObject(packet.payload) ? hooks.awaitingBus.get(packet.payload) : undefined;
+    if (publishing) {
+      hooks.awaitingBus.delete(packet.payload);
+      publishing.reachedBus();
     }
     return emit.call(broker.mq, packet, done);
   };
 
   broker.publish = (packet, client, done) => {
     if (typeof client === 'function' || client === null || client === undefined) return publish.call(broker, packet, client, done);
-    const state = publishing.get(packet);
-    if (!state) return publishReported(packet, client, done ?? noop);
-    // Published by the hook already; wait for it to finish, as Aedes' own call would have.
-    if (!state.finished) {
-      state.waiter = done ?? noop;
-      return;
-    }
-    publishing.delete(packet);
-    (done ?? noop)(state.error);
+    const publishing = ClientPublish.of<C>(packet);
+    if (publishing) return publishing.awaitFinish(done ?? noop);
+    publishReported(packet, client, done ?? noop);
   };
 }
 
