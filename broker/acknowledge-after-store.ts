@@ -21,8 +21,9 @@
  * again by its publisher, so the second subscriber may get it twice (QoS 1 is at least once).
  *
  * The PUBACK is not held until the routing is done: with 1,000 closed-loop QoS 1 publishers
- * (bench/broker-bench.ts) that halved the throughput (46,000 → 23,000 msg/s, measured once on the
- * shared 2-core machine).
+ * (bench/broker-bench.ts) that gave 23,000 msg/s against 46,000 (one run each on the busy shared
+ * 2-core machine, so indicative only). Bounded: a publish is in `awaitingBus` from its start until
+ * the bus takes it or the publish ends.
  *
  * The message handed to the bus is Aedes' copy of the client's packet; it is recognised by its
  * payload, the same Buffer object. Should that ever not match, the PUBACK still comes, only after
