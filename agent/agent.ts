@@ -175,7 +175,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     const username = options.username;
     this.connection = new MqttConnection({
       url: options.mqttUrl,
-      // The broker binds client ids to identities (broker/access-control.ts clientIdAllowed).
+      // The broker binds client ids to identities (broker/client-id-binding.ts).
       clientId: username && username !== options.vehicleId ? `${username}:agent-${options.vehicleId}` : `agent-${options.vehicleId}`,
       ...(username !== undefined ? { username } : {}),
       ...(options.password !== undefined ? { password: options.password } : {}),
