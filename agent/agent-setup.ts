@@ -8,17 +8,19 @@ import { join } from 'node:path';
 import { opt } from '../common/config.ts';
 import { ConfigError, errorMessage } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
+import type { ConnectionTls } from '../common/mqtt-connection.ts';
 import type { AgentOptions } from './agent.ts';
 import type { BatchStore } from './batch-store.ts';
 import { MemoryBatchStore } from './memory-batch-store.ts';
-import { SqliteBatchStore } from './sqlite-batch-store.ts';
-import type { ConnectionTls } from './vehicle-connection.ts';
+import { DEFAULT_LOW_DISK_BYTES, DEFAULT_MEMORY_HOLD_SAMPLES, SqliteBatchStore } from './sqlite-batch-store.ts';
 
 export const agentBufferOptions = {
   buffer: opt.oneOf(['disk', 'memory'], 'Where batches wait for the broker\'s acknowledgement: disk (SQLite; survives restarts, kill -9 and power loss) or memory', { default: 'disk' }),
   bufferFile: opt.string('SQLite file of the disk buffer (default <dataDir>/agent/<vehicleId>.sqlite)', { required: false }),
   bufferMaxMb: opt.number('Disk buffer bound, MiB of stored batches; beyond it the oldest batches are dropped and counted', { default: 64, min: 0.01, max: 1_000_000 }),
   outboxSamples: opt.int('Bound of --buffer memory, in samples; beyond it the oldest batches are dropped and counted', { default: 100_000, min: 1 }),
+  diskFullHoldSamples: opt.int('While the disk refuses writes (full), hold this many samples of new batches in memory and publish them from there; beyond it the oldest are dropped and counted', { default: DEFAULT_MEMORY_HOLD_SAMPLES, min: 1 }),
+  lowDiskMb: opt.number('Warn when the disk buffer\'s file system has less free space than this, MiB', { default: DEFAULT_LOW_DISK_BYTES / 1048576, min: 0, max: 1_000_000 }),
   drainSamplesPerS: opt.number('After an outage, send the backlog at most this fast (samples/s)', { default: 500, min: 1, max: 1_000_000 }),
   drainOrder: opt.oneOf(['in-order', 'live-first'], 'During a backlog drain, new batches wait behind it (in-order: ingest computes windows for the outage) or overtake it (live-first: fresh data first; the backlog is stored raw only)', { default: 'in-order' }),
   maxInflight: opt.int('Batches published and not yet acknowledged, at most', { default: 8, min: 1, max: 1000 }),
@@ -34,6 +36,7 @@ export const agentConnectionOptions = {
   keepaliveS: opt.int('MQTT keep-alive, seconds: how soon a silent dead connection is noticed', { default: 30, min: 5, max: 3600 }),
   reconnectMinMs: opt.int('First reconnect delay ceiling, ms (exponential backoff with full jitter)', { default: 500, min: 10, max: 600_000 }),
   reconnectMaxMs: opt.int('Largest reconnect delay ceiling, ms', { default: 30_000, min: 10, max: 3_600_000 }),
+  sendTime: opt.boolean('Stamp every publish with this clock (sentAt) so ingest can measure its skew; --no-send-time only while an older ingest still runs', { default: true }),
 };
 
 interface BufferConfig {
@@ -43,6 +46,8 @@ interface BufferConfig {
   bufferFile?: string | undefined;
   bufferMaxMb: number;
   outboxSamples: number;
+  diskFullHoldSamples: number;
+  lowDiskMb: number;
 }
 
 interface ConnectionConfig {
@@ -63,7 +68,7 @@ export function defaultBufferFile(dataDir: string, vehicleId: string): string {
 export function storeFromConfig(config: BufferConfig, logger: Logger): BatchStore {
   if (config.buffer === 'memory') return new MemoryBatchStore(config.outboxSamples);
   const file = config.bufferFile ?? defaultBufferFile(config.dataDir, config.vehicleId);
-  const store = new SqliteBatchStore({ file, vehicleId: config.vehicleId, maxBytes: Math.round(config.bufferMaxMb * 1024 * 1024), logger });
+  const store = new SqliteBatchStore({ file, vehicleId: config.vehicleId, maxBytes: Math.round(config.bufferMaxMb * 1024 * 1024), memoryHoldSamples: config.diskFullHoldSamples, lowDiskBytes: Math.round(config.lowDiskMb * 1024 * 1024), logger });
   logger.info('disk buffer open', { file, boundMb: config.bufferMaxMb, ...store.stats() });
   return store;
 }

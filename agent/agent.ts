@@ -27,11 +27,12 @@ import type { MqttClient } from 'mqtt';
 import { encodeTelemetry, type Sample, type TelemetryBatch } from '../contracts/telemetry.ts';
 import { topics } from '../contracts/topics.ts';
 import { type Logger, silentLogger } from '../common/logger.ts';
+import { type ConnectionTls, MqttConnection } from '../common/mqtt-connection.ts';
 import { encodeAgentStatus } from './agent-status.ts';
+import { type ClockCheckOptions, ClockMonitor, type ClockState } from './clock-sync.ts';
 import type { BatchStore, DropReport, StoredBatch } from './batch-store.ts';
 import { MemoryBatchStore } from './memory-batch-store.ts';
 import type { TelemetrySource } from './telemetry-source.ts';
-import { type ConnectionTls, VehicleConnection } from './vehicle-connection.ts';
 
 export interface AgentOptions {
   vehicleId: string;
@@ -64,8 +65,15 @@ export interface AgentOptions {
   /** Wire encoding of a batch (default: the JSON form); agent/payload-encoding.ts has the choices. */
   encode?: (batch: TelemetryBatch) => Buffer;
   /**
+   * Stamp every publish with the agent's clock (`sentAt`, contracts/telemetry.ts) so ingest can measure
+   * the clock's skew. Default true; false only while an ingest older than the field still runs.
+   */
+  sendTime?: boolean;
+  /** How the clock's synchronisation is checked (agent/clock-sync.ts); false: not at all. */
+  clock?: (ClockCheckOptions & { intervalMs?: number }) | false;
+  /**
    * Called with every new MQTT client right after it is created, i.e. once per connection
-   * attempt (the agent uses a fresh client per connection; see agent/vehicle-connection.ts).
+   * attempt (the agent uses a fresh client per connection; see common/mqtt-connection.ts).
    * Subscribe in the client's `connect` handler (remote config, alerts: agent/remote-config.ts).
    */
   onClient?: (client: MqttClient) => void;
@@ -81,6 +89,10 @@ export interface AgentLiveSettings {
 export interface AgentStats {
   vehicleId: string;
   connected: boolean;
+  /** Why it is not connected, e.g. `refused (not authorized), retrying in 4 s`; `connected` when it is. */
+  mqtt: string;
+  /** Whether the clock is synchronised (agent/clock-sync.ts); `unknown` when it cannot be told or is not checked. */
+  clock: ClockState;
   store: 'disk' | 'memory';
   samplesProduced: number;
   /** Samples refused because their event time did not increase. */
@@ -93,8 +105,17 @@ export interface AgentStats {
   samplesAcked: number;
   batchesDropped: number;
   samplesDropped: number;
-  /** Batches the store could not take (e.g. disk error); their samples are lost. */
+  /** Batches the store could not take at all; their samples are lost (a disk store holds them in memory instead). */
   storeFailures: number;
+  /** Disk store: its last write failed (disk full); new batches are held in memory and published from there. */
+  diskFull: boolean;
+  /** Disk store: free space below the low-disk watermark. */
+  diskLow: boolean;
+  diskFreeBytes?: number;
+  batchesHeldInMemory: number;
+  samplesHeldInMemory: number;
+  /** Batches ever held in memory because the disk refused them. */
+  batchesHeldInMemoryTotal: number;
   queuedBatches: number;
   queuedSamples: number;
   queuedBytes: number;
@@ -103,6 +124,8 @@ export interface AgentStats {
   /** Established connections lost (the broker went away, the network dropped). */
   disconnects: number;
   connectFailures: number;
+  /** Attempts the broker refused (CONNACK with an error code); part of connectFailures. */
+  connectRefusals: number;
 }
 
 export interface AgentEvents {
@@ -116,7 +139,8 @@ export class Agent extends EventEmitter<AgentEvents> {
   private readonly store: BatchStore;
   private readonly log: Logger;
   private readonly topic: string;
-  private readonly connection: VehicleConnection;
+  private readonly connection: MqttConnection;
+  private readonly clock: ClockMonitor | undefined;
   private current: Sample[] = [];
   private nextSeq: number;
   private lastT: number | undefined;
@@ -139,11 +163,19 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.log = (options.logger ?? silentLogger).child(options.vehicleId);
     this.topic = topics.telemetry(options.vehicleId);
     this.nextSeq = this.store.nextSeq;
+    this.clock =
+      options.clock === false
+        ? undefined
+        : new ClockMonitor(options.clock ?? {}, this.log, () => {
+            // The retained status says whether the clock can be trusted: refresh it.
+            const client = this.connection?.client;
+            if (client) this.publishOnline(client);
+          });
     const statusTopic = topics.status(options.vehicleId);
     const username = options.username;
-    this.connection = new VehicleConnection({
+    this.connection = new MqttConnection({
       url: options.mqttUrl,
-      // The broker binds client ids to identities (broker/access-control.ts clientIdAllowed).
+      // The broker binds client ids to identities (broker/client-id-binding.ts).
       clientId: username && username !== options.vehicleId ? `${username}:agent-${options.vehicleId}` : `agent-${options.vehicleId}`,
       ...(username !== undefined ? { username } : {}),
       ...(options.password !== undefined ? { password: options.password } : {}),
@@ -151,7 +183,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       keepaliveS: options.keepaliveS ?? 30,
       reconnectMinMs: options.reconnectMinMs ?? 500,
       reconnectMaxMs: options.reconnectMaxMs ?? 30_000,
-      will: () => ({ topic: statusTopic, payload: encodeAgentStatus(options.vehicleId, 'offline', 'connection-lost'), retain: true, qos: 1 }),
+      will: () => ({ topic: statusTopic, payload: encodeAgentStatus(options.vehicleId, 'offline', { reason: 'connection-lost', clock: this.clock?.status.state }), retain: true, qos: 1 }),
       onUp: (client) => this.onUp(client),
       onDown: () => this.onDown(),
       onClient: (client) => options.onClient?.(client),
@@ -166,6 +198,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     if (queued.queuedBatches > 0) {
       this.log.info('buffer holds batches from before this start', { batches: queued.queuedBatches, samples: queued.queuedSamples, nextSeq: this.nextSeq });
     }
+    void this.clock?.start();
     this.connection.start();
     await this.options.source.start((sample) => this.onSample(sample));
     this.flushTimer = setInterval(() => this.closeBatch(), this.options.batchIntervalMs);
@@ -232,8 +265,12 @@ export class Agent extends EventEmitter<AgentEvents> {
     const now = Date.now();
     this.drain = { end, cursor: -1, liveCursor: end, remaining: s.queuedSamples, startedAt: now, total: s.queuedSamples, tokens: this.bucketSize(), refilledAt: now, sentSinceProgress: 0, progressAt: now };
     if (end >= 0) this.log.info('draining backlog', { batches: s.queuedBatches, samples: s.queuedSamples, rateSamplesPerS: this.drainRate() });
-    client.publish(topics.status(this.options.vehicleId), encodeAgentStatus(this.options.vehicleId, 'online'), { qos: 1, retain: true }, () => undefined);
+    this.publishOnline(client);
     this.pump();
+  }
+
+  private publishOnline(client: MqttClient): void {
+    client.publish(topics.status(this.options.vehicleId), encodeAgentStatus(this.options.vehicleId, 'online', { clock: this.clock?.status.state }), { qos: 1, retain: true }, () => undefined);
   }
 
   private onDown(): void {
@@ -322,7 +359,9 @@ export class Agent extends EventEmitter<AgentEvents> {
     const epoch = this.epoch;
     this.inflight.add(entry.seq);
     this.counters.batchesPublished += 1;
-    const payload = (this.options.encode ?? encodeTelemetry)(entry.batch);
+    // Stamped per publish: a resend after an outage tells ingest the clock now, not at build time.
+    const batch = this.options.sendTime === false ? entry.batch : { ...entry.batch, sentAt: Date.now() };
+    const payload = (this.options.encode ?? encodeTelemetry)(batch);
     client.publish(this.topic, payload, { qos: 1 }, (error) => {
       if (this.closed) return;
       if (!error) {
@@ -360,11 +399,19 @@ export class Agent extends EventEmitter<AgentEvents> {
     const c = this.connection.counters;
     return {
       vehicleId: this.options.vehicleId,
-      connected: this.connection.client !== undefined,
+      connected: this.connection.connected,
+      mqtt: this.connection.describe(),
+      clock: this.clock?.status.state ?? 'unknown',
       store: this.store.kind,
       ...this.counters,
       batchesDropped: s.droppedBatches,
       samplesDropped: s.droppedSamples,
+      diskFull: s.disk?.full ?? false,
+      diskLow: s.disk?.low ?? false,
+      ...(s.disk?.freeBytes !== undefined ? { diskFreeBytes: s.disk.freeBytes } : {}),
+      batchesHeldInMemory: s.disk?.heldInMemoryBatches ?? 0,
+      samplesHeldInMemory: s.disk?.heldInMemorySamples ?? 0,
+      batchesHeldInMemoryTotal: s.disk?.heldInMemoryBatchesTotal ?? 0,
       queuedBatches: s.queuedBatches,
       queuedSamples: s.queuedSamples,
       queuedBytes: s.queuedBytes,
@@ -372,6 +419,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       connects: c.connects,
       disconnects: c.drops,
       connectFailures: c.connectFailures,
+      connectRefusals: c.refusals,
     };
   }
 
@@ -379,6 +427,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.stopping = true;
     await this.options.source.stop();
     for (const timer of [this.flushTimer, this.statsTimer, this.progressTimer]) if (timer) clearInterval(timer);
+    this.clock?.stop();
     this.closeBatch();
     // Waiting makes sense only while connected; a disk store keeps the rest for the next start.
     const deadline = Date.now() + (this.options.drainTimeoutMs ?? 5000);
@@ -390,7 +439,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       this.log.warn(this.store.kind === 'disk' ? 'stopping with unacknowledged batches (kept on disk for the next start)' : 'stopping with unacknowledged batches (lost: memory buffer)', { batches: left.queuedBatches, samples: left.queuedSamples });
     }
     if (this.drainTimer) clearTimeout(this.drainTimer);
-    await this.connection.stop((client) => client.publishAsync(topics.status(this.options.vehicleId), encodeAgentStatus(this.options.vehicleId, 'offline', 'stopped'), { qos: 1, retain: true }).then(() => undefined));
+    await this.connection.stop((client) => client.publishAsync(topics.status(this.options.vehicleId), encodeAgentStatus(this.options.vehicleId, 'offline', { reason: 'stopped', clock: this.clock?.status.state }), { qos: 1, retain: true }).then(() => undefined));
     const stats = this.stats();
     this.closed = true;
     this.store.close();

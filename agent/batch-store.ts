@@ -8,6 +8,8 @@
  * - A batch leaves the store only through `acknowledge` (the broker's PUBACK) or the bound's
  *   drop-oldest policy, which never touches the batches in `protect` (on the wire) nor the batch
  *   being appended, and is counted (`droppedBatches`/`droppedSamples`, persisted by the disk store).
+ * - A disk store whose disk refuses a write holds the batch in memory (bounded, counted, drop-oldest
+ *   as above) and hands it out like a stored one, until the disk takes it (sqlite-batch-store.ts).
  * - Batches are read back oldest first by `seq`, which the agent assigns in increasing order and
  *   which the store remembers across restarts (`nextSeq`), so a restarted agent continues the
  *   sequence instead of reusing numbers.
@@ -38,6 +40,21 @@ export interface BatchStoreStats {
   boundUnit: 'bytes' | 'samples';
   droppedBatches: number;
   droppedSamples: number;
+  /** Disk stores only: the file system, and the memory hold for batches the disk refused. */
+  disk?: DiskBufferState;
+}
+
+export interface DiskBufferState {
+  /** The last write failed (disk full or failing): new batches are held in memory. */
+  full: boolean;
+  /** Free space is below the low-disk watermark. */
+  low: boolean;
+  freeBytes?: number;
+  heldInMemoryBatches: number;
+  heldInMemorySamples: number;
+  /** Batches ever held in memory because the disk refused them. */
+  heldInMemoryBatchesTotal: number;
+  memoryBoundSamples: number;
 }
 
 export interface BatchStore {

@@ -9,7 +9,8 @@
  *   (`outsideTimeWindow`) instead. Rows become samples through agent/replay-samples.ts, as they
  *   do for offline evaluation (agent/replay-drive-log.ts).
  * - `time: 'rebase'` (default) shifts the log so its first row is at `startMs` (default: the wall
- *   clock at `start()`), keeping the log's spacing; `'keep'` keeps the log's own Unix times and
+ *   clock at `start()` when played as recorded; played faster, so that its last row is at that
+ *   time, since ingest refuses event times from the future), keeping the log's spacing; `'keep'` keeps the log's own Unix times and
  *   needs a log with a date-time clock.
  * - `speed` paces emission against the wall clock: 1 = as recorded, 10 = ten times faster,
  *   0 = as fast as possible. Event times never change with speed, only when they are emitted.
@@ -87,8 +88,11 @@ export class ReplaySource implements TelemetrySource {
     const rows = this.options.log.rows;
     const first = rows[0]!.t;
     const wallStart = this.now();
-    this.shiftMs = eventTimeShiftMs(this.options.log, this.options.time ?? 'rebase', this.options.startMs ?? wallStart);
     const logSpanMs = rows[rows.length - 1]!.t - first;
+    // Played faster than recorded, a log rebased to start now would run ahead of the clock, and
+    // ingest refuses samples from the future (clock sanity): such a replay ends now instead.
+    const rebaseTo = this.options.startMs ?? (this.speed === 1 ? wallStart : wallStart - logSpanMs);
+    this.shiftMs = eventTimeShiftMs(this.options.log, this.options.time ?? 'rebase', rebaseTo);
     // Loop passes are laid end to end, one median row gap apart, so event times keep increasing.
     const gapMs = Math.max(1, Math.round(logSpanMs / Math.max(1, rows.length - 1)));
     const tickMs = this.speed === 0 ? 1 : Math.max(10, Math.min(250, 1000 / this.speed));

@@ -53,7 +53,7 @@ export async function startApiDemoStack(options: {
     maxPixels: 40_000_000,
     maxRegions: 64,
     mqtt: { url: options.mqttUrl, username: options.username, password: options.password, clientId: `${options.username}:api` },
-    nginx: { prefixDir: join(options.dataDir, 'nginx'), port: options.nginxPort },
+    nginx: { prefixDir: join(options.dataDir, 'nginx'), port: options.nginxPort, portOption: '--api-port' },
     logger: options.logger.child('api'),
   });
   const shipper = new LogShipper({

@@ -1,5 +1,5 @@
 /** The OpenAPI 3.1 description served at GET /openapi.json (kept beside the routes it describes). */
-export function openApiDocument(limits: { maxBytes: number; maxPixels: number; maxRegions: number }): Record<string, unknown> {
+export function openApiDocument(limits: { maxBytes: number; maxPixels: number; maxRegions: number; maxWork: number; deadlineMs: number }): Record<string, unknown> {
   const error = { $ref: '#/components/schemas/Error' };
   const errorResponse = (description: string) => ({ description, content: { 'application/json': { schema: error } } });
   const boxes = (what: string) => ({
@@ -29,7 +29,7 @@ export function openApiDocument(limits: { maxBytes: number; maxPixels: number; m
       '/v1/blur': {
         post: {
           summary: 'Blur or pixelate regions of a photo',
-          description: `The body is the image itself (JPEG or PNG, at most ${limits.maxBytes} bytes and ${limits.maxPixels} pixels). The answer is the same format with the regions hidden, EXIF orientation applied and all metadata removed.`,
+          description: `The body is the image itself (JPEG or PNG, at most ${limits.maxBytes} bytes and ${limits.maxPixels} pixels). The answer is the same format with the regions hidden, EXIF orientation applied and all metadata removed. The work a request needs (estimated from the image header and the regions, in megapixel passes) may be at most ${limits.maxWork}; a request gets at most ${limits.deadlineMs / 1000} s, waiting included.`,
           parameters: [
             { in: 'query', name: 'mode', schema: { type: 'string', enum: ['regions', 'plates'], default: 'regions' }, description: '`regions`: hide `regions`; `plates`: hide every box in `plates` (typically a plate detector\'s output) and `regions`.' },
             { in: 'query', name: 'method', schema: { type: 'string', enum: ['blur', 'pixelate'], default: 'blur' } },
@@ -45,7 +45,11 @@ export function openApiDocument(limits: { maxBytes: number; maxPixels: number; m
             '403': errorResponse('Client blocked for abuse'),
             '413': errorResponse('Body or pixel count over the limit'),
             '415': errorResponse('Not a JPEG or PNG'),
-            '422': errorResponse('Regions outside the image, none given, or too many'),
+            '422': errorResponse('Regions outside the image, none given, too many, or more work than the budget (over_budget)'),
+            '503': {
+              ...errorResponse('busy (queue full), deadline_exceeded or shutting_down; retry after Retry-After seconds'),
+              headers: { 'Retry-After': { schema: { type: 'integer', minimum: 1 }, description: 'Seconds to wait before retrying' } },
+            },
           },
         },
       },

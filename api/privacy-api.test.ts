@@ -40,6 +40,10 @@ describe('privacy API', () => {
       maxBytes: 2 * 1024 * 1024,
       maxPixels: 1_000_000,
       maxRegions: 4,
+      maxWork: 2000,
+      deadlineMs: 30_000,
+      concurrency: 1,
+      maxQueued: 4,
     });
   });
   afterAll(async () => {
@@ -64,6 +68,18 @@ describe('privacy API', () => {
       expect(await regionStdev(out, inside)).toBeLessThan((await regionStdev(input, inside)) / 3);
       expect(await regionStdev(out, outside)).toBeGreaterThan((await regionStdev(input, outside)) * 0.9);
     }
+  });
+
+  it('hides regions of a partly transparent PNG without the original showing through', async () => {
+    const width = 160;
+    const height = 120;
+    const raw = Buffer.alloc(width * height * 4);
+    for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) raw.fill(((x >> 3) + (y >> 3)) % 2 ? 255 : 0, (y * width + x) * 4, (y * width + x) * 4 + 3).writeUInt8(128, (y * width + x) * 4 + 3);
+    const input = await sharp(raw, { raw: { width, height, channels: 4 } }).png().toBuffer();
+    const res = await post(input, 'regions=20,20,120,80', {}, 'image/png');
+    expect(res.statusCode, res.body).toBe(200);
+    const inside = { left: 36, top: 36, width: 88, height: 48 };
+    expect(await regionStdev(res.rawPayload, inside)).toBeLessThan((await regionStdev(input, inside)) / 10);
   });
 
   it('applies EXIF orientation and strips metadata; plate mode hides every plate box', async () => {

@@ -3,8 +3,14 @@
  *
  * Order of checks on /v1/blur, cheapest first: blocklist (403) → API key (401) → body size
  * (413, enforced while reading) → parameters (400/422) → pixel count (413, from the header,
- * before decoding) → format (415). Every answer carries `X-Request-Id` (nginx's id when it
- * passed one) and every error is `{ error: { code, message }, requestId }`.
+ * before decoding) → format (415) → work budget (422 over_budget, estimated from the header and
+ * the regions, before decoding) → the work queue (503 busy, with Retry-After). Every answer
+ * carries `X-Request-Id` (nginx's id when it passed one) and every error is
+ * `{ error: { code, message }, requestId }`.
+ *
+ * The work itself runs in a bounded queue (work-queue.ts): it stops when its deadline passes
+ * (503 deadline_exceeded), when its client disconnects (nothing to answer) or when the API shuts
+ * down after the drain period (503 shutting_down); each 503 says when to retry.
  *
  * The client address used for the blocklist is resolved through the trusted proxies (nginx on
  * loopback by default), the same way ingest resolves it from the access log, so both agree on
@@ -13,11 +19,13 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { type Logger, silentLogger } from '../common/logger.ts';
-import { blurRegions, type BlurMethod, type Region } from './blur.ts';
+import { runBlur } from './blur.ts';
+import { planBlur, type BlurMethod, type Region } from './blur-plan.ts';
 import type { Blocklist } from './blocklist.ts';
 import type { TrustedProxies } from './client-ip.ts';
 import type { CustomerTable } from './customer-table.ts';
 import { openApiDocument } from './openapi.ts';
+import { WorkQueue, type CancelReason, type WorkQueueStats } from './work-queue.ts';
 
 export interface PrivacyApiOptions {
   customers: CustomerTable;
@@ -26,6 +34,14 @@ export interface PrivacyApiOptions {
   maxBytes: number;
   maxPixels: number;
   maxRegions: number;
+  /** Most work one request may need, in megapixel passes (blur-plan.ts); more is refused before any work. */
+  maxWork: number;
+  /** Longest a request may wait for and use a worker; then its work stops (503 deadline_exceeded). */
+  deadlineMs: number;
+  /** Images processed at once. */
+  concurrency: number;
+  /** Requests waiting for a worker; beyond, 503 busy. */
+  maxQueued: number;
   logger?: Logger;
 }
 
@@ -33,7 +49,22 @@ export interface PrivacyApiStats {
   requests: number;
   blurred: number;
   byStatus: Record<string, number>;
+  work: WorkQueueStats;
 }
+
+export interface PrivacyApi {
+  app: FastifyInstance;
+  stats(): PrivacyApiStats;
+  /** Refuses new work, lets what runs or waits go on for `drainMs`, cancels the rest; resolves when no work runs. */
+  drainWork(drainMs: number): Promise<void>;
+}
+
+const REFUSED: Record<'busy' | Exclude<CancelReason, 'client_gone'>, string> = {
+  busy: 'all workers are busy and the queue is full; retry later',
+  deadline: 'the request did not finish within its deadline (the API is loaded); retry later',
+  shutting_down: 'the API is shutting down; retry later',
+};
+const REFUSED_CODE = { busy: 'busy', deadline: 'deadline_exceeded', shutting_down: 'shutting_down' } as const;
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{8,64}$/;
 const BOXES = /^\d{1,6},\d{1,6},\d{1,6},\d{1,6}(;\d{1,6},\d{1,6},\d{1,6},\d{1,6})*$/;
@@ -47,9 +78,10 @@ function parseBoxes(text: string | undefined): Region[] | undefined {
   });
 }
 
-export function buildPrivacyApi(options: PrivacyApiOptions): { app: FastifyInstance; stats: () => PrivacyApiStats } {
+export function buildPrivacyApi(options: PrivacyApiOptions): PrivacyApi {
   const log = options.logger ?? silentLogger;
   const counters = { requests: 0, blurred: 0, byStatus: {} as Record<string, number> };
+  const work = new WorkQueue({ concurrency: options.concurrency, maxQueued: options.maxQueued, deadlineMs: options.deadlineMs });
   const app = Fastify({
     bodyLimit: options.maxBytes,
     trustProxy: false,
@@ -80,7 +112,7 @@ export function buildPrivacyApi(options: PrivacyApiOptions): { app: FastifyInsta
   });
   app.setNotFoundHandler((req, reply) => fail(reply, 404, 'not_found', `no route ${req.method} ${req.url.split('?')[0]}`));
 
-  app.get('/healthz', async () => ({ status: 'ok', blocklist: options.blocklist.stats() }));
+  app.get('/healthz', async () => ({ status: 'ok', blocklist: options.blocklist.stats(), work: work.stats() }));
   app.get('/openapi.json', async () => openApiDocument(options));
 
   // Blocklist and key checks run before the body is read, so a blocked or keyless client's upload costs nothing.
@@ -108,13 +140,33 @@ export function buildPrivacyApi(options: PrivacyApiOptions): { app: FastifyInsta
     if (!regions || !plates) return fail(reply, 400, 'bad_boxes', 'boxes are x,y,width,height separated by ;');
     const boxes = mode === 'plates' ? [...plates, ...regions] : regions;
     if (boxes.length === 0) return fail(reply, 422, 'no_regions', mode === 'plates' ? 'mode plates needs plate boxes' : 'give regions to hide (or mode=plates with plates)');
-    const result = await blurRegions(body, boxes, method, { maxPixels: options.maxPixels, maxRegions: options.maxRegions });
+    const planned = await planBlur(body, boxes, method, { maxPixels: options.maxPixels, maxRegions: options.maxRegions, maxWork: options.maxWork });
+    if (!planned.ok) return fail(reply, planned.status, planned.code, planned.message);
+    // The client is gone when the connection closes before the answer is written.
+    const client = new AbortController();
+    if (reply.raw.destroyed) client.abort();
+    else reply.raw.once('close', () => reply.raw.writableFinished || client.abort());
+    const outcome = await work.submit((control) => runBlur(body, planned.plan, control), client.signal);
+    if (!outcome.ok) {
+      if (outcome.reason === 'client_gone') {
+        // Nobody to answer: release the connection now rather than when it times out.
+        reply.hijack();
+        reply.raw.destroy();
+        return undefined;
+      }
+      return fail(reply.header('retry-after', String(work.retryAfterSeconds())), 503, REFUSED_CODE[outcome.reason], REFUSED[outcome.reason]);
+    }
+    const result = outcome.value;
     if (!result.ok) return fail(reply, result.status, result.code, result.message);
     counters.blurred += 1;
     return reply.type(result.format === 'jpeg' ? 'image/jpeg' : 'image/png').header('x-regions-hidden', String(result.regions)).send(result.image);
   });
 
-  return { app, stats: () => ({ ...counters, byStatus: { ...counters.byStatus } }) };
+  return {
+    app,
+    stats: () => ({ ...counters, byStatus: { ...counters.byStatus }, work: work.stats() }),
+    drainWork: (drainMs) => work.close(drainMs),
+  };
 }
 
 function headerText(value: string | string[] | undefined): string | undefined {

@@ -1,10 +1,13 @@
 /**
  * Deny-by-default authentication and topic ACLs as Aedes hooks.
  *
- * - CONNECT with a client id not bound to the identity (see clientIdAllowed): CONNACK 2.
+ * - CONNECT with a client id not bound to the identity (client-id-binding.ts): CONNACK 2.
  * - CONNECT without a username: refused with CONNACK 5 (not authorized); an unknown username or a
- *   wrong password: CONNACK 4 (bad username or password); an address over its failed-login budget:
- *   CONNACK 5 without a password check. A last will outside the client's publish grants: CONNACK 5.
+ *   wrong password: CONNACK 4 (bad username or password), after the same scrypt work either way. An
+ *   identity over its failed-login budget: CONNACK 5 unless the password is one verified before;
+ *   an unknown name from an address over its budget: CONNACK 4 without the dummy scrypt (but paced
+ *   like one) — see login-limiter.ts. A last will outside the client's publish grants: CONNACK 5.
+ *   Every refusal is counted by reason (`BrokerMetrics.refusals`).
  * - PUBLISH outside the grants: the client is disconnected (MQTT 3.1.1 §3.3.5 allows either that or a
  *   silent acknowledgement; a disconnect makes a misbehaving device visible instead of losing data
  *   quietly). The message reaches nobody.
@@ -18,9 +21,11 @@
  */
 import type { Aedes, AedesOptions, AuthenticateError, Client } from 'aedes';
 import type { Logger } from '../common/logger.ts';
-import type { BrokerMetrics, DenialAction } from './broker-metrics.ts';
+import { sleep } from '../common/backoff.ts';
+import type { AuthResult, BrokerMetrics, DenialAction, RefusalReason } from './broker-metrics.ts';
 import type { DeviceIdentity, FileDeviceStore } from './device-store.ts';
 import type { LoginLimiter } from './login-limiter.ts';
+import { clientIdOwner, collidingNames } from './client-id-binding.ts';
 import { decideSubscribe, grantsFor, mayPublish, mayRead, type Grants } from './topic-acl.ts';
 
 interface Session {
@@ -43,16 +48,6 @@ function authError(code: ConnackCode, message: string): AuthenticateError {
 export function remoteAddress(client: Client): string {
   const conn = client.conn as { remoteAddress?: string };
   return conn.remoteAddress ?? client.req?.socket.remoteAddress ?? 'unknown';
-}
-
-/**
- * Client ids are bound to identities, so that one identity cannot take over another's persistent
- * session (MQTT lets a new connection with the same client id evict the old one and inherit its
- * queued messages). Allowed: the username itself, `<username>:<anything>` (':' never occurs in a
- * username), and the vehicle agent's `agent-<username>`.
- */
-export function clientIdAllowed(username: string, clientId: string): boolean {
-  return clientId === username || clientId.startsWith(`${username}:`) || clientId === `agent-${username}`;
 }
 
 export class AccessControl {
@@ -127,38 +122,86 @@ export class AccessControl {
 
   private async authenticate(client: Client, username: string | undefined, password: Buffer | undefined): Promise<AuthenticateError | null> {
     const address = remoteAddress(client);
-    if (!this.limiter.allow(address)) {
-      this.metrics.countAuth('throttled');
-      return authError(ConnackCode.NotAuthorized, 'too many failed logins');
-    }
     if (username === undefined || username === '') {
-      this.metrics.countAuth('anonymous');
-      this.limiter.recordFailure(address);
+      this.limiter.recordFailure('', address, false);
+      this.refuse('anonymous', 'anonymous');
       this.log.warn('anonymous connection refused', { clientId: client.id, address });
       return authError(ConnackCode.NotAuthorized, 'anonymous connections are not allowed');
     }
-    const identity = password ? await this.store.verify(username, password) : undefined;
-    if (!identity) {
-      this.metrics.countAuth('bad_credentials');
-      this.limiter.recordFailure(address);
-      this.log.warn('bad credentials', { clientId: client.id, username, address });
+    const secret = password ?? Buffer.alloc(0);
+    if (this.limiter.identityLimited(username)) {
+      // No scrypt for a limited identity: only a password verified before gets in.
+      const remembered = this.store.verifyRemembered(username, secret);
+      if (remembered) return this.admit(client, remembered, address);
+      await this.pace();
+      this.refuse('identity_limited', 'throttled');
+      return authError(ConnackCode.NotAuthorized, 'too many failed logins for this identity');
+    }
+    if (!this.store.has(username) && this.limiter.addressLimited(address)) {
+      // Unknown names from this address cost no more dummy scrypt; the answer and its time stay those
+      // of a wrong password, so that they do not tell an unknown name from a known one.
+      await this.pace();
+      this.refuse('address_limited', 'throttled');
       return authError(ConnackCode.BadUsernameOrPassword, 'bad username or password');
     }
-    if (!clientIdAllowed(identity.username, client.id)) {
-      this.metrics.countAuth('bad_credentials');
-      this.log.warn('client id not bound to this identity', { clientId: client.id, username, address });
+    const result = await this.store.verify(username, secret);
+    if (!result.ok) {
+      const limits = this.limiter.recordFailure(username, address, result.reason !== 'unknown_user');
+      this.refuse(result.reason, 'bad_credentials');
+      this.log.warn('bad credentials', { clientId: client.id, username, address, reason: result.reason });
+      if (limits.identityLimited) this.log.warn('failed-login limit reached for this identity: only a password verified before is accepted until the window ends', { username, address });
+      if (limits.addressLimited) this.log.warn('failed-login limit reached for unknown names from this address: they are refused without a password check until the window ends', { address });
+      return authError(ConnackCode.BadUsernameOrPassword, 'bad username or password');
+    }
+    return this.admit(client, result.identity, address);
+  }
+
+  /** A client whose password checked out: its client id and will must fit the identity. */
+  private admit(client: Client, identity: DeviceIdentity, address: string): AuthenticateError | null {
+    const username = identity.username;
+    const owner = clientIdOwner(client.id, (name) => this.store.createdAt(name));
+    if (owner !== username) {
+      this.refuse('client_id_not_bound', 'bad_credentials');
+      this.log.warn(
+        owner === undefined ? 'client id not bound to this identity' : 'client id belongs to another identity, created earlier, whose rules also match it (revoke one of them)',
+        { clientId: client.id, username, owner, address },
+      );
       return authError(ConnackCode.IdentifierRejected, `client id ${client.id} does not belong to ${username}`);
     }
     const grants = grantsFor(identity);
     const will = this.wills.get(client);
     if (will !== undefined && !mayPublish(grants, will)) {
-      this.metrics.countAuth('bad_credentials');
+      this.refuse('will_not_allowed', 'bad_credentials');
       this.deny('publish', client, { identity, grants, denials: 0 }, will);
       return authError(ConnackCode.NotAuthorized, `not authorized to leave a will on ${will}`);
     }
     this.sessions.set(client, { identity, grants, denials: 0 });
     this.metrics.countAuth('ok');
     return null;
+  }
+
+  private refuse(reason: RefusalReason, result: AuthResult): void {
+    this.metrics.countRefusal(reason);
+    this.metrics.countAuth(result);
+  }
+
+  /** Waits about as long as a password hash takes, without doing one. */
+  private pace(): Promise<void> {
+    return sleep(this.store.typicalHashMs);
+  }
+
+  /**
+   * Logs identities of the store whose client ids overlap (older data: `devices add` refuses such
+   * names now). The client id goes to the one created first; the operator should revoke the other.
+   */
+  reportSharedClientIds(): void {
+    for (const { username } of this.store.list()) {
+      for (const { name, clientId } of collidingNames(username)) {
+        if (username > name || !this.store.has(name)) continue;
+        const owner = clientIdOwner(clientId, (n) => this.store.createdAt(n));
+        this.log.warn('two identities match the same client id: it belongs to the one created first; revoke the other', { clientId, identities: [username, name], owner });
+      }
+    }
   }
 
   /** Disconnects clients whose identity no longer exists or was rotated; returns how many. */

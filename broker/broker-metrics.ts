@@ -4,9 +4,20 @@
  */
 import { createServer, type Server } from 'node:http';
 import { once } from 'node:events';
+import { listenNamingOption } from '../common/net.ts';
 
 export type DenialAction = 'publish' | 'subscribe' | 'forward';
 export type AuthResult = 'ok' | 'anonymous' | 'bad_credentials' | 'throttled';
+/** Why the broker said no to a client: a CONNECT refused, or a PUBLISH it could not store. */
+export type RefusalReason =
+  | 'anonymous'
+  | 'unknown_user'
+  | 'bad_password'
+  | 'identity_limited'
+  | 'address_limited'
+  | 'client_id_not_bound'
+  | 'will_not_allowed'
+  | 'store_write_failed';
 
 export class BrokerMetrics {
   connects = 0;
@@ -28,9 +39,22 @@ export class BrokerMetrics {
   busParkedBatches = 0;
   /** Times the message bus reached its backlog bound. */
   busBackpressureEngaged = 0;
+  /** Write errors of the session store (each starts an episode that ends with a reopen). */
+  storeWriteErrors = 0;
+  /** Times the session store was reopened after a write error. */
+  storeReopens = 0;
+  /** Times the session store's free space fell below the low-space mark. */
+  storeLowSpace = 0;
   readonly auth = new Map<AuthResult, number>();
   /** Denials per action and role. */
   readonly denials = new Map<string, number>();
+  readonly refusals = new Map<RefusalReason, number>();
+
+  countRefusal(reason: RefusalReason): number {
+    const n = (this.refusals.get(reason) ?? 0) + 1;
+    this.refusals.set(reason, n);
+    return n;
+  }
 
   countAuth(result: AuthResult): void {
     this.auth.set(result, (this.auth.get(result) ?? 0) + 1);
@@ -66,6 +90,11 @@ export class BrokerMetrics {
     counter('fleetpulse_broker_offline_messages_dropped_total', 'Messages not queued for an offline persistent subscriber at its queue bound.', this.offlineDropped);
     counter('fleetpulse_broker_bus_parked_batches_total', 'Publisher socket reads held back while the message bus was at its backlog bound.', this.busParkedBatches);
     counter('fleetpulse_broker_bus_backpressure_engaged_total', 'Times the message bus reached its backlog bound.', this.busBackpressureEngaged);
+    counter('fleetpulse_broker_store_write_errors_total', 'Session store write errors (each makes the store refuse writes until it is reopened).', this.storeWriteErrors);
+    counter('fleetpulse_broker_store_reopens_total', 'Session store reopened after a write error.', this.storeReopens);
+    counter('fleetpulse_broker_store_low_space_total', 'Times the session store disk fell below its low-space mark.', this.storeLowSpace);
+    lines.push('# HELP fleetpulse_broker_refusals_total Refused CONNECTs and PUBLISHes by reason.', '# TYPE fleetpulse_broker_refusals_total counter');
+    for (const [reason, value] of this.refusals) lines.push(`fleetpulse_broker_refusals_total{reason="${reason}"} ${value}`);
     lines.push('# HELP fleetpulse_broker_auth_total Authentication attempts by result.', '# TYPE fleetpulse_broker_auth_total counter');
     for (const [result, value] of this.auth) lines.push(`fleetpulse_broker_auth_total{result="${result}"} ${value}`);
     lines.push('# HELP fleetpulse_broker_acl_denials_total ACL denials by action and role.', '# TYPE fleetpulse_broker_acl_denials_total counter');
@@ -87,8 +116,10 @@ export async function startMetricsServer(host: string, port: number, render: () 
     }
     res.writeHead(404).end();
   });
-  server.listen(port, host);
-  await once(server, 'listening');
+  await listenNamingOption('--metrics-port', host, port, async () => {
+    server.listen(port, host);
+    await once(server, 'listening');
+  });
   const address = server.address();
   return { server, port: typeof address === 'object' && address ? address.port : port };
 }

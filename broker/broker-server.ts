@@ -14,13 +14,17 @@ import { once } from 'node:events';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { Readable } from 'node:stream';
-import { Aedes, type AedesOptions } from 'aedes';
+import { Aedes, type AedesOptions, type Client } from 'aedes';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import { type Logger, silentLogger } from '../common/logger.ts';
+import { listenNamingOption } from '../common/net.ts';
 import { topics } from '../contracts/topics.ts';
 import { AccessControl } from './access-control.ts';
+import { acknowledgeAfterStore, type PublishingBroker } from './acknowledge-after-store.ts';
 import { BrokerMetrics, startMetricsServer } from './broker-metrics.ts';
 import { FileDeviceStore } from './device-store.ts';
+import { watchFreeSpace, type FreeSpaceWatch } from './free-space-watch.ts';
+import { guardLevelWrites, type ReopenableLevel, type WriteGuard } from './guarded-level-writes.ts';
 import { IndexedMemoryPersistence } from './indexed-memory-persistence.ts';
 import { LoginLimiter } from './login-limiter.ts';
 import { useConstantTimeQueue, type QueueingEmitter } from './emitter-queue.ts';
@@ -37,7 +41,7 @@ export interface AuthOptions {
   devicesFile: string;
   /** How often the store file is checked for changes (revocation latency). Default 500 ms. */
   watchIntervalMs?: number;
-  /** Failed logins per address within `failedLoginWindowMs` before the address is refused. Default 10. */
+  /** Failed logins per identity (and per address for unknown identities) within `failedLoginWindowMs` before further attempts are refused (login-limiter.ts). Default 10. */
   maxFailedLogins?: number;
   /** Default 60 s. */
   failedLoginWindowMs?: number;
@@ -92,6 +96,13 @@ export interface BrokerLimits {
    * bound new messages are not queued for that client and are counted. Default 100,000.
    */
   maxOfflineMessages?: number;
+  /**
+   * Free bytes on the LevelDB session store's file system below which the broker warns (log line and
+   * `fleetpulse_broker_store_low_space_total`), before writes start failing. Default 256 MiB.
+   */
+  storeLowSpaceBytes?: number;
+  /** How often that free space is checked. Default 10 s. */
+  storeSpaceCheckIntervalMs?: number;
 }
 
 export interface BrokerOptions {
@@ -139,6 +150,8 @@ export interface BrokerStats {
   busParkedBatches: number;
   /** Messages waiting on the message bus now. */
   busQueueLength: number;
+  /** Refused CONNECTs and PUBLISHes by reason (as `fleetpulse_broker_refusals_total`). */
+  refusals: Record<string, number>;
 }
 
 export interface RunningBroker {
@@ -177,7 +190,7 @@ function redisOptions(url: string): Record<string, unknown> {
   };
 }
 
-async function createPersistence(options: PersistenceOptions, limits: BrokerLimits): Promise<Persistence> {
+async function createPersistence(options: PersistenceOptions, limits: BrokerLimits, guardWrites: (db: ReopenableLevel) => void): Promise<Persistence> {
   switch (options.kind) {
     case 'memory': {
       // Aedes' own store with indexed outgoing queues (a persistent subscriber's backlog cost
@@ -191,6 +204,8 @@ async function createPersistence(options: PersistenceOptions, limits: BrokerLimi
       const AsyncLevelPersistence = require('aedes-persistence-level/asyncPersistence.js') as new (db: unknown) => Persistence;
       const db = new Level(options.dir);
       await db.open();
+      // After a failed write LevelDB must be reopened before it confirms another (guarded-level-writes.ts).
+      guardWrites(db as unknown as ReopenableLevel);
       return new AsyncLevelPersistence(db);
     }
     case 'redis': {
@@ -220,16 +235,47 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     const limiter = new LoginLimiter({
       maxFailures: options.auth.maxFailedLogins ?? 10,
       windowMs: options.auth.failedLoginWindowMs ?? 60_000,
-      maxTrackedAddresses: 10_000,
+      maxTracked: 10_000,
     });
     access = new AccessControl(store, limiter, metrics, log);
     if (store.size === 0) log.warn('device store is empty: every client will be refused', { devicesFile: store.path });
+    access.reportSharedClientIds();
   } else {
     log.warn('broker started WITHOUT authentication: every client may publish and read everything');
   }
 
   const persistenceKind = options.persistence?.kind ?? 'memory';
-  const persistence = await createPersistence(options.persistence ?? { kind: 'memory' }, limits);
+  let writeGuard: WriteGuard | undefined;
+  const persistence = await createPersistence(options.persistence ?? { kind: 'memory' }, limits, (db) => {
+    writeGuard = guardLevelWrites(db, {
+      onWriteError: (error) => {
+        metrics.storeWriteErrors += 1;
+        log.error('session store write failed: QoS 1/2 messages are refused until it has been reopened', { error });
+      },
+      onReopenFailed: (error, attempt) => {
+        if (attempt === 1 || attempt % 20 === 0) log.warn('session store could not be reopened yet; retrying', { attempt, error });
+      },
+      onReopened: (attempts) => {
+        metrics.storeReopens += 1;
+        log.info('session store reopened: accepting messages again', { attempts });
+      },
+    });
+  });
+  let freeSpace: FreeSpaceWatch | undefined;
+  if (options.persistence?.kind === 'level') {
+    const dir = options.persistence.dir;
+    const lowSpaceBytes = limits.storeLowSpaceBytes ?? 256 * 1024 * 1024;
+    freeSpace = watchFreeSpace(dir, {
+      lowBytes: lowSpaceBytes,
+      intervalMs: limits.storeSpaceCheckIntervalMs ?? 10_000,
+      onLow: (freeBytes) => {
+        metrics.storeLowSpace += 1;
+        log.warn('session store low on space: when it is full, QoS 1 publishes are refused until space is freed', { dir, freeBytes, lowSpaceBytes });
+      },
+      onRecovered: (freeBytes) => log.info('session store has space again', { dir, freeBytes }),
+      onCheckFailed: (error) => log.warn('could not read the session store free space', { dir, error }),
+    });
+  }
   // Stores may finish writes out of order; Aedes would then drop acknowledged messages (ordered-enqueue.ts).
   orderOutgoingEnqueue(persistence as unknown as EnqueueingPersistence);
   let isConnected = (_clientId: string): boolean => false;
@@ -261,6 +307,13 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     ...(access ? access.hooks() : {}),
   };
   const aedes = await Aedes.createBroker(aedesOptions);
+  // A QoS 1 PUBACK only for what the session store took; otherwise the publisher sends it again.
+  acknowledgeAfterStore(aedes as unknown as PublishingBroker<Client>, (client, packet, error) => {
+    const n = metrics.countRefusal('store_write_failed');
+    if (n <= 20 || n % 1000 === 0) {
+      log.error('message not stored: not acknowledged, publisher disconnected so that it sends the message again', { clientId: client.id, topic: packet.topic, qos: packet.qos, error, refusedSoFar: n });
+    }
+  });
   guardEmitterQueue((aedes as unknown as { mq: QueueDrainingEmitter }).mq);
   // Its backlog must cost O(1) per message, or a busy broker slows down as it falls behind (emitter-queue.ts),
   // and it is bounded by reading publishers' sockets only while it is short (publish-backpressure.ts).
@@ -342,15 +395,19 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   };
 
   const closers: Array<() => Promise<void>> = [];
-  const listen = async (server: Server | HttpServer, port: number, host: string): Promise<number> => {
-    server.listen(port, host);
-    await once(server, 'listening');
+  const listen = async (server: Server | HttpServer, port: number, host: string, option: string): Promise<number> => {
+    await listenNamingOption(option, host, port, async () => {
+      server.listen(port, host);
+      await once(server, 'listening');
+    });
     closers.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
     const address = server.address();
     return typeof address === 'object' && address ? address.port : port;
   };
 
   const cleanupOnFailure = async (error: unknown): Promise<never> => {
+    writeGuard?.stop();
+    freeSpace?.stop();
     for (const close of closers.reverse()) await close().catch(() => {});
     await new Promise<void>((resolve) => aedes.close(() => resolve()));
     await persistence.destroy().catch(() => {});
@@ -363,7 +420,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   let metricsPort: number | undefined;
   let wss: WebSocketServer | undefined;
   try {
-    port = await listen(createServer(handleStream), options.port, options.host);
+    port = await listen(createServer(handleStream), options.port, options.host, '--port');
 
     if (options.tls) {
       const tls = options.tls;
@@ -382,11 +439,14 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
         metrics.clientErrors += 1;
         log.debug('TLS handshake failed', { error });
       });
-      tlsPort = await listen(server, tls.port, tls.host ?? options.host);
+      tlsPort = await listen(server, tls.port, tls.host ?? options.host, '--tls-port');
     }
 
     if (options.ws) {
       const http = createHttpServer((_req, res) => res.writeHead(426, { 'content-type': 'text/plain' }).end('MQTT over WebSocket only\n'));
+      // Listening before the WebSocket server attaches: it re-emits the HTTP server's errors, so a
+      // taken port would otherwise be an unhandled 'error' event instead of the error below.
+      wsPort = await listen(http, options.ws.port, options.ws.host ?? options.host, '--ws-port');
       wss = new WebSocketServer({ server: http, maxPayload: maxPacketBytes });
       wss.on('connection', (ws, req) => {
         const socket = req.socket;
@@ -395,7 +455,6 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
         stream.on('error', () => stream.destroy());
         packetLoop(aedes.handle(stream, req));
       });
-      wsPort = await listen(http, options.ws.port, options.ws.host ?? options.host);
       const server = wss;
       closers.push(async () => {
         for (const client of server.clients) client.terminate();
@@ -410,6 +469,8 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
           fleetpulse_broker_open_connections: sockets.size,
           fleetpulse_broker_bus_queue_length: busQueue.length,
           fleetpulse_broker_bus_waiting_publishers: backpressure?.waiting ?? 0,
+          ...(writeGuard ? { fleetpulse_broker_store_writable: writeGuard.writable ? 1 : 0 } : {}),
+          ...(freeSpace?.freeBytes !== undefined ? { fleetpulse_broker_store_free_bytes: freeSpace.freeBytes } : {}),
         }),
       );
       metricsPort = started.port;
@@ -426,6 +487,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     stopWatching = devices.watch(
       () => {
         log.info('device store changed', { devices: devices.size });
+        access?.reportSharedClientIds();
         reloadDevices();
       },
       options.auth.watchIntervalMs ?? 500,
@@ -467,6 +529,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       offlineDropped: metrics.offlineDropped,
       busParkedBatches: backpressure?.parkedBatches ?? 0,
       busQueueLength: busQueue.length,
+      refusals: Object.fromEntries(metrics.refusals),
     };
   }
 
@@ -503,6 +566,8 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     close() {
       closing ??= (async () => {
         stopWatching();
+        writeGuard?.stop();
+        freeSpace?.stop();
         if (sysTimer) clearInterval(sysTimer);
         await new Promise<void>((resolve) => aedes.close(() => resolve()));
         for (const socket of sockets) socket.destroy();

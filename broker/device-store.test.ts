@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FileDeviceStore } from './device-store.ts';
+import { FileDeviceStore, scryptHash, type PasswordHasher, type ScryptParams } from './device-store.ts';
 
 describe('FileDeviceStore', () => {
   const dirs: string[] = [];
@@ -25,10 +25,30 @@ describe('FileDeviceStore', () => {
     expect(text).not.toContain(password);
     expect(JSON.parse(text).devices[0].scrypt.N).toBe(16384);
     expect(statSync(path).mode & 0o777).toBe(0o600);
-    expect(await store.verify('car-1', Buffer.from(password))).toMatchObject({ username: 'car-1' });
-    expect(await store.verify('car-1', Buffer.from(password))).toMatchObject({ username: 'car-1' }); // cached path
-    expect(await store.verify('car-1', Buffer.from(`${password}x`))).toBeUndefined();
-    expect(await store.verify('car-2', Buffer.from(password))).toBeUndefined();
+    expect(await store.verify('car-1', Buffer.from(password))).toMatchObject({ ok: true, identity: { username: 'car-1' } });
+    expect(await store.verify('car-1', Buffer.from(password))).toMatchObject({ ok: true, identity: { username: 'car-1' } }); // cached path
+    expect(await store.verify('car-1', Buffer.from(`${password}x`))).toEqual({ ok: false, reason: 'bad_password' });
+    expect(await store.verify('car-2', Buffer.from(password))).toEqual({ ok: false, reason: 'unknown_user' });
+  });
+
+  it('runs the same scrypt for an unknown user as for a wrong password, so the time tells nothing', async () => {
+    const path = fresh();
+    const { password } = await new FileDeviceStore(path).add({ username: 'car-1', role: 'vehicle' });
+    const calls: ScryptParams[] = [];
+    const countingHasher: PasswordHasher = (secret, salt, params) => {
+      calls.push(params);
+      return scryptHash(secret, salt, params);
+    };
+    const store = new FileDeviceStore(path, { hasher: countingHasher });
+    expect(await store.verify('nobody', Buffer.from('guess'))).toEqual({ ok: false, reason: 'unknown_user' });
+    expect(await store.verify('car-1', Buffer.from('guess'))).toEqual({ ok: false, reason: 'bad_password' });
+    expect(calls).toEqual([JSON.parse(readFileSync(path, 'utf8')).devices[0].scrypt, JSON.parse(readFileSync(path, 'utf8')).devices[0].scrypt]);
+    // A remembered success costs no scrypt; only a verified password is remembered.
+    expect(store.verifyRemembered('car-1', Buffer.from(password))).toBeUndefined();
+    expect((await store.verify('car-1', Buffer.from(password))).ok).toBe(true);
+    expect(store.verifyRemembered('car-1', Buffer.from(password))).toMatchObject({ username: 'car-1' });
+    expect(store.verifyRemembered('car-1', Buffer.from('guess'))).toBeUndefined();
+    expect(calls).toHaveLength(3);
   });
 
   it('refuses duplicates and bad names', async () => {
@@ -42,16 +62,18 @@ describe('FileDeviceStore', () => {
     const path = fresh();
     const store = new FileDeviceStore(path);
     const first = await store.add({ username: 'car-1', role: 'vehicle' });
-    expect(await store.verify('car-1', Buffer.from(first.password))).toBeDefined();
+    expect((await store.verify('car-1', Buffer.from(first.password))).ok).toBe(true);
     const second = await store.rotate('car-1');
     expect(second.identity.generation).toBe(2);
-    expect(await store.verify('car-1', Buffer.from(first.password))).toBeUndefined();
-    expect(await store.verify('car-1', Buffer.from(second.password))).toBeDefined();
+    expect((await store.verify('car-1', Buffer.from(first.password))).ok).toBe(false);
+    expect(store.verifyRemembered('car-1', Buffer.from(first.password))).toBeUndefined();
+    expect((await store.verify('car-1', Buffer.from(second.password))).ok).toBe(true);
 
     // Another process (here: another instance) revokes; this one notices on reload.
     await new FileDeviceStore(path).revoke('car-1');
     expect(store.reload()).toBe(true);
-    expect(await store.verify('car-1', Buffer.from(second.password))).toBeUndefined();
+    expect(await store.verify('car-1', Buffer.from(second.password))).toEqual({ ok: false, reason: 'unknown_user' });
+    expect(store.verifyRemembered('car-1', Buffer.from(second.password))).toBeUndefined();
     expect(store.list()).toEqual([]);
     await expect(store.revoke('car-1')).rejects.toThrow(/no device/);
   });

@@ -9,6 +9,8 @@
  * - `verify` runs scrypt on libuv's thread pool; a success is remembered in memory (bounded, keyed by
  *   identity and credential generation) so that a reconnect storm does not repeat scrypt for every
  *   vehicle. Any change of the record (rotate, revoke) invalidates what was remembered.
+ * - `verify` costs the same scrypt for a name that does not exist as for a wrong password (a dummy
+ *   hash with the parameters `add` uses), so the time of a refusal does not tell which names exist.
  */
 import { createHash, randomBytes, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, unwatchFile, watchFile, writeFileSync, fsyncSync } from 'node:fs';
@@ -16,6 +18,7 @@ import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import { UsageError } from '../common/errors.ts';
 import { isValidVehicleId } from '../contracts/topics.ts';
+import { collidingNames } from './client-id-binding.ts';
 
 export const DEVICE_ROLES = ['vehicle', 'ingest', 'logship', 'viewer', 'operator'] as const;
 export type DeviceRole = (typeof DEVICE_ROLES)[number];
@@ -35,9 +38,27 @@ export interface DeviceInfo extends DeviceIdentity {
   rotatedAt?: string;
 }
 
+export interface ScryptParams {
+  N: number;
+  r: number;
+  p: number;
+  keylen: number;
+}
+
 /** scrypt cost. N = 2^14 (16 MiB, ~25 ms here): passwords are 192-bit random, not chosen by people,
  * so the hash guards against a leaked file without needing a cost that would slow down reconnects. */
-const SCRYPT = { N: 16_384, r: 8, p: 1, keylen: 32 } as const;
+const SCRYPT: Readonly<ScryptParams> = { N: 16_384, r: 8, p: 1, keylen: 32 };
+
+/** Hashes a password; injectable so that tests can count the work done. */
+export type PasswordHasher = (password: Buffer | string, salt: Buffer, params: ScryptParams) => Promise<Buffer>;
+
+export const scryptHash: PasswordHasher = (password, salt, params) => {
+  const options: ScryptOptions = { N: params.N, r: params.r, p: params.p, maxmem: 256 * params.N * params.r + 1024 * 1024 };
+  return new Promise((resolve, reject) => scryptCb(password, salt, params.keylen, options, (error, key) => (error ? reject(error) : resolve(key))));
+};
+
+/** The outcome of a password check; a refusal says why (for counters and logs, never for the client). */
+export type VerifyResult = { ok: true; identity: DeviceIdentity } | { ok: false; reason: 'unknown_user' | 'bad_password' };
 
 const recordSchema = z.object({
   username: z.string(),
@@ -63,11 +84,6 @@ export function generatePassword(): string {
   return randomBytes(24).toString('base64url');
 }
 
-function scrypt(password: Buffer | string, salt: Buffer, params: DeviceRecord['scrypt']): Promise<Buffer> {
-  const options: ScryptOptions = { N: params.N, r: params.r, p: params.p, maxmem: 256 * params.N * params.r + 1024 * 1024 };
-  return new Promise((resolve, reject) => scryptCb(password, salt, params.keylen, options, (error, key) => (error ? reject(error) : resolve(key))));
-}
-
 function toIdentity(record: DeviceRecord): DeviceIdentity {
   return { username: record.username, role: record.role, generation: record.generation, ...(record.vehicleId ? { vehicleId: record.vehicleId } : {}) };
 }
@@ -84,9 +100,30 @@ export class FileDeviceStore {
   private records = new Map<string, DeviceRecord>();
   private loadedMtimeMs = -1;
   private readonly verified = new Map<string, { generation: number; digest: Buffer }>();
+  private readonly hasher: PasswordHasher;
+  private hashMsAverage = 0;
 
-  constructor(readonly path: string) {
+  constructor(
+    readonly path: string,
+    options: { hasher?: PasswordHasher } = {},
+  ) {
+    this.hasher = options.hasher ?? scryptHash;
     this.reload();
+  }
+
+  /** Typical time of one password hash here (moving average), for refusals that skip the hash but must not look faster. */
+  get typicalHashMs(): number {
+    return this.hashMsAverage;
+  }
+
+  private async hash(password: Buffer | string, salt: Buffer, params: ScryptParams): Promise<Buffer> {
+    const started = performance.now();
+    try {
+      return await this.hasher(password, salt, params);
+    } finally {
+      const ms = performance.now() - started;
+      this.hashMsAverage = this.hashMsAverage === 0 ? ms : this.hashMsAverage * 0.9 + ms * 0.1;
+    }
   }
 
   /** Re-reads the file if it changed; a missing file is an empty store. Returns true when it changed. */
@@ -135,6 +172,15 @@ export class FileDeviceStore {
     return this.records.size;
   }
 
+  has(username: string): boolean {
+    return this.records.has(username);
+  }
+
+  /** When the identity was created (ISO time), or undefined if it does not exist. */
+  createdAt(username: string): string | undefined {
+    return this.records.get(username)?.createdAt;
+  }
+
   /** Adds an identity with a fresh password, returned once. Throws UsageError if it exists. */
   async add(device: NewDevice): Promise<{ identity: DeviceIdentity; password: string }> {
     const [result] = await this.addMany([device]);
@@ -153,7 +199,7 @@ export class FileDeviceStore {
       devices.map(async (d) => {
         const password = d.password ?? generatePassword();
         const salt = randomBytes(16);
-        const hash = await scrypt(password, salt, SCRYPT);
+        const hash = await this.hash(password, salt, SCRYPT);
         return { d, password, salt, hash };
       }),
     );
@@ -162,6 +208,7 @@ export class FileDeviceStore {
       return prepared.map(({ d, password, salt, hash }) => {
         const existing = records.get(d.username);
         if (existing && !options.replace) throw new UsageError(`device '${d.username}' already exists (use rotate for a new password)`);
+        if (!existing) refuseSharedClientIds(d.username, records);
         const record: DeviceRecord = {
           username: d.username,
           role: d.role,
@@ -197,21 +244,35 @@ export class FileDeviceStore {
     });
   }
 
-  /** Checks a password; `undefined` for an unknown identity or a wrong password. */
-  async verify(username: string, password: Buffer): Promise<DeviceIdentity | undefined> {
+  /** Checks a password with scrypt (unless this password was verified before). */
+  async verify(username: string, password: Buffer): Promise<VerifyResult> {
     const record = this.records.get(username);
-    if (!record) return undefined;
-    const digest = createHash('sha256').update(record.salt).update(password).digest();
-    const cached = this.verified.get(username);
-    if (cached && cached.generation === record.generation && timingSafeEqual(cached.digest, digest)) return toIdentity(record);
+    if (!record) {
+      // The same work as for a wrong password: a refusal must not be faster for a name that does not exist.
+      await this.hash(password, randomBytes(16), SCRYPT);
+      return { ok: false, reason: 'unknown_user' };
+    }
+    const remembered = this.verifyRemembered(username, password);
+    if (remembered) return { ok: true, identity: remembered };
     const expected = Buffer.from(record.hash, 'base64');
-    const actual = await scrypt(password, Buffer.from(record.salt, 'base64'), record.scrypt);
-    if (actual.length !== expected.length || !timingSafeEqual(actual, expected)) return undefined;
+    const actual = await this.hash(password, Buffer.from(record.salt, 'base64'), record.scrypt);
+    if (actual.length !== expected.length || !timingSafeEqual(actual, expected)) return { ok: false, reason: 'bad_password' };
     // The record may have been rotated while scrypt ran.
-    if (this.records.get(username) !== record) return undefined;
+    if (this.records.get(username) !== record) return { ok: false, reason: 'bad_password' };
     if (this.verified.size >= VERIFIED_CACHE_MAX) this.verified.delete(this.verified.keys().next().value!);
-    this.verified.set(username, { generation: record.generation, digest });
-    return toIdentity(record);
+    this.verified.set(username, { generation: record.generation, digest: rememberedDigest(record, password) });
+    return { ok: true, identity: toIdentity(record) };
+  }
+
+  /**
+   * Checks a password only against the passwords verified before (no scrypt): the identity if this
+   * password of its current generation checked out earlier, otherwise `undefined`.
+   */
+  verifyRemembered(username: string, password: Buffer): DeviceIdentity | undefined {
+    const record = this.records.get(username);
+    const cached = this.verified.get(username);
+    if (!record || !cached || cached.generation !== record.generation) return undefined;
+    return timingSafeEqual(cached.digest, rememberedDigest(record, password)) ? toIdentity(record) : undefined;
   }
 
   /**
@@ -255,6 +316,20 @@ export class FileDeviceStore {
       release();
     }
   }
+}
+
+/** A new name must not match a client id of an existing identity (client-id-binding.ts). */
+function refuseSharedClientIds(username: string, records: ReadonlyMap<string, DeviceRecord>): void {
+  const clash = collidingNames(username).find(({ name }) => records.has(name));
+  if (clash) {
+    throw new UsageError(
+      `device name '${username}' would share client id '${clash.clientId}' with device '${clash.name}', and each would evict the other's session: choose another name`,
+    );
+  }
+}
+
+function rememberedDigest(record: DeviceRecord, password: Buffer): Buffer {
+  return createHash('sha256').update(record.salt).update(password).digest();
 }
 
 /** An exclusive lock file; one left behind by a crashed writer is taken over after 10 s. */

@@ -1,10 +1,11 @@
 /**
  * Bounds the broker's message bus backlog by pausing the reading of publishers' sockets.
  *
- * Aedes acknowledges a QoS 1 PUBLISH before the message is routed, and it parses everything a socket
- * has buffered in one go, so a busy broker with many publishers can park an unbounded number of
- * messages in the bus queue (mqemitter's `_messageQueue`) while publishers keep sending. Each client
- * asks for its next batch of packets through `client._nextBatch` once the previous batch has been
+ * Aedes acknowledges a QoS 1 PUBLISH before the message is routed (once it is stored,
+ * acknowledge-after-store.ts), and it parses everything a socket has buffered in one go, so a busy
+ * broker with many publishers can park an unbounded number of messages in the bus queue
+ * (mqemitter's `_messageQueue`) while publishers keep sending. Each client asks for its next batch
+ * of packets through `client._nextBatch` once the previous batch has been
  * handled; while the bus queue is above `highWatermark`, those requests are parked here instead, so
  * the client's socket is not read, TCP flow control pushes back on the publisher, and the backlog
  * stops growing. Once the bus has drained to `lowWatermark`, parked requests resume in arrival order.

@@ -9,7 +9,9 @@ export type ErrorCode =
   | 'FP_USAGE'
   | 'FP_DEPENDENCY_MISSING'
   | 'FP_PROCESS_FAILED'
-  | 'FP_TIMEOUT';
+  | 'FP_TIMEOUT'
+  | 'FP_PORT_IN_USE'
+  | 'FP_PORT_DENIED';
 
 export class FleetpulseError extends Error {
   readonly code: ErrorCode;
@@ -44,6 +46,25 @@ export class UsageError extends FleetpulseError {
   constructor(message: string) {
     super('FP_USAGE', message);
     this.name = 'UsageError';
+  }
+}
+
+/**
+ * A service could not listen on its address: taken by another process (`FP_PORT_IN_USE`) or not
+ * allowed (`FP_PORT_DENIED`, e.g. a port below 1024 without privileges). The message is one line
+ * and names the option that chose the port, so the CLI prints it as it is, without a stack trace.
+ */
+export class PortUnavailableError extends FleetpulseError {
+  /** The command-line option that chose the port, e.g. `--metrics-port`. */
+  readonly option: string;
+  readonly address: string;
+
+  constructor(option: string, address: string, reason: 'in-use' | 'denied', options?: { cause?: unknown }) {
+    const why = reason === 'in-use' ? 'is already in use' : 'may not be bound by this user (ports below 1024 need privileges)';
+    super(reason === 'in-use' ? 'FP_PORT_IN_USE' : 'FP_PORT_DENIED', `${option}: ${address} ${why}; choose another port with ${option} N (0 = any free port)`, options);
+    this.name = 'PortUnavailableError';
+    this.option = option;
+    this.address = address;
   }
 }
 

@@ -1,4 +1,5 @@
 import { createServer } from 'node:net';
+import { PortUnavailableError } from './errors.ts';
 
 /**
  * Asks the kernel for a free TCP port. There is a short window in which another process could
@@ -24,4 +25,41 @@ export function isPortOpen(port: number, host = '127.0.0.1'): Promise<boolean> {
     server.once('error', () => resolve(true));
     server.listen(port, host, () => server.close(() => resolve(false)));
   });
+}
+
+/** host:port as people write it (IPv6 in brackets). */
+export function formatAddress(host: string, port: number): string {
+  return `${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
+/**
+ * Runs a listen call and turns "address in use" / "permission denied" into a one-line
+ * PortUnavailableError naming `option` (the flag that chose the port); any other error passes
+ * through unchanged. Every service's listen goes through this, so a taken port reads the same
+ * everywhere instead of as an unexpected error with a stack trace.
+ */
+export async function listenNamingOption<T>(option: string, host: string, port: number, listen: () => Promise<T>): Promise<T> {
+  try {
+    return await listen();
+  } catch (error) {
+    throw portError(error, option, host, port) ?? error;
+  }
+}
+
+/** The PortUnavailableError for a listen failure, or undefined when it is not about the port. */
+export function portError(error: unknown, option: string, host: string, port: number): PortUnavailableError | undefined {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'EADDRINUSE') return new PortUnavailableError(option, formatAddress(host, port), 'in-use', { cause: error });
+  if (code === 'EACCES') return new PortUnavailableError(option, formatAddress(host, port), 'denied', { cause: error });
+  return undefined;
+}
+
+/** Throws a PortUnavailableError naming `option` when host:port cannot be bound (checked before a child process is handed the port). */
+export async function assertPortFree(host: string, port: number, option: string): Promise<void> {
+  const probe = createServer();
+  await listenNamingOption(option, host, port, () => new Promise<void>((resolve, reject) => {
+    probe.once('error', reject);
+    probe.listen({ host, port, exclusive: true }, () => resolve());
+  }));
+  await new Promise((r) => probe.close(r));
 }

@@ -95,6 +95,35 @@ describe('compact telemetry format 1', () => {
     expect(decodeTelemetry(other, 'car-2')).toMatchObject({ ok: false, reason: 'topic_mismatch' });
   });
 
+  it('decodes format-1 payloads written before the send time existed, and writes them byte for byte as before', () => {
+    const batch = batchOf([{ t: T0, RPM: 812.5, SPEED: 37 }, { t: T0 + 200, RPM: 815, SPEED: 38, COOLANT_TEMP: 88 }], 42);
+    // Encoded by the codec of commit e947b7f (no send time).
+    const plain = Buffer.from('fc0100056361722d312a02808e8885ab3390030380e43214814a0202028002', 'hex');
+    const deflated = Buffer.from('fc0101634d4e2cd235d4626ae8eb685d6d3c8199b9e1899148a317131353031300', 'hex');
+    for (const old of [plain, deflated]) {
+      const result = decodeTelemetry(old, 'car-1');
+      expect(result).toEqual({ ok: true, batch });
+    }
+    expect(encodeCompactTelemetry(batch, { compression: 'none' })).toEqual(plain);
+    expect(encodeCompactTelemetry(batch, { compression: 'deflate' })).toEqual(deflated);
+  });
+
+  it('carries the optional send time behind flag bit 1, compressed or not, equal to the JSON form', () => {
+    const samples = simulatorSamples(5, 10);
+    for (const sentAt of [T0 + 60_000, 0, 4_102_444_800_000]) {
+      const batch = { ...batchOf(samples), sentAt };
+      for (const compression of ['none', 'deflate'] as const) {
+        const compact = encodeCompactTelemetry(batch, { compression });
+        expect(compact[2]! & 0x02).toBe(0x02);
+        const result = decodeTelemetry(compact, 'car-1');
+        expect(result.ok && result.batch).toEqual(viaJson(batch));
+        expect(result.ok && result.batch.sentAt).toBe(sentAt);
+      }
+    }
+    // A truncated send time is named.
+    expect(decodeTelemetry(Buffer.from([COMPACT_MARKER, 1, 0x02, 0x80]), 'car-1')).toMatchObject({ ok: false, reason: 'malformed_compact', detail: expect.stringMatching(/send time/) });
+  });
+
   it('refuses a signal it has no code for instead of dropping it', () => {
     expect(() => encodeCompactTelemetry(batchOf([{ t: T0, TURBO: 1 } as unknown as Sample]))).toThrow(/TURBO/);
   });
@@ -105,6 +134,7 @@ describe('compact telemetry format 1', () => {
       [Buffer.from([COMPACT_MARKER]), /truncated.*version/],
       [Buffer.from([COMPACT_MARKER, 9, 0]), /version 9/],
       [Buffer.from([COMPACT_MARKER, 1, 0x80]), /flags/],
+      [Buffer.from([COMPACT_MARKER, 1, 0x04]), /flags/],
       [Buffer.from([COMPACT_MARKER, 1, 1, 1, 2, 3]), /deflate/],
       [Buffer.concat([good, Buffer.from([0])]), /trailing/],
       [good.subarray(0, good.length - 1), /truncated/],

@@ -5,7 +5,9 @@
  *   byte 0      0xFC — the marker. It can never start JSON text (0xFC is not even valid UTF-8),
  *               so ingest tells the two forms apart by the first byte (MQTT 3.1.1 has no content type).
  *   byte 1      format version (1)
- *   byte 2      flags: bit 0 = the body is raw-deflated (RFC 1951, node:zlib); other bits must be 0
+ *   byte 2      flags: bit 0 = the body is raw-deflated (RFC 1951, node:zlib);
+ *                      bit 1 = a send time follows; other bits must be 0
+ *   [uvarint sentAt, Unix ms — only with flag bit 1; outside the deflated body]
  *   body        uvarint vehicle byte length, vehicle (UTF-8)
  *               uvarint seq
  *               uvarint n (samples)
@@ -25,6 +27,12 @@
  * decimals), else float32 when every value is exactly a float32, else float64. So a decoded batch
  * equals the JSON form value for value, whatever the source (a replayed CSV lands in float64).
  *
+ * The send time (`sentAt`, telemetry.ts) came later within format 1, behind flag bit 1: a payload
+ * without it is byte for byte what the codec wrote before, and decodes as before. It sits before the
+ * body, uncompressed, because it is stamped per publish (a resend gets a new one) and is small. A
+ * decoder older than the flag refuses a payload with it (`unknown flags 0x2`): nothing in format 1
+ * lets an old decoder skip unknown content, so ingest must be upgraded before the agents.
+ *
  * Decoding never throws: a malformed payload is a value with a reason. The decoder checks structure
  * only; the caller validates the result with the same zod schema as the JSON form.
  */
@@ -35,6 +43,7 @@ import type { TelemetryBatch } from './telemetry.ts';
 export const COMPACT_MARKER = 0xfc;
 export const COMPACT_FORMAT_VERSION = 1;
 const FLAG_DEFLATE = 0x01;
+const FLAG_SENT_AT = 0x02;
 
 /**
  * Signal codes of format 1: a code is the index here. Append-only within a format version; the
@@ -291,7 +300,15 @@ export function encodeCompactTelemetry(batch: TelemetryBatch, options: CompactEn
       flags |= FLAG_DEFLATE;
     }
   }
-  return Buffer.concat([Buffer.from([COMPACT_MARKER, COMPACT_FORMAT_VERSION, flags]), out]);
+  let sentAt: Buffer = Buffer.alloc(0);
+  if (batch.sentAt !== undefined) {
+    if (!Number.isSafeInteger(batch.sentAt) || batch.sentAt < 0) throw new TypeError('sentAt must be a non-negative integer');
+    const stamp = new Writer();
+    stamp.uvarint(batch.sentAt);
+    sentAt = stamp.done();
+    flags |= FLAG_SENT_AT;
+  }
+  return Buffer.concat([Buffer.from([COMPACT_MARKER, COMPACT_FORMAT_VERSION, flags]), sentAt, out]);
 }
 
 /**
@@ -314,8 +331,9 @@ function decode(payload: Buffer): TelemetryBatch {
   const version = head.byte('version');
   if (version !== COMPACT_FORMAT_VERSION) throw new Malformed(`unknown compact format version ${version}`);
   const flags = head.byte('flags');
-  if ((flags & ~FLAG_DEFLATE) !== 0) throw new Malformed(`unknown flags 0x${flags.toString(16)}`);
-  let body = payload.subarray(3);
+  if ((flags & ~(FLAG_DEFLATE | FLAG_SENT_AT)) !== 0) throw new Malformed(`unknown flags 0x${flags.toString(16)}`);
+  const sentAt = flags & FLAG_SENT_AT ? head.uvarint('send time') : undefined;
+  let body = payload.subarray(head.pos);
   if (flags & FLAG_DEFLATE) {
     try {
       body = inflateRawSync(body, { maxOutputLength: MAX_COMPACT_BODY_BYTES });
@@ -376,5 +394,5 @@ function decode(payload: Buffer): TelemetryBatch {
     }
   }
   if (r.remaining !== 0) throw new Malformed(`${r.remaining} trailing bytes`);
-  return { v: 1, vehicle, seq, samples } as TelemetryBatch;
+  return { v: 1, vehicle, seq, ...(sentAt !== undefined ? { sentAt } : {}), samples } as TelemetryBatch;
 }

@@ -35,6 +35,9 @@ describe('telemetry wire format v1', () => {
     ['extra top-level key', { ...batch, extra: true }, 'schema', /extra|Unrecognized/],
     ['bad vehicle id', { ...batch, vehicle: 'a/b' }, 'schema', /^vehicle:/],
     ['other vehicle', { ...batch, vehicle: 'car-2' }, 'topic_mismatch', /car-2/],
+    ['negative send time', { ...batch, sentAt: -1 }, 'schema', /^sentAt:/],
+    ['fractional send time', { ...batch, sentAt: T0 + 0.5 }, 'schema', /^sentAt:/],
+    ['send time as a string', { ...batch, sentAt: '2026-12-01T00:00:00Z' }, 'schema', /^sentAt:/],
   ];
   for (const [name, value, reason, detail] of cases) {
     it(`rejects ${name} as ${reason}`, () => {
@@ -46,6 +49,16 @@ describe('telemetry wire format v1', () => {
       }
     });
   }
+
+  it('carries the optional send time (the agent clock at publish) and decodes batches without it as before', () => {
+    const sent = { ...batch, sentAt: T0 + 1000 };
+    expect(decodeTelemetry(encodeTelemetry(sent), 'car-1')).toEqual({ ok: true, batch: sent });
+    const old = decodeTelemetry(payload({ v: 1, vehicle: 'car-1', seq: 3, samples: batch.samples }), 'car-1');
+    expect(old).toEqual({ ok: true, batch });
+    expect(old.ok && 'sentAt' in old.batch).toBe(false);
+    // A clock years off is the skew ingest wants to see, not a schema error.
+    expect(decodeTelemetry(encodeTelemetry({ ...batch, sentAt: 0 }), 'car-1')).toMatchObject({ ok: true, batch: { sentAt: 0 } });
+  });
 
   it('rejects oversized payloads before parsing them', () => {
     const result = decodeTelemetry(Buffer.alloc(MAX_TELEMETRY_PAYLOAD_BYTES + 1, 0x20), 'car-1');

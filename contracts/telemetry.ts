@@ -1,10 +1,16 @@
 /**
  * Telemetry batch, wire version 1 (agent → ingest on `fleet/{shard}/{vehicle}/telemetry`).
  *
- *   { "v": 1, "vehicle": "car-7", "seq": 42,
+ *   { "v": 1, "vehicle": "car-7", "seq": 42, "sentAt": 1763900002150,
  *     "samples": [ { "t": 1763900000123, "RPM": 812, "SPEED": 0, "COOLANT_TEMP": 88 }, … ] }
  *
  * - `seq` counts batches per vehicle, so ingest can see gaps and redeliveries.
+ * - `sentAt` (optional, Unix ms): the agent's clock when it handed this very publish to MQTT (a resend
+ *   is stamped again), so ingest can compare it with its own clock and measure the vehicle's clock
+ *   skew. Any non-negative integer is valid: a clock years off is a finding for ingest, not a schema
+ *   error. Absent in batches of older agents, which decode as before. An ingest older than the field
+ *   dead-letters batches that carry it (`schema`, unrecognised key; in the compact form
+ *   `malformed_compact`, unknown flag): upgrade ingest first, or run agents with `--no-send-time`.
  * - `t` is the event time in Unix milliseconds; within a batch it strictly increases, because
  *   ingest stores each sample under the key (vehicle, t) and two samples with one `t` would
  *   silently merge. That key is also what makes a redelivered batch overwrite, not duplicate.
@@ -33,6 +39,8 @@ export interface TelemetryBatch {
   v: 1;
   vehicle: string;
   seq: number;
+  /** The agent's clock at publish, Unix ms (optional; see the module comment). */
+  sentAt?: number;
   samples: Sample[];
 }
 
@@ -59,6 +67,7 @@ export const telemetryBatchSchema = z
     v: z.literal(TELEMETRY_WIRE_VERSION),
     vehicle: z.string().regex(VEHICLE_ID_PATTERN, 'must be a valid vehicle id'),
     seq: z.int().min(0),
+    sentAt: z.int().min(0).optional(),
     samples: z.array(sampleSchema).min(1).max(MAX_SAMPLES_PER_BATCH),
   })
   .superRefine((batch, ctx) => {

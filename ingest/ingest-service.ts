@@ -11,23 +11,30 @@
  * Delivery: a message is acknowledged (PUBACK) only after its record is in the spool (see
  * DiskSpool for what survives what). Appending is a synchronous write(2) of a few hundred bytes,
  * so mqtt.js, which handles one packet at a time, is not serialised on InfluxDB round trips;
- * InfluxDB is fed from the spool asynchronously. When the spool is full the acknowledgement
- * waits, mqtt.js stops reading, and the broker holds further messages.
+ * InfluxDB is fed from the spool asynchronously. When the spool is full, or its disk is (a write
+ * fails), the acknowledgement waits and the append is retried until it succeeds: mqtt.js stops
+ * reading, the broker holds further messages, and the session is kept alive meanwhile
+ * (held-ack-keepalive.ts). `/healthz` says why. A dead letter that cannot be spooled then is kept
+ * in memory (bounded, counted) and spooled when the spool appends again.
  *
  * Restart: every retained spool record is written to InfluxDB again (idempotent keys) and
  * telemetry records are replayed into the windows, so windows open at a crash are rebuilt and
  * windows already emitted are not emitted again (feature records and each record's
  * `closedUpTo` header say how far every vehicle got). Messages not acknowledged are redelivered
- * by the broker's persistent session.
+ * by the broker's persistent session. API-log windows open at a clean stop are written as they
+ * are (provisional points) and saved beside the spool; the next start resumes them, and when they
+ * close their points overwrite the provisional ones (same key).
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import mqtt, { type MqttClient } from 'mqtt';
+import type { MqttClient } from 'mqtt';
 import { decodeTelemetry, type DeadLetterReason, type Sample } from '../contracts/telemetry.ts';
 import { isApiLogsTopic, parseVehicleTopic, topics } from '../contracts/topics.ts';
+import { sleep } from '../common/backoff.ts';
 import { errorMessage } from '../common/errors.ts';
 import { type Logger, silentLogger } from '../common/logger.ts';
+import { type ConnectionCounters, MqttConnection } from '../common/mqtt-connection.ts';
 import { computeFeatures, FEATURE_NAMES, FEATURE_SET_ID, FEATURE_VERSION, type FeatureVector } from '../models/features.ts';
 import { startIngestHttpServer, type Health, type RunningHttpServer } from './http/ingest-http-server.ts';
 import { MetricsText } from './http/metrics.ts';
@@ -35,9 +42,16 @@ import { deadLetterLine, featureLine, parseFeatureLines, parseTelemetryLines, te
 import { SequenceTracker } from './sequence-tracker.ts';
 import { DiskSpool, type FsyncPolicy, type SpoolRecordType, type SpoolStats } from './spool/disk-spool.ts';
 import { SpoolForwarder, type SpoolForwarderStats } from './spool/spool-forwarder.ts';
+import { spoolHealth } from './spool/spool-health.ts';
+import { UnstoredDeadLetters } from './spool/unstored-dead-letters.ts';
+import { keepSessionWhileHeld } from './held-ack-keepalive.ts';
 import { VehicleWindows, type ClosedWindow, type WindowStats } from './windows/vehicle-windows.ts';
+import { ReadingClock } from './windows/reading-clock.ts';
+import { describeClockSkew, outsideClockBounds, splitByClock } from './windows/clock-sanity.ts';
+import { DEFAULT_CLOCK_SANITY, type ClockSanityOptions } from './windows/clock-options.ts';
 import { ArchiveSink, type ArchiveSinkOptions, type ArchiveStats } from './archive/archive-sink.ts';
 import type { ApiLogProcessor } from './apilogs/api-log-processor.ts';
+import { ApiLogStateFile } from './apilogs/api-log-state-file.ts';
 import type { IngestEvent, IngestEventListener } from './ingest-events.ts';
 
 export interface IngestOptions {
@@ -47,6 +61,12 @@ export interface IngestOptions {
   password?: string;
   /** MQTT keep-alive, seconds. Default 30. */
   keepaliveS?: number;
+  /**
+   * Reconnect delay ceilings, ms (exponential backoff with full jitter). Default 500 … 5,000: a few
+   * server-side clients, not a fleet, so a short ceiling; mqtt.js retried every 1 s.
+   */
+  reconnectMinMs?: number;
+  reconnectMaxMs?: number;
   influxUrl: string;
   influxDatabase: string;
   clientId: string;
@@ -64,6 +84,8 @@ export interface IngestOptions {
   spoolSegmentBytes?: number;
   spoolFsync?: FsyncPolicy;
   spoolFsyncIntervalMs?: number;
+  /** Free space on the spool's file system below which `/healthz` says `degraded` (default 512 MiB). */
+  spoolLowDiskBytes?: number;
   /** Bytes per InfluxDB write (default 1 MiB). */
   writeBatchBytes?: number;
   /** Approximate points per InfluxDB write; used when writeBatchBytes is not given. */
@@ -85,9 +107,12 @@ export interface IngestOptions {
   logger?: Logger;
   /** API-log analytics (ingest/apilogs/); when given, `apilogs/#` is consumed too. */
   apiLogs?: ApiLogProcessor;
+  /** Clock bounds of event times and forward-jump confirmation (default DEFAULT_CLOCK_SANITY). */
+  clock?: ClockSanityOptions;
 }
 
-export type IngestDeadLetterReason = DeadLetterReason | 'internal_error';
+/** `clock_skew`: event times not plausible for when they arrived (windows/clock-sanity.ts). */
+export type IngestDeadLetterReason = DeadLetterReason | 'internal_error' | 'clock_skew';
 
 /** A closed window with its features, as handed to listeners (the anomaly model, later). */
 export interface FeatureWindow {
@@ -132,6 +157,12 @@ export interface IngestStats {
   samplesAccepted: number;
   deadLetters: number;
   deadLettersByReason: Partial<Record<IngestDeadLetterReason, number>>;
+  /** Samples refused for their event time (in `clock_skew` dead letters). */
+  clockSkewedSamples: number;
+  /** Dead letters waiting in memory for the spool to append again. */
+  deadLettersUnstored: number;
+  /** Dead letters never stored: dropped at the in-memory bound or left at a stop. */
+  deadLettersLost: number;
   duplicateBatches: number;
   sequenceGaps: number;
   featureWindows: number;
@@ -143,11 +174,14 @@ export interface IngestStats {
   archive?: ArchiveStats;
   windows: WindowStats;
   mqttConnected: boolean;
+  /** Broker connection counters (refused CONNACKs are `refusals`). */
+  connection: ConnectionCounters;
 }
 
 export class IngestService {
   private readonly log: Logger;
   private readonly spool: DiskSpool;
+  private readonly spoolLimits: { maxBytes: number; lowDiskBytes: number };
   private readonly forwarder: SpoolForwarder;
   private readonly windows: VehicleWindows<Sample>;
   private readonly sequences = new SequenceTracker(1_000_000);
@@ -156,14 +190,23 @@ export class IngestService {
   private eventListenerFailures = 0;
   private readonly metricsSources: Array<(m: MetricsText) => void> = [];
   private readonly archive: ArchiveSink | undefined;
-  private client: MqttClient | undefined;
+  private connection: MqttConnection | undefined;
+  /** API-log windows open at a clean stop, for the next start (in the spool directory). */
+  private readonly apiLogState: ApiLogStateFile | undefined;
   private http: RunningHttpServer | undefined;
   private timers: NodeJS.Timeout[] = [];
   private tail: Promise<void> | undefined;
-  private counters = { messagesIn: 0, batchesAccepted: 0, samplesAccepted: 0, deadLetters: 0, duplicateBatches: 0, sequenceGaps: 0, featureWindows: 0, replayedRecords: 0, windowsRedelivered: 0 };
+  private counters = { messagesIn: 0, batchesAccepted: 0, samplesAccepted: 0, deadLetters: 0, clockSkewedSamples: 0, duplicateBatches: 0, sequenceGaps: 0, featureWindows: 0, replayedRecords: 0, windowsRedelivered: 0 };
+  private readonly clock: ClockSanityOptions;
   /** Spool segments holding feature records of windows a listener is not done with: segment → windows. */
   private readonly windowHolds = new Map<number, number>();
   private readonly deadLettersByReason: Partial<Record<IngestDeadLetterReason, number>> = {};
+  private readonly unstoredDeadLetters = new UnstoredDeadLetters(10_000);
+  /** Idle timeouts run on it: time spent holding acknowledgements is not idle time. */
+  private readonly readingClock = new ReadingClock();
+  private deadLettersLeftAtStop = 0;
+  /** Dead letters appended while the spool was not appending, queued behind the held record. */
+  private deadLettersWaiting = 0;
   private stopped = false;
 
   constructor(private readonly options: IngestOptions) {
@@ -171,12 +214,14 @@ export class IngestService {
     const spoolDir = options.spoolDir ?? mkdtempSync(join(tmpdir(), `fleetpulse-spool-${options.clientId}-`));
     if (!options.spoolDir) this.log.warn('no spool directory configured: using a temporary one that does not survive restarts', { spoolDir });
     const segmentBytes = options.spoolSegmentBytes ?? 8 * 1024 * 1024;
+    this.spoolLimits = { maxBytes: options.spoolMaxBytes ?? 1024 * 1024 * 1024, lowDiskBytes: options.spoolLowDiskBytes ?? 512 * 1024 * 1024 };
     this.spool = new DiskSpool({
       dir: spoolDir,
-      maxBytes: options.spoolMaxBytes ?? 1024 * 1024 * 1024,
+      maxBytes: this.spoolLimits.maxBytes,
       segmentBytes,
       fsync: options.spoolFsync ?? 'interval',
       fsyncIntervalMs: options.spoolFsyncIntervalMs ?? 1000,
+      lowDiskBytes: this.spoolLimits.lowDiskBytes,
       logger: this.log.child('spool'),
     });
     this.forwarder = new SpoolForwarder({
@@ -188,6 +233,7 @@ export class IngestService {
       logger: this.log.child('writer'),
     });
     const windowMs = options.windowMs ?? 30_000;
+    this.clock = options.clock ?? DEFAULT_CLOCK_SANITY;
     this.windows = new VehicleWindows<Sample>({
       sizeMs: windowMs,
       slideMs: options.windowSlideMs ?? windowMs,
@@ -195,10 +241,12 @@ export class IngestService {
       idleTimeoutMs: options.idleTimeoutMs ?? 60_000,
       maxVehicles: options.maxVehicles ?? 200_000,
       maxBufferedSamples: options.maxBufferedPoints ?? 2_000_000,
+      jump: this.clock,
     });
     // The archive holds the segments of rows not yet in a complete file (at-least-once, see ArchiveSink).
     this.archive = options.archiveDir ? new ArchiveSink({ ...options.archive, dir: options.archiveDir, worker: options.clientId, logger: this.log.child('archive') }) : undefined;
     this.spool.retentionFloor = () => Math.min(this.windows.retentionFloor(), this.archive?.retentionFloor() ?? Infinity, this.lowestWindowHold());
+    this.apiLogState = options.apiLogs ? new ApiLogStateFile(join(spoolDir, 'api-log-state.json'), this.log.child('apilogs')) : undefined;
   }
 
   /** Adds a consumer of closed windows (e.g. the anomaly scorer). */
@@ -233,6 +281,7 @@ export class IngestService {
   /** Replays the spool, starts writing to InfluxDB (retrying while it is down) and consuming. */
   async start(): Promise<void> {
     this.replay();
+    this.resumeApiLogWindows();
     // Readers may query before the first point arrives; an unreachable InfluxDB does not hold up
     // consuming (the spool takes the data, the writer creates the database when it can).
     if (!(await this.forwarder.createDatabase(2000))) this.log.warn('InfluxDB not reachable yet; spooling until it is', { url: this.options.influxUrl });
@@ -242,69 +291,7 @@ export class IngestService {
       this.http = await startIngestHttpServer(this, this.options.httpHost ?? '127.0.0.1', this.options.httpPort);
       this.log.info('metrics and health', { url: this.http.url });
     }
-    const keepaliveS = this.options.keepaliveS ?? 30;
-    const client = mqtt.connect(this.options.mqttUrl, {
-      clientId: this.options.clientId,
-      clean: false,
-      reconnectPeriod: 1000,
-      keepalive: keepaliveS,
-      username: this.options.username,
-      password: this.options.password,
-    });
-    // mqtt.js sends the PUBACK only after handleMessage calls back, and reads the next packet only
-    // then (Aedes speaks MQTT 3.1.1, so v5's customHandleAcks is not available). The callback
-    // comes as soon as the record is spooled: synchronously, unless the spool is full.
-    const livenessEveryMs = (keepaliveS * 1000) / 4;
-    let lastLiveness = 0;
-    client.handleMessage = (packet, callback) => {
-      if (packet.cmd !== 'publish') return callback();
-      // A message from the broker proves the connection alive. mqtt.js counts only acknowledgements and
-      // PINGRESP as such, so while ingest reads through a backlog its PINGRESP waits behind thousands of
-      // queued messages, the keep-alive times out and the session reconnects: everything in flight is
-      // sent again, and the broker's offline queue fills meanwhile (seen at 100,000 vehicles).
-      // Rescheduling replaces a timer, so at most every quarter keep-alive, not per message.
-      const now = Date.now();
-      if (now - lastLiveness >= livenessEveryMs) {
-        lastLiveness = now;
-        client.reschedulePing(true);
-      }
-      // Stopping: leave it unacknowledged for the broker to redeliver.
-      if (this.stopped) return;
-      let pending: Promise<void> | undefined;
-      try {
-        pending = this.handleMessage(packet.topic, packet.payload as Buffer);
-      } catch (error) {
-        this.log.error('unexpected error handling a message', { topic: packet.topic, error: errorMessage(error) });
-      }
-      if (!pending) return callback();
-      pending.then(
-        () => callback(),
-        (error: unknown) => {
-          // Not acknowledged: the broker redelivers it after a reconnect.
-          this.log.error('message not spooled; not acknowledging it', { topic: packet.topic, error: errorMessage(error) });
-        },
-      );
-    };
-    this.client = client;
-    if (this.options.apiLogs) {
-      const apiLogs = this.options.apiLogs;
-      apiLogs.attach(client);
-      // Subscribed on every connect: a session persisted before API logs were enabled lacks it.
-      client.on('connect', () => client.subscribe({ [topics.apiLogsFilter()]: { qos: 1 } }, (error) => {
-        if (error) this.log.error('apilogs subscribe failed', { error: errorMessage(error) });
-      }));
-    }
-    client.on('connect', (connack) => {
-      this.log.info('connected to broker', { url: this.options.mqttUrl, sessionPresent: connack.sessionPresent });
-      if (!connack.sessionPresent) {
-        const filters = Object.fromEntries(this.options.shards.map((s) => [topics.shardFilter(s, 'telemetry'), { qos: 1 as const }]));
-        client.subscribe(filters, (error) => {
-          if (error) this.log.error('subscribe failed', { error: errorMessage(error) });
-          else this.log.info('subscribed', { shards: describeShards(this.options.shards) });
-        });
-      }
-    });
-    client.on('error', (error) => this.log.warn('broker connection error', { error: errorMessage(error) }));
+    this.connection = this.connectToBroker();
     const idle = setInterval(() => this.closeIdleWindows(), Math.min(1000, Math.max(50, (this.options.idleTimeoutMs ?? 60_000) / 4)));
     idle.unref();
     this.timers.push(idle);
@@ -312,6 +299,112 @@ export class IngestService {
       const stats = setInterval(() => this.logStats(), this.options.statsIntervalMs);
       stats.unref();
       this.timers.push(stats);
+    }
+  }
+
+  /**
+   * The broker connection (common/mqtt-connection.ts): a fresh mqtt.js client per attempt on the
+   * same persistent session, retried with backoff after any failure, a refused CONNACK included
+   * (mqtt.js alone gives up after one). Every client gets the acknowledging `handleMessage` below.
+   */
+  private connectToBroker(): MqttConnection {
+    const keepaliveS = this.options.keepaliveS ?? 30;
+    // mqtt.js sends the PUBACK only after handleMessage calls back, and reads the next packet only
+    // then (Aedes speaks MQTT 3.1.1, so v5's customHandleAcks is not available). The callback
+    // comes as soon as the record is spooled: synchronously, unless the spool is full.
+    const livenessEveryMs = (keepaliveS * 1000) / 4;
+    const installHandleMessage = (client: MqttClient): void => {
+      let lastLiveness = 0;
+      client.handleMessage = (packet, callback) => {
+        if (packet.cmd !== 'publish') return callback();
+        // A message from the broker proves the connection alive. mqtt.js counts only acknowledgements and
+        // PINGRESP as such, so while ingest reads through a backlog its PINGRESP waits behind thousands of
+        // queued messages, the keep-alive times out and the session reconnects: everything in flight is
+        // sent again, and the broker's offline queue fills meanwhile (seen at 100,000 vehicles).
+        // Rescheduling replaces a timer, so at most every quarter keep-alive, not per message.
+        const now = Date.now();
+        if (now - lastLiveness >= livenessEveryMs) {
+          lastLiveness = now;
+          client.reschedulePing(true);
+        }
+        // Stopping: leave it unacknowledged for the broker to redeliver.
+        if (this.stopped) return;
+        let pending: Promise<void> | undefined;
+        try {
+          pending = this.handleMessage(packet.topic, packet.payload as Buffer);
+        } catch (error) {
+          this.log.error('unexpected error handling a message', { topic: packet.topic, error: errorMessage(error) });
+        }
+        if (!pending) return callback();
+        const release = keepSessionWhileHeld(client, keepaliveS * 1000);
+        pending.then(
+          () => {
+            release();
+            callback();
+          },
+          (error: unknown) => {
+            release();
+            // Not acknowledged: the broker redelivers it after a reconnect.
+            this.log.error('message not spooled; not acknowledging it', { topic: packet.topic, error: errorMessage(error) });
+          },
+        );
+      };
+    };
+    const connection = new MqttConnection({
+      url: this.options.mqttUrl,
+      clientId: this.options.clientId,
+      clean: false,
+      keepaliveS,
+      reconnectMinMs: this.options.reconnectMinMs ?? 500,
+      reconnectMaxMs: this.options.reconnectMaxMs ?? 5000,
+      username: this.options.username,
+      password: this.options.password,
+      logger: this.log,
+      onClient: installHandleMessage,
+      onUp: (client, connack) => {
+        if (!connack.sessionPresent) {
+          const filters = Object.fromEntries(this.options.shards.map((s) => [topics.shardFilter(s, 'telemetry'), { qos: 1 as const }]));
+          client.subscribe(filters, (error) => {
+            if (error) this.log.error('subscribe failed', { error: errorMessage(error) });
+            else this.log.info('subscribed', { shards: describeShards(this.options.shards) });
+          });
+        }
+        // Subscribed on every connect: a session persisted before API logs were enabled lacks it.
+        if (this.options.apiLogs) {
+          client.subscribe({ [topics.apiLogsFilter()]: { qos: 1 } }, (error) => {
+            if (error) this.log.error('apilogs subscribe failed', { error: errorMessage(error) });
+          });
+        }
+      },
+    });
+    // The blocklist publisher holds the connection, not a client: it publishes on whichever is up.
+    this.options.apiLogs?.attach(connection);
+    connection.start();
+    return connection;
+  }
+
+  /** Resumes the API-log windows saved at the last clean stop, before any batch arrives. */
+  private resumeApiLogWindows(): void {
+    const state = this.apiLogState?.take();
+    if (!state || !this.options.apiLogs) return;
+    const cells = this.options.apiLogs.restoreState(state, this.readingClock.now());
+    this.log.info('resumed the API-log windows open at the last stop', { cells, requestIds: state.ids.length });
+  }
+
+  /**
+   * Clean stop: writes what the open API-log windows hold (provisional points, overwritten when the
+   * resumed windows close) and saves them for the next start.
+   */
+  private saveApiLogWindows(): void {
+    const apiLogs = this.options.apiLogs;
+    if (!apiLogs || !this.apiLogState) return;
+    const lines = apiLogs.openWindowLines();
+    if (lines && !this.tail) void this.append('f', lines)?.catch(() => undefined);
+    else if (lines) this.log.warn('spool not appending at stop: the open API-log windows are only saved, not written');
+    try {
+      this.apiLogState.write(apiLogs.saveState());
+    } catch (error) {
+      this.log.error('API-log windows not saved: those open now restart empty', { path: this.apiLogState.path, error: errorMessage(error) });
     }
   }
 
@@ -331,8 +424,10 @@ export class IngestService {
     let samples = 0;
     for (const record of this.spool.records()) {
       if (record.type !== 't') continue;
-      const { vehicle, samples: parsed } = parseTelemetryLines(record.body);
+      const { vehicle, samples: all } = parseTelemetryLines(record.body);
       if (!vehicle) continue;
+      // A spool written before the clock check may hold a sample dated 2099: it must not move a watermark now.
+      const parsed = all.filter((sample) => !outsideClockBounds(sample.t, now, this.clock));
       const closedUpTo = Math.max(record.closedUpTo ?? -Infinity, emitted.get(vehicle) ?? -Infinity);
       if (Number.isFinite(closedUpTo)) this.windows.restoreClosedUpTo(vehicle, closedUpTo, now);
       this.archive?.add(vehicle, parsed, record.segment);
@@ -409,16 +504,26 @@ export class IngestService {
     const parsed = parseVehicleTopic(topic);
     if (!parsed || parsed.kind !== 'telemetry') return this.deadLetter('unknown_topic', topic, 'not a telemetry topic', payload);
     try {
+      const receivedAtMs = Date.now();
       const result = decodeTelemetry(payload, parsed.vehicleId);
       if (!result.ok) return this.deadLetter(result.reason, topic, result.detail, payload);
-      const { batch } = result;
+      let { batch } = result;
       const seen = this.sequences.observe(batch.vehicle, batch.seq);
       if (seen === 'duplicate') this.counters.duplicateBatches += 1;
       else if (seen === 'gap') this.counters.sequenceGaps += 1;
+      const clock = splitByClock(batch.samples, sampleTime, receivedAtMs, this.clock);
+      if (clock.skewed.length > 0) {
+        this.counters.clockSkewedSamples += clock.skewed.length;
+        const sentMs = batch.sentAt;
+        const detail = describeClockSkew(clock.skewed.length, batch.samples.length, 'samples', clock.worstOffsetMs, this.clock, sentMs === undefined ? undefined : sentMs - receivedAtMs);
+        this.deadLetter('clock_skew', topic, detail, payload);
+        if (clock.plausible.length === 0) return undefined;
+        batch = { ...batch, samples: [...clock.plausible] };
+      }
       const closedBefore = this.windows.closedUpTo(batch.vehicle);
       const segment = this.spool.activeSegment;
       const lines = telemetryLines(batch);
-      const { closed } = this.windows.add(batch.vehicle, batch.samples, segment, Date.now());
+      const { closed } = this.windows.add(batch.vehicle, batch.samples, segment, this.readingClock.now());
       let pending = this.append('t', lines, batch.vehicle, closedBefore);
       // Archived once durable in the spool (only then can the message be acknowledged).
       if (this.archive) {
@@ -450,8 +555,8 @@ export class IngestService {
 
   private closeIdleWindows(): void {
     if (this.stopped) return;
-    for (const window of this.windows.closeIdle(Date.now())) void this.emitWindow(window);
-    const apiLines = this.options.apiLogs?.tick();
+    for (const window of this.windows.closeIdle(this.readingClock.now())) void this.emitWindow(window);
+    const apiLines = this.options.apiLogs?.tick(Date.now(), this.readingClock.now());
     if (apiLines) void this.append('f', apiLines);
   }
 
@@ -464,54 +569,86 @@ export class IngestService {
       const waiting = this.spool.append(type, body, vehicle, closedUpTo);
       if (!waiting) return undefined;
       this.tail = waiting;
+      this.readingClock.hold();
     } else {
       this.tail = this.tail.then(() => this.spool.append(type, body, vehicle, closedUpTo));
     }
     const mine = this.tail;
-    void mine.then(
+    const settle = (): void => {
+      if (this.tail !== mine) return;
+      this.tail = undefined;
+      this.readingClock.release();
+      if (this.unstoredDeadLetters.size > 0 && !this.stopped) this.storeUnstoredDeadLetters();
+    };
+    void mine.then(settle, settle);
+    return mine;
+  }
+
+  /**
+   * Spools a dead letter, or keeps it in memory while the spool is not appending: the message it
+   * stands for has no data to keep, so it is acknowledged either way.
+   */
+  private storeDeadLetter(line: string): void {
+    if (this.tail) this.unstoredDeadLetters.add(line);
+    else this.appendDeadLetter(line);
+  }
+
+  private storeUnstoredDeadLetters(): void {
+    for (const line of this.unstoredDeadLetters.take()) this.appendDeadLetter(line);
+  }
+
+  private appendDeadLetter(line: string): void {
+    const pending = this.append('d', line);
+    if (!pending) return;
+    // Waiting for the spool, in memory like the unstored ones; rejected only when the spool closes
+    // before it could append (a stop on a full disk).
+    this.deadLettersWaiting += 1;
+    pending.then(
+      () => (this.deadLettersWaiting -= 1),
       () => {
-        if (this.tail === mine) this.tail = undefined;
-      },
-      () => {
-        if (this.tail === mine) this.tail = undefined;
+        this.deadLettersWaiting -= 1;
+        this.deadLettersLeftAtStop += 1;
       },
     );
-    return mine;
   }
 
   /** API-log batches go through the same spool and acknowledgement as telemetry (derived lines as `f` records). */
   private handleApiLogs(apiLogs: ApiLogProcessor, topic: string, payload: Buffer): Promise<void> | undefined {
     try {
-      const result = apiLogs.handle(topic, payload);
+      const result = apiLogs.handle(topic, payload, Date.now(), this.readingClock.now());
       if (result.ok) {
+        if (result.clockSkew) this.deadLetter('clock_skew', topic, result.clockSkew.detail, Buffer.from(result.clockSkew.payload), 'apilogs');
         const pending = result.lines ? this.append('f', result.lines) : undefined;
         this.emitEvents(result.events, pending);
         return pending;
       }
-      this.counters.deadLetters += 1;
-      this.deadLettersByReason[result.reason] = (this.deadLettersByReason[result.reason] ?? 0) + 1;
-      return this.append('d', deadLetterLine({ reason: result.reason, kind: 'apilogs', topic, detail: result.detail, payload, receivedAtMs: Date.now() }));
+      return this.deadLetter(result.reason, topic, result.detail, payload, 'apilogs');
     } catch (error) {
       return this.deadLetter('internal_error', topic, errorMessage(error), payload);
     }
   }
 
-  private deadLetter(reason: IngestDeadLetterReason, topic: string, detail: string, payload: Uint8Array): Promise<void> | undefined {
+  /** Records a dead letter; the message it stands for can be acknowledged at once (see storeDeadLetter). */
+  private deadLetter(reason: IngestDeadLetterReason, topic: string, detail: string, payload: Uint8Array, kind: 'telemetry' | 'apilogs' = 'telemetry'): undefined {
     this.counters.deadLetters += 1;
     this.deadLettersByReason[reason] = (this.deadLettersByReason[reason] ?? 0) + 1;
     this.log.warn('dead letter', { reason, topic, detail });
-    return this.append('d', deadLetterLine({ reason, kind: 'telemetry', topic, detail, payload, receivedAtMs: Date.now() }));
+    this.storeDeadLetter(deadLetterLine({ reason, kind, topic, detail, payload, receivedAtMs: Date.now() }));
+    return undefined;
   }
 
   stats(): IngestStats {
     return {
       ...this.counters,
       deadLettersByReason: { ...this.deadLettersByReason },
+      deadLettersUnstored: this.unstoredDeadLetters.size + this.deadLettersWaiting,
+      deadLettersLost: this.unstoredDeadLetters.dropped + this.deadLettersLeftAtStop,
       spool: this.spool.stats(),
       writer: this.forwarder.stats(),
       ...(this.archive ? { archive: this.archive.stats() } : {}),
       windows: this.windows.stats(Date.now()),
-      mqttConnected: this.client?.connected ?? false,
+      mqttConnected: this.connection?.connected ?? false,
+      connection: { ...(this.connection?.counters ?? { connects: 0, drops: 0, connectFailures: 0, refusals: 0 }) },
     };
   }
 
@@ -523,13 +660,17 @@ export class IngestService {
     return this.append('f', lines);
   }
 
-  /** Publishes on the broker connection, QoS 1 (mqtt.js queues it while reconnecting); false before start. */
+  /**
+   * Publishes on the broker connection, QoS 1; false while not connected (before start, or while
+   * reconnecting: the caller keeps it and tries again). A publish the connection loses before its
+   * PUBACK is logged.
+   */
   publish(topic: string, payload: Buffer): boolean {
-    if (!this.client) return false;
-    this.client.publish(topic, payload, { qos: 1 }, (error) => {
-      if (error) this.log.warn('publish failed', { topic, error: errorMessage(error) });
-    });
-    return true;
+    return (
+      this.connection?.publish(topic, payload, { qos: 1 }, (error) => {
+        if (error) this.log.warn('publish failed', { topic, error: errorMessage(error) });
+      }) ?? false
+    );
   }
 
   /** Adds lines to /metrics (rendered on every scrape). */
@@ -545,14 +686,20 @@ export class IngestService {
   health(): Health {
     const s = this.stats();
     const blocked = s.spool.blockedAppends > 0;
-    const status = !s.mqttConnected || blocked ? 'unavailable' : s.writer.failing ? 'degraded' : 'ok';
+    const spool = spoolHealth(s.spool, this.spoolLimits);
+    const status = !s.mqttConnected || blocked ? 'unavailable' : s.writer.failing || spool.warning ? 'degraded' : 'ok';
+    const reason = spool.blocking ?? spool.warning ?? (s.writer.failing ? `InfluxDB failing, data is spooled: ${s.writer.lastError ?? ''}` : undefined);
     return {
       status,
+      ...(reason !== undefined ? { reason } : {}),
       mqttConnected: s.mqttConnected,
+      // Why it is not connected, e.g. `refused (not authorized), retrying in 4 s`.
+      mqtt: this.connection?.describe() ?? 'not started',
       influx: s.writer.failing ? `failing: ${s.writer.lastError ?? ''}` : 'ok',
       spoolBytes: s.spool.bytes,
       spoolPendingBytes: s.spool.pendingBytes,
       spoolBlocked: blocked,
+      spoolDiskFreeBytes: s.spool.diskFreeBytes,
     };
   }
 
@@ -563,6 +710,10 @@ export class IngestService {
       .counter('batches_accepted_total', 'Telemetry batches accepted', s.batchesAccepted)
       .counter('samples_accepted_total', 'Telemetry samples accepted', s.samplesAccepted)
       .counter('dead_letters_total', 'Messages dead-lettered, by reason', Object.entries(s.deadLettersByReason).map(([reason, n]) => [{ reason }, n] as [Record<string, string>, number]))
+      .counter('clock_skewed_samples_total', 'Samples refused for an event time too far ahead of or behind the receive time (clock_skew dead letters)', s.clockSkewedSamples)
+      .counter('clock_jumps_followed_total', 'Forward clock jumps of a vehicle followed after a confirming run of samples', s.windows.clockJumpsFollowed)
+      .counter('clock_jump_samples_discarded_total', 'Samples of unconfirmed forward clock jumps left out of the windows (stored raw)', s.windows.clockJumpSamplesDiscarded)
+      .gauge('clock_jump_samples_held', 'Samples waiting for a forward clock jump to be confirmed', s.windows.clockJumpSamplesHeld)
       .counter('duplicate_batches_total', 'Batches seen again (redelivery)', s.duplicateBatches)
       .counter('sequence_gaps_total', 'Gaps in a vehicle\'s batch sequence', s.sequenceGaps)
       .counter('late_samples_total', 'Samples later than the allowed lateness (stored raw, not in features)', s.windows.lateSamples)
@@ -578,6 +729,12 @@ export class IngestService {
       .gauge('spool_pending_bytes', 'Spooled bytes not yet written to InfluxDB', s.spool.pendingBytes)
       .gauge('spool_segments', 'Spool segment files', s.spool.segments)
       .counter('spool_full_waits_total', 'Times an acknowledgement waited for spool space', s.spool.fullWaits)
+      .counter('spool_write_errors_total', 'Spool writes the file system refused (disk full, I/O error); each is retried, acknowledgements wait', s.spool.writeErrors)
+      .gauge('spool_write_failing', '1 while spool writes fail and acknowledgements are held', s.spool.writeError !== undefined ? 1 : 0)
+      .gauge('spool_disk_free_bytes', 'Free bytes on the spool\'s file system', s.spool.diskFreeBytes)
+      .gauge('spool_disk_low', '1 while free space under the spool is below the low-disk watermark', s.spool.lowDisk ? 1 : 0)
+      .gauge('dead_letters_unstored', 'Dead letters kept in memory until the spool appends again', s.deadLettersUnstored)
+      .counter('dead_letters_lost_total', 'Dead letters never stored (dropped at the in-memory bound, or left at a stop on a full disk)', s.deadLettersLost)
       .counter('spool_retention_overrides_total', 'Times a full spool freed segments still needed by open windows', s.spool.retentionOverrides)
       .counter('spool_appended_bytes_total', 'Bytes appended to the spool', s.spool.appendedBytes)
       .counter('influx_writes_total', 'Successful InfluxDB writes', s.writer.writes)
@@ -604,6 +761,9 @@ export class IngestService {
         .counter('api_malformed_lines_total', 'API log lines that did not parse', api.malformedLines)
         .counter('api_forgotten_ids_total', 'Request ids evicted from the dedup set at its bound', api.forgottenIds)
         .counter('api_late_requests_total', 'API requests later than their window (not aggregated)', api.windows.lateRequests)
+        .counter('api_clock_skewed_lines_total', 'API log lines refused for a time too far ahead of or behind their arrival (clock_skew dead letters)', api.clockSkewedLines)
+        .counter('api_clock_jumps_followed_total', 'Forward clock jumps of a log source followed after a confirming run of lines', api.windows.clockJumpsFollowed)
+        .counter('api_clock_jump_requests_discarded_total', 'API requests of unconfirmed forward clock jumps not aggregated', api.windows.clockJumpRequestsDiscarded)
         .counter('api_forced_window_closes_total', 'API windows closed early at the open-cell bound', api.windows.forcedCloses)
         .gauge('api_open_cells', 'Open API window cells', api.windows.openCells)
         .counter('api_detections_total', 'Abuse detections', api.detections)
@@ -640,8 +800,9 @@ export class IngestService {
 
   /**
    * Graceful stop: no new messages, spooled data written to InfluxDB (bounded by
-   * `drainTimeoutMs`; the rest stays spooled for the next start). Open windows are not closed
-   * early: the spool keeps their samples and the next start rebuilds them.
+   * `drainTimeoutMs`; the rest stays spooled for the next start). Open telemetry windows are not
+   * closed early: the spool keeps their samples and the next start rebuilds them. Open API-log
+   * windows are written provisionally and saved for the next start (see the module comment).
    */
   async stop(drainTimeoutMs = 10_000): Promise<void> {
     if (this.stopped) return;
@@ -649,15 +810,34 @@ export class IngestService {
     for (const timer of this.timers.splice(0)) clearInterval(timer);
     // Before the broker connection ends: listeners may still publish (alerts).
     for (const listener of this.listeners) await listener.flush?.().catch((error: unknown) => this.log.error('window listener flush failed', { error: errorMessage(error) }));
-    await this.client?.endAsync();
-    await this.tail?.catch(() => undefined);
+    // While an acknowledgement is held mqtt.js reads nothing, so acknowledgements of our own
+    // publishes cannot arrive: end without waiting for them then.
+    await this.connection?.stop(undefined, 2000, this.tail !== undefined);
+    if (this.tail && !(await settlesWithin(this.tail, drainTimeoutMs))) {
+      this.log.warn('spool still not appending at stop: held messages stay unacknowledged, the broker redelivers them', { writeError: this.spool.stats().writeError });
+    }
+    if (this.unstoredDeadLetters.size > 0) {
+      if (this.tail) this.deadLettersLeftAtStop += this.unstoredDeadLetters.take().length;
+      else this.storeUnstoredDeadLetters();
+    }
+    this.saveApiLogWindows();
     this.archive?.close();
     await this.forwarder.stop(drainTimeoutMs);
     this.spool.close();
     await this.http?.close();
-    this.log.info('ingest stopped', { samplesAccepted: this.counters.samplesAccepted, deadLetters: this.counters.deadLetters });
+    this.log.info('ingest stopped', { samplesAccepted: this.counters.samplesAccepted, deadLetters: this.counters.deadLetters, deadLettersLost: this.stats().deadLettersLost });
   }
 }
+
+/** True when `promise` settles within `ms`. */
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  const abort = new AbortController();
+  const settled = await Promise.race([promise.then(() => true, () => true), sleep(ms, abort.signal).then(() => false)]);
+  abort.abort();
+  return settled;
+}
+
+const sampleTime = (sample: Sample): number => sample.t;
 
 function describeShards(shards: readonly number[]): string {
   if (shards.length === 0) return 'none';

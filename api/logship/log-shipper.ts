@@ -9,13 +9,16 @@
  * line; it can send a batch twice (a crash between PUBACK and delete, or a resend after a
  * reconnect), which ingest absorbs by deduplicating on nginx's request id. At most `maxInflight`
  * batches are unacknowledged at a time; resent after every reconnect.
+ *
+ * Connection: common/mqtt-connection.ts — retried with backoff after any failure, a refused CONNACK
+ * (rotated password, failed-login lockout) included; `health()` says why it is not connected.
  */
 import { join } from 'node:path';
-import mqtt, { type MqttClient } from 'mqtt';
 import { API_LOG_BATCH_MAX_BYTES, API_LOG_BATCH_VERSION, type ApiLogBatch } from '../../contracts/api-logs.ts';
 import { topics } from '../../contracts/topics.ts';
 import { errorMessage } from '../../common/errors.ts';
 import { type Logger, silentLogger } from '../../common/logger.ts';
+import { type ConnectionCounters, MqttConnection } from '../../common/mqtt-connection.ts';
 import { BatchBuffer, type BatchBufferStats } from './batch-buffer.ts';
 import { loadCheckpoint, saveCheckpoint } from './file-checkpoint.ts';
 import { LogTailer, type TailerStats } from './log-tailer.ts';
@@ -37,6 +40,14 @@ export interface LogShipperOptions {
   maxInflight: number;
   rotateGraceMs: number;
   fsync: boolean;
+  /**
+   * Reconnect delay ceilings, ms (exponential backoff with full jitter). Default 500 … 5,000: a few
+   * server-side clients, not a fleet, so a short ceiling; mqtt.js retried every 1 s.
+   */
+  reconnectMinMs?: number;
+  reconnectMaxMs?: number;
+  /** MQTT keep-alive, seconds. Default 30. */
+  keepaliveS?: number;
   logger?: Logger;
 }
 
@@ -47,6 +58,16 @@ export interface LogShipperStats {
   batchesAcked: number;
   linesShipped: number;
   mqttConnected: boolean;
+  connection: ConnectionCounters;
+}
+
+export interface LogShipperHealth {
+  /** unavailable while not connected (lines wait in the disk buffer; nothing is lost). */
+  status: 'ok' | 'unavailable';
+  mqttConnected: boolean;
+  /** Why it is not connected, e.g. `refused (not authorized), retrying in 4 s`. */
+  mqtt: string;
+  bufferedBatches: number;
 }
 
 export class LogShipper {
@@ -55,7 +76,7 @@ export class LogShipper {
   private readonly buffer: BatchBuffer;
   private readonly checkpointFile: string;
   private nextSeq: number;
-  private client: MqttClient | undefined;
+  private readonly connection: MqttConnection;
   private timer: NodeJS.Timeout | undefined;
   private readonly inflight = new Set<number>();
   private pendingLines: string[] = [];
@@ -74,24 +95,26 @@ export class LogShipper {
     if (checkpoint && checkpoint.path !== options.file) this.log.warn('checkpoint belongs to another file; starting at the beginning', { checkpoint: checkpoint.path });
     this.tailer.resume(checkpoint && checkpoint.path === options.file ? checkpoint : undefined);
     this.nextSeq = Math.max(checkpoint?.nextSeq ?? 0, this.buffer.lastSeq + 1);
+    this.connection = new MqttConnection({
+      url: options.mqttUrl,
+      clientId: options.clientId,
+      username: options.username,
+      password: options.password,
+      keepaliveS: options.keepaliveS ?? 30,
+      reconnectMinMs: options.reconnectMinMs ?? 500,
+      reconnectMaxMs: options.reconnectMaxMs ?? 5000,
+      logger: this.log,
+      onUp: () => {
+        this.log.info('sending buffered batches', { buffered: this.buffer.stats().batches });
+        this.inflight.clear();
+        this.send();
+      },
+      onDown: () => this.inflight.clear(),
+    });
   }
 
   start(): void {
-    const client = mqtt.connect(this.options.mqttUrl, {
-      clientId: this.options.clientId,
-      clean: true,
-      reconnectPeriod: 1000,
-      username: this.options.username,
-      password: this.options.password,
-    });
-    this.client = client;
-    client.on('connect', () => {
-      this.log.info('connected to broker', { url: this.options.mqttUrl, buffered: this.buffer.stats().batches });
-      this.inflight.clear();
-      this.send();
-    });
-    client.on('close', () => this.inflight.clear());
-    client.on('error', (error) => this.log.warn('broker connection error', { error: errorMessage(error) }));
+    this.connection.start();
     this.timer = setInterval(() => this.tick(), this.options.pollIntervalMs);
     this.tick();
   }
@@ -155,14 +178,12 @@ export class LogShipper {
   }
 
   private send(): void {
-    const client = this.client;
-    if (!client?.connected || this.stopped) return;
+    if (!this.connection.connected || this.stopped) return;
     const room = this.options.maxInflight - this.inflight.size;
     if (room <= 0) return;
     for (const { seq, payload } of this.buffer.pending(room, this.inflight)) {
       this.inflight.add(seq);
-      this.counters.batchesSent += 1;
-      client.publish(topics.apiLogs(this.options.source), payload, { qos: 1 }, (error) => {
+      const sent = this.connection.publish(topics.apiLogs(this.options.source), payload, { qos: 1 }, (error) => {
         this.inflight.delete(seq);
         if (error) return; // resent from the buffer after the reconnect
         this.buffer.ack(seq);
@@ -170,11 +191,21 @@ export class LogShipper {
         this.send();
         this.notifyIdle();
       });
+      if (!sent) {
+        this.inflight.delete(seq);
+        return;
+      }
+      this.counters.batchesSent += 1;
     }
   }
 
   stats(): LogShipperStats {
-    return { tailer: this.tailer.stats(), buffer: this.buffer.stats(), ...this.counters, mqttConnected: this.client?.connected ?? false };
+    return { tailer: this.tailer.stats(), buffer: this.buffer.stats(), ...this.counters, mqttConnected: this.connection.connected, connection: { ...this.connection.counters } };
+  }
+
+  health(): LogShipperHealth {
+    const connected = this.connection.connected;
+    return { status: connected ? 'ok' : 'unavailable', mqttConnected: connected, mqtt: this.connection.describe(), bufferedBatches: this.buffer.stats().batches };
   }
 
   /** Resolves when everything read so far is acknowledged by the broker (for tests and benchmarks). */
@@ -204,6 +235,6 @@ export class LogShipper {
     this.stopped = true;
     this.saveCheckpoint();
     this.tailer.close();
-    await this.client?.endAsync();
+    await this.connection.stop();
   }
 }

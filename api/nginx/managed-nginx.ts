@@ -5,13 +5,19 @@
  *
  * `reopenLogs()` sends SIGUSR1, nginx's signal to reopen its log files (what logrotate does after
  * renaming the access log).
+ *
+ * Started means bound: nginx writes its pid file only after it has opened its listening sockets,
+ * so the start waits for that file (deleted beforehand) rather than for "something answers on the
+ * port", which another process holding the port would also satisfy. A port that is taken fails
+ * the start with a one-line PortUnavailableError naming the option that chose it, whether the
+ * check before the start sees it or nginx's own bind() does (its error log says which).
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { findExecutable, spawnManaged, type ManagedProcess } from '../../common/child-process.ts';
-import { freePort, isPortOpen } from '../../common/net.ts';
-import { FleetpulseError } from '../../common/errors.ts';
+import { assertPortFree, formatAddress, freePort } from '../../common/net.ts';
+import { FleetpulseError, PortUnavailableError } from '../../common/errors.ts';
 
 export interface ManagedNginxOptions {
   prefixDir: string;
@@ -20,9 +26,14 @@ export interface ManagedNginxOptions {
   port: number;
   /** host:port of the privacy API. */
   upstream: string;
+  /** nginx's client_max_body_size: the API's own limit (nginx refuses larger uploads with the API's JSON 413). */
   maxBodyBytes: number;
+  /** How long nginx waits for the API's answer (default 60 s): longer than the API's own deadline. */
+  readTimeoutS?: number;
   /** Default `<prefixDir>/logs/access.log`. */
   accessLog?: string;
+  /** The option that chose `port`, named when the port is taken (default `--nginx-port`). */
+  portOption?: string;
 }
 
 export interface ManagedNginx {
@@ -39,7 +50,7 @@ export function nginxExecutable(): string | undefined {
   return findExecutable('nginx');
 }
 
-export function renderNginxConfig(values: { prefix: string; accessLog: string; listen: string; upstream: string; maxBodyBytes: number }): string {
+export function renderNginxConfig(values: { prefix: string; accessLog: string; listen: string; upstream: string; maxBodyBytes: number; readTimeoutS?: number }): string {
   const template = readFileSync(join(import.meta.dirname, 'nginx.conf.template'), 'utf8');
   // As root, nginx's workers would drop to `nobody`, which cannot write under the data directory.
   const user = process.getuid?.() === 0 ? 'user root root;' : '';
@@ -49,6 +60,7 @@ export function renderNginxConfig(values: { prefix: string; accessLog: string; l
     LISTEN: values.listen,
     UPSTREAM: values.upstream,
     MAX_BODY: String(values.maxBodyBytes),
+    READ_TIMEOUT_S: String(values.readTimeoutS ?? 60),
     USER_DIRECTIVE: user,
   };
   return template.replace(/\{\{([A-Z_]+)\}\}/g, (_, name: string) => {
@@ -64,19 +76,39 @@ export async function startManagedNginx(options: ManagedNginxOptions): Promise<M
   const prefix = options.prefixDir;
   for (const dir of ['logs', 'tmp']) mkdirSync(join(prefix, dir), { recursive: true });
   const host = options.host ?? '127.0.0.1';
-  const port = options.port === 0 ? await freePort(host) : options.port;
+  const portOption = options.portOption ?? '--nginx-port';
+  // A taken port fails here at once; nginx itself would retry bind() for 2.5 s before giving up.
+  if (options.port !== 0) await assertPortFree(host, options.port, portOption);
+  // Port 0: a free port is picked here and handed to nginx, so another process may take it in
+  // between; then another one is picked.
+  for (let attempt = 1; ; attempt++) {
+    const port = options.port === 0 ? await freePort(host) : options.port;
+    try {
+      return await launch(nginx, options, host, port, portOption);
+    } catch (error) {
+      if (!(options.port === 0 && error instanceof PortUnavailableError && attempt < 3)) throw error;
+    }
+  }
+}
+
+async function launch(nginx: string, options: ManagedNginxOptions, host: string, port: number, portOption: string): Promise<ManagedNginx> {
+  const prefix = options.prefixDir;
   const accessLog = options.accessLog ?? join(prefix, 'logs', 'access.log');
   const confFile = join(prefix, 'nginx.conf');
-  writeFileSync(confFile, renderNginxConfig({ prefix, accessLog, listen: `${host}:${port}`, upstream: options.upstream, maxBodyBytes: options.maxBodyBytes }));
+  const pidFile = join(prefix, 'nginx.pid');
+  const errorLog = join(prefix, 'logs', 'error.log');
+  writeFileSync(confFile, renderNginxConfig({ prefix, accessLog, listen: formatAddress(host, port), upstream: options.upstream, maxBodyBytes: options.maxBodyBytes, readTimeoutS: options.readTimeoutS }));
   const check = spawnSync(nginx, ['-t', '-q', '-p', prefix, '-c', confFile], { encoding: 'utf8' });
   if (check.status !== 0) throw new FleetpulseError('FP_CONFIG_INVALID', `nginx rejected its config: ${check.stderr.trim()}`);
+  rmSync(pidFile, { force: true });
+  const errorLogOffset = existsSync(errorLog) ? readFileSync(errorLog).length : 0;
   const child = spawnManaged(nginx, ['-p', prefix, '-c', confFile], { logFile: join(prefix, 'logs', 'nginx.out') });
   const deadline = Date.now() + 10_000;
-  while (!(await isPortOpen(port, host))) {
+  while (!existsSync(pidFile)) {
     if (child.child.exitCode !== null || Date.now() > deadline) {
       await child.stop(1000);
-      const errors = existsSync(join(prefix, 'logs', 'error.log')) ? readFileSync(join(prefix, 'logs', 'error.log'), 'utf8').slice(-2000) : '';
-      throw new FleetpulseError('FP_PROCESS_FAILED', `nginx did not start listening on ${host}:${port}: ${errors}`);
+      const errors = existsSync(errorLog) ? readFileSync(errorLog).subarray(errorLogOffset).toString('utf8') : '';
+      throw explainNginxStartFailure(errors, host, port, portOption);
     }
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -98,4 +130,13 @@ export async function startManagedNginx(options: ManagedNginxOptions): Promise<M
       clearTimeout(timer);
     },
   };
+}
+
+/** Why nginx exited before listening, from what it wrote to its error log during this start. */
+export function explainNginxStartFailure(errors: string, host: string, port: number, option: string): FleetpulseError {
+  // e.g. `[emerg] 123#123: bind() to 127.0.0.1:8090 failed (98: Address already in use)`
+  if (/bind\(\) to \S+ failed \(98: /.test(errors)) return new PortUnavailableError(option, formatAddress(host, port), 'in-use');
+  if (/bind\(\) to \S+ failed \(13: /.test(errors)) return new PortUnavailableError(option, formatAddress(host, port), 'denied');
+  const last = errors.trim().split('\n').filter(Boolean).slice(-3).map((line) => line.replace(/^\S+ \S+ /, '')).join('; ');
+  return new FleetpulseError('FP_PROCESS_FAILED', `nginx did not start listening on ${formatAddress(host, port)}: ${last || 'no message in its error log'}`);
 }

@@ -8,7 +8,7 @@ import { ConfigError } from '../../common/errors.ts';
 import { createLogger } from '../../common/logger.ts';
 import { TrustedProxies } from '../../api/client-ip.ts';
 import { nginxExecutable } from '../../api/nginx/managed-nginx.ts';
-import { startPrivacyApi } from '../../api/privacy-api-server.ts';
+import { startPrivacyApi, WORK_DEFAULTS } from '../../api/privacy-api-server.ts';
 import { defineCommand } from '../command.ts';
 import { sharedOptions } from '../shared-options.ts';
 
@@ -28,6 +28,11 @@ export const apiOptions = {
   maxMb: opt.number('Largest upload, MiB', { default: 10, min: 0.01, max: 200 }),
   maxMegapixels: opt.number('Largest image, megapixels', { default: 40, min: 0.01, max: 500 }),
   maxRegions: opt.int('Most regions per request', { default: 64, min: 1, max: 10_000 }),
+  maxWork: opt.int('Most work one request may need, in megapixel passes (decoding, encoding, and each region\'s area × the passes hiding it takes); more is refused with 422 over_budget before any work', { default: WORK_DEFAULTS.maxWork, min: 1 }),
+  deadlineS: opt.number('Longest a request may wait for and use a worker, seconds; then its work stops and it gets 503 deadline_exceeded', { default: WORK_DEFAULTS.deadlineMs / 1000, min: 0.1, max: 3600 }),
+  concurrency: opt.int('Images processed at once (0 = one per core)', { default: 0, min: 0, max: 256 }),
+  maxQueued: opt.int('Requests waiting for a worker; beyond, 503 busy with Retry-After', { default: WORK_DEFAULTS.maxQueued, min: 0, max: 100_000 }),
+  drainS: opt.number('On SIGTERM/SIGINT, how long work in flight may finish before it is cancelled (503 shutting_down), seconds', { default: WORK_DEFAULTS.drainMs / 1000, min: 0, max: 3600 }),
   blocklist: opt.boolean('Enforce the abuse blocklist from the broker (needs username/password of a logship identity)', { default: true }),
   mqttUrl: sharedOptions.mqttUrl,
   username: opt.string('Broker username (role logship) for the blocklist', { required: false }),
@@ -54,6 +59,11 @@ export default defineCommand({
       maxBytes: Math.round(config.maxMb * 1024 * 1024),
       maxPixels: Math.round(config.maxMegapixels * 1_000_000),
       maxRegions: config.maxRegions,
+      maxWork: config.maxWork,
+      deadlineMs: Math.round(config.deadlineS * 1000),
+      concurrency: config.concurrency,
+      maxQueued: config.maxQueued,
+      drainMs: Math.round(config.drainS * 1000),
       ...(config.blocklist && config.username ? { mqtt: { url: config.mqttUrl, username: config.username, password: config.password, clientId: `${config.username}:api-${process.pid}` } } : {}),
       ...(withNginx ? { nginx: { prefixDir: join(dataDir, 'nginx'), port: config.nginxPort } } : {}),
       logger: log,

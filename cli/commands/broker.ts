@@ -31,9 +31,10 @@ export const brokerOptions = {
   maxPacketBytes: opt.int('Largest MQTT packet accepted; a larger one closes the connection', { default: 1024 * 1024, min: 1024, max: 256 * 1024 * 1024 }),
   maxConnections: opt.int('Connections across all listeners', { default: 10_000, min: 1 }),
   maxConnectionsPerAddress: opt.int('Connections per source address (0 = no limit)', { default: 0, min: 0 }),
-  maxFailedLogins: opt.int('Failed logins per address and minute before the address is refused', { default: 10, min: 1 }),
+  maxFailedLogins: opt.int('Failed logins per identity (and per address for unknown names) and minute before further attempts are refused; a password verified before still gets in', { default: 10, min: 1 }),
   maxBusBacklog: opt.int('Messages waiting on the internal message bus above which publishers are not read until it drains to half (a soft bound: one socket read per client may still arrive)', { default: 20_000, min: 1 }),
   maxOfflineMessages: opt.int('QoS 1/2 messages queued per offline persistent subscriber; newer ones are dropped and counted (level and memory persistence)', { default: 100_000, min: 1 }),
+  storeLowSpaceMb: opt.int('Free MiB on the session store disk (level persistence) below which the broker warns, before QoS 1 publishes start being refused at full', { default: 256, min: 0 }),
 };
 
 export default defineCommand({
@@ -89,7 +90,7 @@ export default defineCommand({
       ...(config.ws ? { ws: { port: config.wsPort } } : {}),
       // Each worker has its own counters, so its own metrics port: the base port + its index.
       ...(config.metrics ? { metrics: { port: config.metricsPort === 0 || worker === undefined ? config.metricsPort : config.metricsPort + worker } } : {}),
-      limits: { maxPacketBytes: config.maxPacketBytes, maxConnections: config.maxConnections, maxConnectionsPerAddress: config.maxConnectionsPerAddress, maxOfflineMessages: config.maxOfflineMessages, maxBusBacklog: config.maxBusBacklog },
+      limits: { maxPacketBytes: config.maxPacketBytes, maxConnections: config.maxConnections, maxConnectionsPerAddress: config.maxConnectionsPerAddress, maxOfflineMessages: config.maxOfflineMessages, maxBusBacklog: config.maxBusBacklog, storeLowSpaceBytes: config.storeLowSpaceMb * 1024 * 1024 },
     });
     return { stop: () => broker.close() };
   },

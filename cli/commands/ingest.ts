@@ -4,6 +4,7 @@ import { createLogger } from '../../common/logger.ts';
 import { parseShardRanges, SHARD_COUNT } from '../../contracts/topics.ts';
 import { IngestService } from '../../ingest/ingest-service.ts';
 import { apiLogOptions, createApiLogProcessor } from '../../ingest/apilogs/api-log-options.ts';
+import { clockOptions, clockSanityOf } from '../../ingest/windows/clock-options.ts';
 import { attachScoring, scoringOptions } from '../../ingest/scoring/scoring-options.ts';
 import { dashboardOptions, startConfiguredDashboard } from '../../ingest/dashboard/dashboard-options.ts';
 import { assertPortFree } from '../../ingest/dashboard/dashboard-server.ts';
@@ -27,6 +28,7 @@ export const ingestOptions = {
   spoolSegmentMb: opt.int('Spool segment size in MiB (space is freed a segment at a time)', { default: 8, min: 1 }),
   spoolFsync: opt.oneOf(['interval', 'always', 'never'] as const, 'When the spool is fsynced: always = before each acknowledgement (survives power loss), interval = every spoolFsyncIntervalMs, never = by the kernel', { default: 'interval' }),
   spoolFsyncIntervalMs: opt.int('Period of background fsync with spoolFsync=interval (ms)', { default: 1000, min: 10, max: 60_000 }),
+  spoolLowDiskMb: opt.int('Low-disk watermark in MiB: less free space under the spool makes /healthz degraded, before a full disk holds acknowledgements', { default: 512, min: 0 }),
   batchSize: opt.int('Points per InfluxDB write (approximate: writes are cut at batchSize × 128 bytes of line protocol)', { default: 8192, min: 1, max: 500_000 }),
   flushIntervalMs: opt.int('Longest time data waits in the spool before it is written (ms)', { default: 200, min: 10, max: 60_000 }),
   windowS: opt.int('Window size, seconds of event time', { default: 30, min: 1, max: 86_400 }),
@@ -38,6 +40,7 @@ export const ingestOptions = {
   httpPort: opt.int('Port of /healthz and /metrics (0 = any free port)', { default: 9464, min: 0, max: 65535 }),
   httpHost: opt.string('Address of the /healthz and /metrics server', { default: '127.0.0.1' }),
   statsIntervalS: opt.int('Seconds between stats log lines (0 = off)', { default: 10, min: 0 }),
+  ...clockOptions,
   ...apiLogOptions,
   ...scoringOptions,
   ...dashboardOptions(false),
@@ -59,6 +62,7 @@ export default defineCommand({
     if (config.dashboard) await assertPortFree(config.dashboardHost, config.dashboardPort, 'fleetpulse ingest');
     const spoolDir = config.spoolDir === '-' ? join(resolve(config.dataDir), 'ingest-spool', config.influxDatabase, config.clientId) : resolve(config.spoolDir);
     const MiB = 1024 * 1024;
+    const clock = clockSanityOf(config);
     const service = new IngestService({
       mqttUrl: config.mqttUrl,
       influxUrl: config.influxUrl,
@@ -73,6 +77,7 @@ export default defineCommand({
       spoolSegmentBytes: config.spoolSegmentMb * MiB,
       spoolFsync: config.spoolFsync,
       spoolFsyncIntervalMs: config.spoolFsyncIntervalMs,
+      spoolLowDiskBytes: config.spoolLowDiskMb * MiB,
       batchSize: config.batchSize,
       flushIntervalMs: config.flushIntervalMs,
       windowMs: config.windowS * 1000,
@@ -85,7 +90,8 @@ export default defineCommand({
       httpHost: config.httpHost,
       statsIntervalMs: config.statsIntervalS * 1000,
       logger: createLogger('ingest'),
-      apiLogs: await createApiLogProcessor(config, createLogger('apilogs')),
+      clock,
+      apiLogs: await createApiLogProcessor(config, createLogger('apilogs'), clock),
     });
     const scoring = await attachScoring(service, config, createLogger('scoring'));
     await service.start();

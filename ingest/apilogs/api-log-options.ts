@@ -12,6 +12,7 @@ import { CustomerTable } from '../../api/customer-table.ts';
 import { ApiLogProcessor } from './api-log-processor.ts';
 import { DEFAULT_THRESHOLDS } from './abuse-detector.ts';
 import { GeoLookup } from './geo-lookup.ts';
+import type { ClockSanityOptions } from '../windows/clock-options.ts';
 
 const cidrList = (text: string): string[] => {
   const list = text.split(',').map((s) => s.trim()).filter(Boolean);
@@ -41,7 +42,8 @@ export function customersFileOf(config: { customersFile: string; dataDir: string
   return config.customersFile === '-' ? join(resolve(config.dataDir), 'api', 'customers.json') : resolve(config.customersFile);
 }
 
-export async function createApiLogProcessor(config: ApiLogConfig, logger: Logger): Promise<ApiLogProcessor | undefined> {
+/** `clock`: the ingest command's clock bounds (DEFAULT_CLOCK_SANITY when absent). */
+export async function createApiLogProcessor(config: ApiLogConfig, logger: Logger, clock?: ClockSanityOptions): Promise<ApiLogProcessor | undefined> {
   if (!config.apiLogs) return undefined;
   let geo: GeoLookup;
   try {
@@ -66,6 +68,7 @@ export async function createApiLogProcessor(config: ApiLogConfig, logger: Logger
     blockMs: config.blockS * 1000,
     maxBlocklistEntries: 50_000,
     maxRememberedIds: 1_000_000,
+    ...(clock ? { clock } : {}),
     logger,
   });
 }

@@ -5,6 +5,7 @@
  * accepting into the spool and nothing is lost.
  */
 import Fastify, { type FastifyInstance } from 'fastify';
+import { listenNamingOption } from '../../common/net.ts';
 
 export interface Health {
   status: 'ok' | 'degraded' | 'unavailable';
@@ -28,7 +29,12 @@ export async function startIngestHttpServer(source: IngestHttpSource, host: stri
     return reply.code(health.status === 'unavailable' ? 503 : 200).send(health);
   });
   app.get('/metrics', async (_request, reply) => reply.type('text/plain; version=0.0.4; charset=utf-8').send(source.metricsText()));
-  await app.listen({ host, port });
+  try {
+    await listenNamingOption('--http-port', host, port, () => app.listen({ host, port }));
+  } catch (error) {
+    await app.close();
+    throw error;
+  }
   const address = app.server.address();
   const actualPort = typeof address === 'object' && address ? address.port : port;
   return { url: `http://${host}:${actualPort}`, close: () => app.close() };

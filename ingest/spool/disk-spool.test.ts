@@ -1,4 +1,5 @@
-import { appendFileSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { appendFileSync, closeSync, mkdtempSync, openSync, readdirSync, rmSync, statSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -82,5 +83,57 @@ describe('DiskSpool', () => {
     spool.releaseSegments(false);
     expect(spool.stats().segments).toBe(1);
     spool.close();
+  });
+});
+
+describe.skipIf(process.getuid?.() !== 0)('DiskSpool on a full file system', () => {
+  it('holds an append that the disk refuses, keeps no partial record, reports it, and writes it once space returns', async () => {
+    const dir = tempDir();
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'none', dir]);
+    try {
+      const spool = new DiskSpool({ dir: join(dir), maxBytes: 1024 * 1024, segmentBytes: 512 * 1024, fsync: 'never', retryInitialMs: 10, retryMaxMs: 50, lowDiskBytes: 64 * 1024, diskCheckIntervalMs: 20 });
+      expect(spool.append('t', 'm,vehicle=v f=1 1\n')).toBeUndefined();
+      // Fill the file system to the last byte.
+      const fd = openSync(join(dir, 'filler'), 'w');
+      for (const chunk of [64 * 1024, 4096, 1]) {
+        const buffer = Buffer.alloc(chunk);
+        for (;;) {
+          try {
+            writeSync(fd, buffer);
+          } catch {
+            break;
+          }
+        }
+      }
+      closeSync(fd);
+      const big = `m,vehicle=v f="${'x'.repeat(20_000)}" 2\n`;
+      const waiting = spool.append('t', big);
+      expect(waiting).toBeDefined();
+      const after = spool.append('t', 'm,vehicle=v f=3 3\n'); // queued behind it, never before it
+      expect(after).toBeDefined();
+      let done = false;
+      void Promise.all([waiting, after]).then(() => (done = true));
+      await new Promise((r) => setTimeout(r, 200));
+      expect(done).toBe(false);
+      const stats = spool.stats();
+      expect(stats.writeError).toMatch(/ENOSPC/);
+      expect(stats.writeErrors).toBeGreaterThan(1); // retried
+      expect(stats.blockedAppends).toBe(2);
+      expect(stats.lowDisk).toBe(true);
+      const segment = readdirSync(dir).find((n) => n.startsWith('wal-'))!;
+      expect(statSync(join(dir, segment)).size, 'no partial record left in the segment').toBe(stats.bytes);
+
+      rmSync(join(dir, 'filler'));
+      await Promise.all([waiting, after]);
+      expect(spool.stats().writeError).toBeUndefined();
+      expect(spool.stats().blockedAppends).toBe(0);
+      const lines = drain(spool).split('\n').filter((l) => l && !l.startsWith('#'));
+      expect(lines.map((l) => l.slice(-1))).toEqual(['1', '2', '3']);
+      await new Promise((r) => setTimeout(r, 100));
+      expect(spool.stats().lowDisk).toBe(false);
+      spool.close();
+    } finally {
+      execFileSync('umount', ['-l', dir]);
+    }
   });
 });

@@ -20,14 +20,22 @@
  *   admitted into an empty spool). At the bound `append()` waits until space is freed; the
  *   caller does not acknowledge meanwhile, so the broker holds further messages (back-pressure).
  *   Waits are counted.
+ * - A failed write (disk full, quota, I/O error) is back-pressure too, never loss: the partial
+ *   record is cut off again, `append()` waits and retries with backoff (sooner when the reader
+ *   frees a segment) until the write succeeds, and the error is reported (`stats().writeError`)
+ *   until then. Failed attempts are counted.
+ * - Free space on the spool's file system is checked every `diskCheckIntervalMs`; below
+ *   `lowDiskBytes` the spool reports `lowDisk` (and logs it once per crossing) before the wall.
  * - Space is freed a whole segment at a time, once the reader has committed past the segment and
  *   no retained window still needs it (`retentionFloor`). When the spool is full, only the
  *   reader's position counts, so windows can never deadlock the spool (counted).
  * - On open, a torn last record (crash or power loss mid-write) is cut off; earlier segments were
  *   fdatasynced when they were closed. Appends always go to a fresh segment.
  */
-import { closeSync, fdatasync, fdatasyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fdatasync, fdatasyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readSync, statfs, statSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { Backoff } from '../../common/backoff.ts';
+import { errorMessage } from '../../common/errors.ts';
 import { type Logger, silentLogger } from '../../common/logger.ts';
 
 export type FsyncPolicy = 'always' | 'interval' | 'never';
@@ -39,6 +47,13 @@ export interface DiskSpoolOptions {
   segmentBytes: number;
   fsync: FsyncPolicy;
   fsyncIntervalMs?: number;
+  /** Free bytes on the spool's file system below which it reports `lowDisk`. Default 0 (never). */
+  lowDiskBytes?: number;
+  /** How often free space is measured (ms). Default 1000. */
+  diskCheckIntervalMs?: number;
+  /** Backoff between attempts of a failed write (ms). Defaults 50 … 2000. */
+  retryInitialMs?: number;
+  retryMaxMs?: number;
   logger?: Logger;
 }
 
@@ -63,7 +78,15 @@ export interface SpoolStats {
   appendedRecords: number;
   appendedBytes: number;
   fullWaits: number;
+  /** Appends waiting now, for room under `maxBytes` or for a failed write to succeed. */
   blockedAppends: number;
+  /** Failed write attempts (each retried). */
+  writeErrors: number;
+  /** The error of the last attempt while a write is failing; undefined once writes succeed. */
+  writeError: string | undefined;
+  /** Free bytes on the spool's file system at the last check (NaN before the first). */
+  diskFreeBytes: number;
+  lowDisk: boolean;
   retentionOverrides: number;
   tornBytesDropped: number;
   fsyncs: number;
@@ -90,9 +113,16 @@ export class DiskSpool {
   private readonly waitingForRoom: Array<() => void> = [];
   private readonly appendListeners: Array<() => void> = [];
   private fsyncTimer: NodeJS.Timeout | undefined;
+  private diskTimer: NodeJS.Timeout | undefined;
   private dirty = false;
   private closed = false;
-  private counters = { appendedRecords: 0, appendedBytes: 0, fullWaits: 0, retentionOverrides: 0, tornBytesDropped: 0, fsyncs: 0 };
+  /** Appends in line (waiting for room or for a failed write to succeed), and the last of them. */
+  private waiting = 0;
+  private lastInLine: Promise<void> | undefined;
+  private writeError: string | undefined;
+  private diskFreeBytes = NaN;
+  private lowDisk = false;
+  private counters = { appendedRecords: 0, appendedBytes: 0, fullWaits: 0, writeErrors: 0, retentionOverrides: 0, tornBytesDropped: 0, fsyncs: 0 };
   /** Lowest segment id that retained windows still need; Infinity when none. */
   retentionFloor: () => number = () => Infinity;
 
@@ -114,6 +144,9 @@ export class DiskSpool {
       this.fsyncTimer = setInterval(() => this.backgroundSync(), options.fsyncIntervalMs ?? 1000);
       this.fsyncTimer.unref();
     }
+    this.checkDisk();
+    this.diskTimer = setInterval(() => this.checkDisk(), options.diskCheckIntervalMs ?? 1000);
+    this.diskTimer.unref();
     if (this.segments.length > 1) this.log.info('spool opened with data to replay', { segments: this.segments.length - 1, bytes: this.totalBytes() });
   }
 
@@ -129,23 +162,61 @@ export class DiskSpool {
   append(type: SpoolRecordType, body: string, vehicle?: string, closedUpTo?: number): Promise<void> | undefined {
     const header = `#fp ${type} ${Buffer.byteLength(body)} ${vehicle ?? '-'} ${closedUpTo === undefined || !Number.isFinite(closedUpTo) ? '-' : closedUpTo}\n`;
     const bytes = Buffer.from(header + body);
-    if (this.hasRoomFor(bytes.length)) {
-      this.write(bytes);
-      return undefined;
-    }
-    return this.appendWhenRoom(bytes);
+    if (this.waiting === 0 && this.hasRoomFor(bytes.length) && this.tryWrite(bytes)) return undefined;
+    // While an append waits, later ones line up behind it: a failing disk never reorders records.
+    const waiting = this.appendWhenPossible(bytes, this.lastInLine);
+    this.lastInLine = waiting;
+    const leave = (): void => {
+      if (this.lastInLine === waiting) this.lastInLine = undefined;
+    };
+    waiting.then(leave, leave);
+    return waiting;
   }
 
-  private async appendWhenRoom(bytes: Buffer): Promise<void> {
-    this.counters.fullWaits += 1;
-    this.log.warn('spool full: holding acknowledgements until InfluxDB catches up', { bytes: this.totalBytes(), maxBytes: this.options.maxBytes });
-    while (!this.hasRoomFor(bytes.length)) {
-      if (this.closed) throw new Error('spool is closed');
-      this.releaseSegments(true);
-      if (this.hasRoomFor(bytes.length)) break;
-      await new Promise<void>((resolve) => this.waitingForRoom.push(resolve));
+  /** After `previous`: waits for room under the bound, and retries a failed write with backoff, until it is written. */
+  private async appendWhenPossible(bytes: Buffer, previous: Promise<void> | undefined): Promise<void> {
+    this.waiting += 1;
+    let waitedForRoom = false;
+    const backoff = new Backoff({ initialMs: this.options.retryInitialMs ?? 50, maxMs: this.options.retryMaxMs ?? 2000 });
+    try {
+      if (previous) await previous.catch(() => undefined);
+      for (;;) {
+        if (this.closed) throw new Error('spool is closed');
+        if (!this.hasRoomFor(bytes.length)) this.releaseSegments(true);
+        if (!this.hasRoomFor(bytes.length)) {
+          if (!waitedForRoom) {
+            waitedForRoom = true;
+            this.counters.fullWaits += 1;
+            this.log.warn('spool full: holding acknowledgements until InfluxDB catches up', { bytes: this.totalBytes(), maxBytes: this.options.maxBytes });
+          }
+          await this.wakeOnRoom();
+          continue;
+        }
+        if (this.tryWrite(bytes)) return;
+        // A segment the reader frees may be what the disk lacked: try again then, or after the backoff.
+        await this.wakeOnRoom(backoff.next());
+      }
+    } finally {
+      this.waiting -= 1;
     }
-    this.write(bytes);
+  }
+
+  /** Resolves when segments are released (or the spool closes), or after `timeoutMs`. */
+  private wakeOnRoom(timeoutMs?: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
+      const wake = (): void => {
+        clearTimeout(timer);
+        resolve();
+      };
+      this.waitingForRoom.push(wake);
+      if (timeoutMs === undefined) return;
+      timer = setTimeout(() => {
+        const i = this.waitingForRoom.indexOf(wake);
+        if (i >= 0) this.waitingForRoom.splice(i, 1);
+        resolve();
+      }, timeoutMs);
+    });
   }
 
   private hasRoomFor(n: number): boolean {
@@ -153,17 +224,42 @@ export class DiskSpool {
     return total === 0 || total + n <= this.options.maxBytes;
   }
 
-  private write(bytes: Buffer): void {
+  /** Writes one record; false (the error kept, the partial record cut off) when the file system refused it. */
+  private tryWrite(bytes: Buffer): boolean {
     if (this.closed) throw new Error('spool is closed');
-    if (this.active.size > 0 && this.active.size + bytes.length > this.options.segmentBytes) this.roll();
-    let done = 0;
-    while (done < bytes.length) done += writeSync(this.fd, bytes, done, bytes.length - done, this.active.size + done);
+    try {
+      if (this.active.size > 0 && this.active.size + bytes.length > this.options.segmentBytes) this.roll();
+      let done = 0;
+      while (done < bytes.length) done += writeSync(this.fd, bytes, done, bytes.length - done, this.active.size + done);
+      if (this.options.fsync === 'always') fdatasyncSync(this.fd);
+    } catch (error) {
+      this.writeFailed(error);
+      return false;
+    }
     this.active.size += bytes.length;
     this.counters.appendedRecords += 1;
     this.counters.appendedBytes += bytes.length;
-    if (this.options.fsync === 'always') this.sync();
+    if (this.options.fsync === 'always') this.counters.fsyncs += 1;
     else this.dirty = true;
+    if (this.writeError !== undefined) {
+      this.log.info('spool writes succeed again', { failedAttempts: this.counters.writeErrors });
+      this.writeError = undefined;
+    }
     for (const listener of this.appendListeners) listener();
+    return true;
+  }
+
+  private writeFailed(error: unknown): void {
+    this.counters.writeErrors += 1;
+    const message = errorMessage(error);
+    if (this.writeError === undefined) this.log.error('spool write failed: holding acknowledgements and retrying until it succeeds', { error: message, segment: this.active.path });
+    this.writeError = message;
+    try {
+      // pwrite may have written part of the record: a later roll must not leave it in a closed segment.
+      ftruncateSync(this.fd, this.active.size);
+    } catch {
+      /* shrinking a file does not need space; if even this fails, the next write at active.size overwrites it */
+    }
   }
 
   /** Called after every append (the forwarder wakes up on it). */
@@ -269,14 +365,28 @@ export class DiskSpool {
       if (s.id > this.cursor.segment) pending += s.size;
       else if (s.id === this.cursor.segment) pending += s.size - this.cursor.offset;
     }
-    return { bytes: this.totalBytes(), segments: this.segments.length, pendingBytes: pending, blockedAppends: this.waitingForRoom.length, ...this.counters };
+    return {
+      bytes: this.totalBytes(),
+      segments: this.segments.length,
+      pendingBytes: pending,
+      blockedAppends: this.waiting,
+      writeError: this.writeError,
+      diskFreeBytes: this.diskFreeBytes,
+      lowDisk: this.lowDisk,
+      ...this.counters,
+    };
   }
 
   /** Makes everything appended so far durable against power loss, then closes the files. */
   close(): void {
     if (this.closed) return;
     if (this.fsyncTimer) clearInterval(this.fsyncTimer);
-    this.sync();
+    clearInterval(this.diskTimer);
+    try {
+      this.sync();
+    } catch (error) {
+      this.log.error('spool fdatasync at close failed', { error: errorMessage(error) });
+    }
     closeSync(this.fd);
     this.closed = true;
     // An empty active segment is useless on the next start.
@@ -296,9 +406,12 @@ export class DiskSpool {
     return total;
   }
 
+  /** Makes a new segment the active one; throws, with the old one still active, when it cannot be created. */
   private openSegment(id: number): void {
     const path = join(this.options.dir, segmentName(id));
-    this.fd = openSync(path, 'w+');
+    const fd = openSync(path, 'w+');
+    if (this.fd >= 0) closeSync(this.fd);
+    this.fd = fd;
     this.active = { id, path, size: 0 };
     this.segments.push(this.active);
   }
@@ -306,8 +419,18 @@ export class DiskSpool {
   private roll(): void {
     // A closed segment is made durable once, so recovery only ever has to look at the last one.
     this.sync();
-    closeSync(this.fd);
     this.openSegment(this.active.id + 1);
+  }
+
+  private checkDisk(): void {
+    statfs(this.options.dir, (error, fs) => {
+      if (error || this.closed) return;
+      this.diskFreeBytes = fs.bavail * fs.bsize;
+      const low = this.diskFreeBytes < (this.options.lowDiskBytes ?? 0);
+      if (low && !this.lowDisk) this.log.warn('disk low under the spool: acknowledgements stop when it is full', { dir: this.options.dir, freeBytes: this.diskFreeBytes, lowDiskBytes: this.options.lowDiskBytes });
+      else if (!low && this.lowDisk) this.log.info('disk space under the spool above the low watermark again', { freeBytes: this.diskFreeBytes });
+      this.lowDisk = low;
+    });
   }
 
   private sync(): void {

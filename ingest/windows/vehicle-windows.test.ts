@@ -81,4 +81,59 @@ describe('VehicleWindows', () => {
     expect(r.closed.map((c) => c.startMs)).toEqual([10_000]);
     expect(w.stats(0).lateSamples).toBe(0);
   });
+
+  describe('forward clock jumps', () => {
+    const jumpy: WindowOptions = { ...base, jump: { maxJumpMs: 60_000, confirmItems: 3 } };
+    const HOUR = 3_600_000;
+    const run = (from: number, n: number, step = 1000) => Array.from({ length: n }, (_, i) => s(from + i * step));
+
+    it('does not let one sample far ahead move the watermark: the timeline goes on, the stray sample is dropped when the vehicle goes idle', () => {
+      const w = new VehicleWindows(jumpy);
+      w.add('a', run(0, 5), 1, 0);
+      expect(w.add('a', [s(HOUR)], 2, 0).closed).toEqual([]); // held, not followed
+      expect(w.stats(0).clockJumpSamplesHeld).toBe(1);
+      const { closed, late } = w.add('a', run(5000, 20), 3, 0);
+      expect(late).toBe(0);
+      expect(closed.map((c) => [c.startMs, c.samples.length])).toEqual([[0, 10], [10_000, 10]]);
+      expect(w.retentionFloor()).toBe(2); // the held sample's segment is kept
+      const idle = w.closeIdle(10_000);
+      expect(idle.map((c) => [c.startMs, c.samples.length])).toEqual([[20_000, 5]]);
+      expect(w.retentionFloor()).toBe(Infinity);
+      const st = w.stats(10_000);
+      expect([st.clockJumpsFollowed, st.clockJumpSamplesDiscarded, st.clockJumpSamplesHeld, st.lateSamples]).toEqual([0, 1, 0, 0]);
+    });
+
+    it('follows a real jump once a consistent run confirms it: every sample of the run is in the new windows', () => {
+      const w = new VehicleWindows(jumpy);
+      w.add('a', run(0, 5), 1, 0);
+      expect(w.add('a', run(HOUR, 2), 2, 0).closed).toEqual([]);
+      expect(w.retentionFloor()).toBe(1);
+      const { closed } = w.add('a', run(HOUR + 2000, 20), 3, 0); // NTP set the clock: the run continues
+      expect(closed.map((c) => [c.startMs, c.samples.length])).toEqual([[0, 5], [HOUR, 10]]);
+      expect(w.add('a', [s(9000)], 4, 0).late).toBe(1); // the old timeline is over
+      expect(w.stats(0).clockJumpsFollowed).toBe(1);
+      expect(w.closeIdle(10_000).map((c) => [c.startMs, c.samples.length])).toEqual([[HOUR + 10_000, 10], [HOUR + 20_000, 2]]);
+    });
+
+    it('admits a held run when the timeline catches up with it (a backlog reaching the present), and replaces a run that is not continued', () => {
+      const w = new VehicleWindows(jumpy);
+      w.add('a', [s(0)], 1, 0);
+      w.add('a', [s(10 * 60_000)], 2, 0); // held
+      w.add('a', [s(5 * 60_000)], 3, 0); // another run: the first is dropped
+      expect(w.stats(0).clockJumpSamplesDiscarded).toBe(1);
+      // The backlog (one sample a minute) reaches the held run and takes it in: nothing is late.
+      const windowed: number[] = [];
+      let late = 0;
+      for (let t = 60_000; t <= 8 * 60_000; t += 60_000) {
+        const r = w.add('a', [s(t)], 4, 0);
+        late += r.late;
+        windowed.push(...r.closed.flatMap((c) => c.samples.map((x) => x.t)));
+      }
+      expect(late).toBe(0);
+      const st = w.stats(0);
+      expect([st.clockJumpSamplesHeld, st.clockJumpsFollowed]).toEqual([0, 0]);
+      windowed.push(...w.closeIdle(10_000).flatMap((c) => c.samples.map((x) => x.t)));
+      expect(windowed).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8].map((m) => m * 60_000));
+    });
+  });
 });

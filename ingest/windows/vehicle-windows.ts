@@ -19,7 +19,12 @@
  *   vehicle's windows are closed early). Both are counted.
  * - Each buffered sample remembers the spool segment its record went to, so the spool keeps every
  *   segment an open window still needs (`retentionFloor`) and replay can rebuild open windows.
+ * - With `jump`, a vehicle's clock jumping forward is followed only once a consistent run of
+ *   samples confirms it (clock-jump-gate.ts); the held samples' segments are retained too, and a
+ *   run still held when the vehicle goes idle or is evicted is dropped from the windows (counted).
  */
+import { ClockJumpGate, type HeldRun, type JumpGateOptions } from './clock-jump-gate.ts';
+
 export interface WindowOptions {
   sizeMs: number;
   /** = sizeMs for tumbling windows. */
@@ -28,6 +33,8 @@ export interface WindowOptions {
   idleTimeoutMs: number;
   maxVehicles: number;
   maxBufferedSamples: number;
+  /** Follow forward clock jumps only once confirmed; absent = follow every sample at once. */
+  jump?: JumpGateOptions;
 }
 
 export type CloseReason = 'watermark' | 'idle' | 'evicted' | 'bound';
@@ -44,12 +51,19 @@ export interface ClosedWindow<S extends WindowSample> {
   reason: CloseReason;
 }
 
+interface HeldSample<S> {
+  sample: S;
+  segment: number;
+}
+
 interface VehicleState<S> {
   samples: S[];
   /** Spool segment of each buffered sample (parallel to `samples`). */
   segments: number[];
   minSegment: number;
   maxT: number;
+  /** Samples of a forward clock jump not yet confirmed (clock-jump-gate.ts). */
+  held: HeldRun<HeldSample<S>> | undefined;
   /** Every window starting before this is closed. */
   closedUpTo: number;
   lastSeen: number;
@@ -64,6 +78,12 @@ export interface WindowStats {
   vehiclesEvicted: number;
   /** Largest (processing time − watermark) over vehicles with open windows, ms. */
   maxWatermarkLagMs: number;
+  /** Forward clock jumps followed after a confirming run. */
+  clockJumpsFollowed: number;
+  /** Samples of unconfirmed jumps left out of the windows (stored raw). */
+  clockJumpSamplesDiscarded: number;
+  /** Samples held now, waiting for a jump to be confirmed. */
+  clockJumpSamplesHeld: number;
 }
 
 export class VehicleWindows<S extends WindowSample> {
@@ -72,10 +92,12 @@ export class VehicleWindows<S extends WindowSample> {
   private late = 0;
   private evicted = 0;
   private readonly closedBy: Record<CloseReason, number> = { watermark: 0, idle: 0, evicted: 0, bound: 0 };
+  private readonly jumps: ClockJumpGate | undefined;
 
   constructor(readonly options: WindowOptions) {
     const { sizeMs, slideMs } = options;
     if (!(slideMs > 0 && sizeMs >= slideMs && sizeMs % slideMs === 0)) throw new RangeError('window size must be a positive multiple of the slide');
+    this.jumps = options.jump ? new ClockJumpGate(options.jump) : undefined;
   }
 
   /**
@@ -85,17 +107,24 @@ export class VehicleWindows<S extends WindowSample> {
   add(vehicle: string, samples: readonly S[], segment: number, nowMs: number, countLate = true): { closed: ClosedWindow<S>[]; late: number } {
     let st = this.vehicles.get(vehicle);
     if (st) this.vehicles.delete(vehicle);
-    else st = { samples: [], segments: [], minSegment: Infinity, maxT: -Infinity, closedUpTo: -Infinity, lastSeen: nowMs };
+    else st = newState(nowMs);
     this.vehicles.set(vehicle, st); // Map order = least recently seen first
     st.lastSeen = nowMs;
     let late = 0;
+    const state = st;
+    const admit = (s: S, seg: number): void => {
+      if (this.lastStart(s.t) < state.closedUpTo) late += 1;
+      else this.insert(state, s, seg);
+    };
+    const jumps = this.jumps;
     for (const s of samples) {
-      if (this.lastStart(s.t) < st.closedUpTo) {
-        late += 1;
+      if (!jumps || jumps.continues(st, s.t)) {
+        admit(s, segment);
+        if (s.t > st.maxT) st.maxT = s.t;
         continue;
       }
-      this.insert(st, s, segment);
-      if (s.t > st.maxT) st.maxT = s.t;
+      jumps.offer(st, s.t, { sample: s, segment }, (h) => admit(h.sample, h.segment));
+      if (st.held && segment < st.minSegment) st.minSegment = segment;
     }
     if (countLate) this.late += late;
     const closed = this.closeUpTo(vehicle, st, st.maxT - this.options.allowedLatenessMs, 'watermark');
@@ -107,7 +136,11 @@ export class VehicleWindows<S extends WindowSample> {
   closeIdle(nowMs: number): ClosedWindow<S>[] {
     const closed: ClosedWindow<S>[] = [];
     for (const [vehicle, st] of this.vehicles) {
-      if (st.samples.length > 0 && nowMs - st.lastSeen >= this.options.idleTimeoutMs) closed.push(...this.closeUpTo(vehicle, st, Infinity, 'idle'));
+      if ((st.samples.length > 0 || st.held) && nowMs - st.lastSeen >= this.options.idleTimeoutMs) {
+        // An unconfirmed jump at the end of a vehicle's stream stays out of its windows.
+        if (st.held) this.dropHeld(st);
+        closed.push(...this.closeUpTo(vehicle, st, Infinity, 'idle'));
+      }
     }
     return closed;
   }
@@ -122,7 +155,7 @@ export class VehicleWindows<S extends WindowSample> {
   restoreClosedUpTo(vehicle: string, closedUpTo: number, nowMs: number): void {
     let st = this.vehicles.get(vehicle);
     if (!st) {
-      st = { samples: [], segments: [], minSegment: Infinity, maxT: -Infinity, closedUpTo: -Infinity, lastSeen: nowMs };
+      st = newState(nowMs);
       this.vehicles.set(vehicle, st);
     }
     if (closedUpTo > st.closedUpTo) {
@@ -149,6 +182,9 @@ export class VehicleWindows<S extends WindowSample> {
       lag = Math.max(lag, nowMs - (st.maxT - allowedLatenessMs));
     }
     void sizeMs;
+    const jumps = this.jumps?.stats();
+    let held = 0;
+    if (jumps) for (const st of this.vehicles.values()) held += st.held?.items.length ?? 0;
     return {
       vehicles: this.vehicles.size,
       openWindows: open,
@@ -157,6 +193,9 @@ export class VehicleWindows<S extends WindowSample> {
       windowsClosed: { ...this.closedBy },
       vehiclesEvicted: this.evicted,
       maxWatermarkLagMs: lag,
+      clockJumpsFollowed: jumps?.confirmed ?? 0,
+      clockJumpSamplesDiscarded: jumps?.discarded ?? 0,
+      clockJumpSamplesHeld: held,
     };
   }
 
@@ -216,15 +255,26 @@ export class VehicleWindows<S extends WindowSample> {
     st.samples.splice(0, n);
     st.segments.splice(0, n);
     this.buffered -= n;
+    this.recomputeMinSegment(st);
+  }
+
+  private recomputeMinSegment(st: VehicleState<S>): void {
     let min = Infinity;
     for (const seg of st.segments) if (seg < min) min = seg;
+    if (st.held) for (const h of st.held.items) if (h.segment < min) min = h.segment;
     st.minSegment = min;
+  }
+
+  private dropHeld(st: VehicleState<S>): void {
+    this.jumps?.drop(st);
+    this.recomputeMinSegment(st);
   }
 
   private enforceBounds(current: string): ClosedWindow<S>[] {
     const closed: ClosedWindow<S>[] = [];
     while (this.vehicles.size > this.options.maxVehicles) {
       const [vehicle, st] = this.vehicles.entries().next().value as [string, VehicleState<S>];
+      if (st.held) this.dropHeld(st);
       closed.push(...this.closeUpTo(vehicle, st, Infinity, 'evicted'));
       this.vehicles.delete(vehicle);
       this.evicted += 1;
@@ -240,4 +290,8 @@ export class VehicleWindows<S extends WindowSample> {
     }
     return closed;
   }
+}
+
+function newState<S>(nowMs: number): VehicleState<S> {
+  return { samples: [], segments: [], minSegment: Infinity, maxT: -Infinity, held: undefined, closedUpTo: -Infinity, lastSeen: nowMs };
 }

@@ -10,31 +10,17 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Agent } from '../../agent/agent.ts';
 import { connectionFromConfig } from '../../agent/agent-setup.ts';
-import type { TelemetrySource } from '../../agent/telemetry-source.ts';
-import { VehicleConnection } from '../../agent/vehicle-connection.ts';
 import { createDevCertificates } from '../../broker/dev-certificates.ts';
 import { startBroker } from '../../broker/broker-server.ts';
 import { ConfigError } from '../../common/errors.ts';
 import { createLogger } from '../../common/logger.ts';
+import { MqttConnection } from '../../common/mqtt-connection.ts';
 import { freePort } from '../../common/net.ts';
-import { decodeTelemetry, type Sample } from '../../contracts/telemetry.ts';
+import { decodeTelemetry } from '../../contracts/telemetry.ts';
 import { topics } from '../../contracts/topics.ts';
 import { waitFor } from '../support/influx.ts';
+import { ScriptedSource } from '../support/scripted-source.ts';
 
-class ScriptedSource implements TelemetrySource {
-  readonly name = 'scripted';
-  private emit: ((s: Sample) => void) | undefined;
-  private t = 1_763_900_000_000;
-  async start(onSample: (s: Sample) => void): Promise<void> {
-    this.emit = onSample;
-  }
-  async stop(): Promise<void> {
-    this.emit = undefined;
-  }
-  push(n: number): void {
-    for (let i = 0; i < n; i++) this.emit?.({ t: this.t++, RPM: 900, SPEED: 20 });
-  }
-}
 
 const cleanups: Array<() => Promise<unknown> | void> = [];
 afterEach(async () => {
@@ -104,7 +90,7 @@ describe('agent connection', () => {
   it('retries with exponentially growing, capped delays and counts the failed attempts', async () => {
     const lines: string[] = [];
     const logger = createLogger('test', { level: 'debug', format: 'json', write: (l: string) => lines.push(l) });
-    const connection = new VehicleConnection({
+    const connection = new MqttConnection({
       url: `mqtt://127.0.0.1:${await freePort()}`,
       clientId: 'backoff-1',
       keepaliveS: 30,

@@ -3,7 +3,6 @@
  * drop-oldest policy (counted, logged, persisted), and the drain policy after an outage
  * (backlog oldest first at a limited rate; batches built meanwhile behind it, or overtaking it).
  */
-import mqtt from 'mqtt';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,32 +10,16 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Agent } from '../../agent/agent.ts';
 import type { DropReport } from '../../agent/batch-store.ts';
 import { SqliteBatchStore } from '../../agent/sqlite-batch-store.ts';
-import type { TelemetrySource } from '../../agent/telemetry-source.ts';
 import { startBroker } from '../../broker/broker-server.ts';
 import { createLogger } from '../../common/logger.ts';
 import { freePort } from '../../common/net.ts';
-import { decodeTelemetry, type Sample } from '../../contracts/telemetry.ts';
-import { topics } from '../../contracts/topics.ts';
 import { waitFor } from '../support/influx.ts';
+import { watchTelemetry } from '../support/telemetry-watcher.ts';
+import { SCRIPTED_T0, ScriptedSource } from '../support/scripted-source.ts';
 
-const T0 = 1_763_900_000_000;
+const T0 = SCRIPTED_T0;
 const VEHICLE = 'buffer-1';
 
-/** Emits samples when told to, one millisecond apart. */
-class ScriptedSource implements TelemetrySource {
-  readonly name = 'scripted';
-  private emit: ((s: Sample) => void) | undefined;
-  constructor(private t = T0) {}
-  async start(onSample: (s: Sample) => void): Promise<void> {
-    this.emit = onSample;
-  }
-  async stop(): Promise<void> {
-    this.emit = undefined;
-  }
-  push(n: number): void {
-    for (let i = 0; i < n; i++) this.emit?.({ t: this.t++, RPM: 800, SPEED: 10 });
-  }
-}
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -105,14 +88,9 @@ describe('agent disk buffer', () => {
 
     const broker = await startBroker({ host: '127.0.0.1', port: 0 });
     cleanups.push(() => broker.close());
-    const arrivals: number[] = [];
-    const watcher = await mqtt.connectAsync(broker.url, { clientId: 'drain-watcher' });
-    cleanups.push(() => watcher.endAsync(true));
-    watcher.on('message', (_topic, payload) => {
-      const decoded = decodeTelemetry(payload, VEHICLE);
-      if (decoded.ok) arrivals.push(decoded.batch.seq);
-    });
-    await watcher.subscribeAsync(topics.telemetry(VEHICLE), { qos: 1 });
+    const watcher = await watchTelemetry(broker.url, VEHICLE);
+    cleanups.push(() => watcher.close());
+    const arrivals = watcher.seqs;
 
     const logs: string[] = [];
     // Live samples continue after the backlog's event times.

@@ -81,11 +81,19 @@ export function mosquittoAuth(fixture: Fixture, username: string, port: number, 
 export function connectClient(url: string, options: IClientOptions): Promise<MqttClient> {
   return new Promise((resolve, reject) => {
     const client = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: 5000, ...options });
-    client.once('connect', () => resolve(client));
-    client.once('error', (error) => {
+    const onError = (error: Error): void => {
       client.end(true);
       reject(error);
+    };
+    client.once('connect', () => {
+      // A client that reconnects by itself must outlive a reset connection (the broker closes it).
+      if (options.reconnectPeriod) {
+        client.removeListener('error', onError);
+        client.on('error', () => {});
+      }
+      resolve(client);
     });
+    client.once('error', onError);
   });
 }
 

@@ -1,0 +1,33 @@
+/**
+ * A TelemetrySource that emits exactly the samples a test asks for (`push(n)`), one millisecond
+ * apart from `t0`, so what was produced is known to the sample.
+ */
+import type { TelemetrySource } from '../../agent/telemetry-source.ts';
+import type { Sample } from '../../contracts/telemetry.ts';
+
+export const SCRIPTED_T0 = 1_763_900_000_000;
+
+export class ScriptedSource implements TelemetrySource {
+  readonly name = 'scripted';
+  private emit: ((s: Sample) => void) | undefined;
+  /** Samples emitted while started. */
+  pushed = 0;
+
+  constructor(private t = SCRIPTED_T0) {}
+
+  async start(onSample: (s: Sample) => void): Promise<void> {
+    this.emit = onSample;
+  }
+
+  async stop(): Promise<void> {
+    this.emit = undefined;
+  }
+
+  push(n: number, values: Omit<Sample, 't'> = { RPM: 800, SPEED: 10 }): void {
+    for (let i = 0; i < n; i++) {
+      if (!this.emit) return;
+      this.emit({ t: this.t++, ...values });
+      this.pushed += 1;
+    }
+  }
+}
