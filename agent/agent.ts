@@ -24,6 +24,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { MqttClient } from 'mqtt';
+import { EngineRunClock } from '../contracts/derived-signals.ts';
 import { encodeTelemetry, type Sample, type TelemetryBatch } from '../contracts/telemetry.ts';
 import { topics } from '../contracts/topics.ts';
 import { type Logger, silentLogger } from '../common/logger.ts';
@@ -207,6 +208,9 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.progressTimer = setInterval(() => this.logProgress(), this.options.progressIntervalMs ?? 5000);
   }
 
+  /** RUN_TIME for cars that do not report PID 1F (contracts/derived-signals.ts). */
+  private readonly runClock = new EngineRunClock();
+
   private onSample(sample: Sample): void {
     if (this.stopping) return;
     if (this.lastT === undefined) {
@@ -226,7 +230,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     }
     this.lastT = sample.t;
     this.counters.samplesProduced += 1;
-    this.current.push(sample);
+    this.current.push(this.runClock.fill(sample));
     if (this.current.length >= this.options.maxBatchSamples) this.closeBatch();
   }
 

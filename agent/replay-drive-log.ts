@@ -20,6 +20,7 @@
 import type { Sample } from '../contracts/telemetry.ts';
 import { loadDriveLog, type DriveLogOptions } from './replay-file.ts';
 import { describeSkips, type DropReason, type SkipReason } from './replay-formats.ts';
+import { EngineRunClock } from '../contracts/derived-signals.ts';
 import { eventTimeShiftMs, sampleOf } from './replay-samples.ts';
 import type { SignalName } from '../contracts/signals.ts';
 
@@ -69,9 +70,10 @@ export function readDriveLogFile(path: string, options: ReadDriveLogOptions = {}
   for (const log of parsed.vehicles) {
     const shiftMs = startMs !== undefined ? eventTimeShiftMs(log, 'rebase', startMs) : log.absolute ? 0 : eventTimeShiftMs(log, 'rebase', RELATIVE_LOG_START_MS);
     const samples: Sample[] = [];
+    const runClock = new EngineRunClock(); // as the agent fills in RUN_TIME
     for (const row of log.rows) {
       const sample = sampleOf(row, shiftMs);
-      if (sample) samples.push(sample);
+      if (sample) samples.push(runClock.fill(sample));
       else skipped['outside-time-window'] = (skipped['outside-time-window'] ?? 0) + 1;
     }
     if (samples.length > 0) vehicles.push({ vehicle: log.vehicle, samples });

@@ -3,7 +3,7 @@
  * curve, and lead time — how long before the simulated failure an alert (ingest's hysteresis:
  * `RAISE_AFTER_WINDOWS` consecutive windows at or above the threshold) is first raised.
  */
-import { FAULT_KINDS } from '../simulator/faults.ts';
+import { FAULT_KINDS, type FaultKind } from '../simulator/faults.ts';
 import { alertRaises, confusionAt, median, rocAuc, rocCurve } from './metrics.ts';
 import type { ClassMetrics } from './model-metadata.ts';
 import type { Split, WindowDataset } from './window-dataset.ts';
@@ -66,16 +66,46 @@ export interface VehicleLead {
   severityAtAlert: number | null;
   /** Alerts raised before the fault's onset (false alarms). */
   alertsBeforeOnset: number;
+  /**
+   * Days from the first model alert after onset to the car's own first pending / confirmed (MIL on)
+   * trouble code: positive when the model warned first. Null when there was no such code (the
+   * model's warning was the only one) or no alert.
+   */
+  leadOverPendingDays: number | null;
+  leadOverConfirmedDays: number | null;
+  /** The simulated ECU set a pending / confirmed code at all during the simulated period. */
+  pendingCode: boolean;
+  confirmedCode: boolean;
 }
+
+/**
+ * Signals without which a fault cannot show in any feature (a car without a voltage PID cannot be
+ * checked for a failing alternator, one without barometric pressure not for a restricted intake).
+ * Per-fault metrics are also given over the test vehicles that report them.
+ */
+export const FAULT_SIGNALS: Readonly<Record<FaultKind, readonly string[]>> = {
+  coolant_leak: ['COOLANT_TEMP'],
+  thermostat_stuck_open: ['COOLANT_TEMP'],
+  thermostat_stuck_closed: ['COOLANT_TEMP'],
+  vacuum_leak: ['SHORT_FUEL_TRIM_1', 'LONG_FUEL_TRIM_1'],
+  maf_drift: ['MAF'],
+  misfire: ['SHORT_FUEL_TRIM_1', 'LONG_FUEL_TRIM_1'],
+  failing_alternator: ['CONTROL_MODULE_VOLTAGE'],
+  clogged_air_filter: ['BAROMETRIC_PRESSURE', 'THROTTLE_POS'],
+};
 
 export interface Evaluation {
   split: Split;
   threshold: number;
   overall: ClassMetrics;
   perFault: Record<string, ClassMetrics>;
+  /** The same over the fault's test vehicles that report its signals (FAULT_SIGNALS); `vehicles` left out. */
+  perFaultObservable: Record<string, ClassMetrics & { excludedVehicles: number }>;
   roc: Array<[number, number]>;
   leads: VehicleLead[];
   medianLeadDays: Record<string, number | null>;
+  /** Per fault: median lead over the first pending and the first confirmed code (days; vehicles with both an alert and a code). */
+  medianLeadOverDtcDays: Record<string, { pending: number | null; confirmed: number | null; vehicles: number; withoutCode: number }>;
   healthy: { vehicles: number; drivingDays: number; falseAlerts: number };
   /** A degrading vehicle's score over time, for the plot. */
   trace: { vehicle: string; fault: string; failureMs: number; points: Array<{ t: number; score: number; severity: number }> } | null;
@@ -93,6 +123,7 @@ export function evaluate(d: WindowDataset, split: Split, rows: readonly number[]
   const labelled = rows.map((r, i) => ({ r, s: scores[i]! })).filter(({ r }) => d.label[r] !== -1);
   const overall = metricsOf(labelled.map((x) => x.s), labelled.map((x) => d.label[x.r]!), threshold);
   const perFault: Record<string, ClassMetrics> = {};
+  const perFaultObservable: Evaluation['perFaultObservable'] = {};
   for (const kind of FAULT_KINDS) {
     const sel = labelled.filter(({ r }) => {
       const f = d.vehicles[d.vehicle[r]!]!.fault;
@@ -100,6 +131,10 @@ export function evaluate(d: WindowDataset, split: Split, rows: readonly number[]
     });
     if (!sel.some(({ r }) => d.label[r] === 1)) continue;
     perFault[kind] = metricsOf(sel.map((x) => x.s), sel.map((x) => d.label[x.r]!), threshold);
+    const blind = (vi: number): boolean => (d.vehicles[vi]!.observation?.absent ?? []).some((sig) => FAULT_SIGNALS[kind].includes(sig));
+    const seen = sel.filter(({ r }) => d.vehicles[d.vehicle[r]!]!.fault === null || !blind(d.vehicle[r]!));
+    const excluded = new Set(sel.filter(({ r }) => d.vehicles[d.vehicle[r]!]!.fault === kind && blind(d.vehicle[r]!)).map(({ r }) => d.vehicle[r]!)).size;
+    if (seen.some(({ r }) => d.label[r] === 1)) perFaultObservable[kind] = { ...metricsOf(seen.map((x) => x.s), seen.map((x) => d.label[x.r]!), threshold), excludedVehicles: excluded };
   }
   // Per vehicle, rows are already in event-time order (the dataset is built vehicle by vehicle).
   const byVehicle = new Map<number, Array<{ r: number; s: number }>>();
@@ -126,7 +161,18 @@ export function evaluate(d: WindowDataset, split: Split, rows: readonly number[]
     const first = raises.find((t) => t >= onset);
     const lead = first !== undefined && first < failure ? (failure - first) / 1000 / DAY_S : null;
     const atAlert = first === undefined ? null : (list.find((x) => d.t[x.r]! >= first) ?? null);
-    leads.push({ vehicle: v.id, fault: v.fault, leadDays: lead, severityAtAlert: atAlert ? d.severity[atAlert.r]! : null, alertsBeforeOnset: raises.filter((t) => t < onset).length });
+    const over = (codeMs: number | null | undefined): number | null => (first === undefined || codeMs === null || codeMs === undefined ? null : (codeMs - first) / 1000 / DAY_S);
+    leads.push({
+      vehicle: v.id,
+      fault: v.fault,
+      leadDays: lead,
+      severityAtAlert: atAlert ? d.severity[atAlert.r]! : null,
+      alertsBeforeOnset: raises.filter((t) => t < onset).length,
+      leadOverPendingDays: over(v.firstPendingDtcMs),
+      leadOverConfirmedDays: over(v.firstConfirmedDtcMs),
+      pendingCode: v.firstPendingDtcMs !== null && v.firstPendingDtcMs !== undefined,
+      confirmedCode: v.firstConfirmedDtcMs !== null && v.firstConfirmedDtcMs !== undefined,
+    });
     if (!trace || (v.fault === 'coolant_leak' && trace.fault !== 'coolant_leak')) {
       trace = { vehicle: v.id, fault: v.fault, failureMs: failure, points: list.map((x) => ({ t: d.t[x.r]!, score: x.s, severity: d.severity[x.r]! })) };
     }
@@ -139,5 +185,17 @@ export function evaluate(d: WindowDataset, split: Split, rows: readonly number[]
     medianLeadDays[kind] = median(ls.map((l) => l.leadDays ?? 0));
   }
   medianLeadDays.all = median(leads.map((l) => l.leadDays ?? 0));
-  return { split, threshold, overall, perFault, roc: rocCurve(labelled.map((x) => x.s), labelled.map((x) => d.label[x.r]!)), leads, medianLeadDays, healthy, trace };
+  const medianLeadOverDtcDays: Evaluation['medianLeadOverDtcDays'] = {};
+  for (const kind of [...FAULT_KINDS, 'all']) {
+    const ls = leads.filter((l) => kind === 'all' || l.fault === kind);
+    if (ls.length === 0) continue;
+    const known = (xs: Array<number | null>): number[] => xs.filter((x): x is number => x !== null);
+    medianLeadOverDtcDays[kind] = {
+      pending: median(known(ls.map((l) => l.leadOverPendingDays))),
+      confirmed: median(known(ls.map((l) => l.leadOverConfirmedDays))),
+      vehicles: ls.length,
+      withoutCode: ls.filter((l) => !l.pendingCode).length,
+    };
+  }
+  return { split, threshold, overall, perFault, perFaultObservable, roc: rocCurve(labelled.map((x) => x.s), labelled.map((x) => d.label[x.r]!)), leads, medianLeadDays, medianLeadOverDtcDays, healthy, trace };
 }

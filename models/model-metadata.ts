@@ -43,6 +43,13 @@ export const modelMetadataSchema = z.object({
   /** How `threshold` was chosen and what else was tried. */
   selection: z.object({ rule: z.string(), candidates: z.array(z.object({ family: z.string(), validationRocAuc: z.number().nullable() })) }),
   training: z.object({ seed: z.number().int(), durationS: z.number(), options: z.record(z.string(), z.unknown()) }),
+  /**
+   * The healthy fleet's median of every model input (what the graph imputes for an absent one; 0
+   * for a deviation), for explanations against the fleet: "coolant 14 °C above the fleet's normal".
+   */
+  featureReference: z.record(z.string(), z.number()).optional(),
+  /** Each input's bounds in the graph (training range, healthy side clipped at the median). */
+  featureBounds: z.record(z.string(), z.tuple([z.number().nullable(), z.number().nullable()])).optional(),
 });
 
 export type ModelMetadata = z.infer<typeof modelMetadataSchema>;

@@ -140,11 +140,17 @@ export async function trainAndExport(d: WindowDataset, o: TrainOptions): Promise
     trainingData: { hash: datasetHash(d), source: d.source, windows: d.label.length, vehicles: d.vehicles.length },
     metrics: { test: test.overall, validation: valEval.overall, perFault: test.perFault },
     selection: { rule: `highest validation ROC-AUC; threshold = lowest at and above which healthy validation vehicles raise at most ${TARGET_FALSE_ALERTS_PER_DAY} alerts per driving day`, candidates: candidates.map((c) => ({ family: c.family, validationRocAuc: c.auc })) },
+    featureReference: Object.fromEntries(d.featureNames.map((n, j) => [n, fill[j]!])),
+    featureBounds: Object.fromEntries(d.featureNames.map((n, j) => [n, [finiteOrNull(bounds.lower[j]!), finiteOrNull(bounds.upper[j]!)]])),
     training: { seed: o.seed, durationS: Math.round(durationS * 10) / 10, options: { negativesPerPositive: o.negativesPerPositive, maxTrainRows: o.maxTrainRows, ...describeOptions(chosen.family === 'mlp' ? mlpOptions : chosen.family === 'gam' ? gamOptions : gbtOptions) } },
   };
   // The metadata travels inside the ONNX file too, for tools that only see the .onnx.
   const onnx = exportOnnx(chosen.model, { featureCount: d.featureNames.length, modelVersion: o.modelVersion, metadata: { featureSetId: d.featureSetId, threshold: String(threshold), featureNames: d.featureNames.join(',') } });
   return { metadata, onnx, model: chosen.model, test, testRows, testScores };
+}
+
+function finiteOrNull(x: number): number | null {
+  return Number.isFinite(x) ? x : null;
 }
 
 /** Training options as plain JSON for the metadata (the per-feature arrays are in the graph). */

@@ -11,12 +11,13 @@
  *   (agent/obd/obd-poller.ts) with any setting an operator might choose;
  * - PID sets of real cars: O2, catalyst temperature, barometric pressure, run time, fuel level,
  *   control-module voltage or timing advance are missing on some (carOBD's Etios has no O2 PID;
- *   many cars have no catalyst PID);
+ *   many cars have no catalyst PID); a car without run time gets the one the agent derives;
  * - resolution: control-module voltage at 1 mV (J1979), 0.0195 V (the Etios' ECU) or 0.1 V;
  * - stale values: a third of the profiles repeat a PID's previous value with some probability, as
  *   loggers do when the ECU has not answered yet (carOBD repeats whole rows);
  * - event-time jitter up to ±120 ms.
  */
+import { EngineRunClock } from '../contracts/derived-signals.ts';
 import { DEFAULT_FAST_SIGNALS, type SignalName } from '../contracts/signals.ts';
 import type { Sample, SignalValues } from '../contracts/telemetry.ts';
 import type { Rng } from './rng.ts';
@@ -43,6 +44,7 @@ const OPTIONAL_PIDS: ReadonlyArray<readonly [SignalName, number]> = [
   ['O2_B1S1', 0.5],
   ['CATALYST_TEMP_B1S1', 0.4],
   ['BAROMETRIC_PRESSURE', 0.25],
+  // A car without PID 1F still has RUN_TIME: the agent counts it (contracts/derived-signals.ts).
   ['RUN_TIME', 0.3],
   ['FUEL_LEVEL', 0.3],
   ['CONTROL_MODULE_VOLTAGE', 0.15],
@@ -78,6 +80,7 @@ export class Observer {
   private nextSlowMs = Number.NEGATIVE_INFINITY;
   private lastT = Number.NEGATIVE_INFINITY;
   private readonly previous: Record<string, number> = {};
+  private readonly runClock = new EngineRunClock();
 
   constructor(
     private readonly profile: ObservationProfile,
@@ -106,6 +109,6 @@ export class Observer {
       this.previous[signal] = v;
       out[signal] = v;
     }
-    return sample;
+    return this.runClock.fill(sample);
   }
 }

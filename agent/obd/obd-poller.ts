@@ -46,6 +46,12 @@ export interface ObdPollerOptions {
   onReading: (reading: PollReading) => void;
   logger?: Logger;
   now?: () => number;
+  /**
+   * How the poller waits for the next due PID, in the same milliseconds as `now` (default: real
+   * timers). Hardware-in-the-loop tests give both a clock that runs faster than the wall, with an
+   * emulated car on the same clock, to poll thirty simulated minutes in three.
+   */
+  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
 }
 
 export interface PollerCounters {
@@ -84,6 +90,7 @@ export function resolvePidNames(names: readonly string[]): number[] {
 export class ObdPoller {
   private readonly log: Logger;
   private readonly now: () => number;
+  private readonly wait: (ms: number, signal: AbortSignal) => Promise<void>;
   private readonly stopController = new AbortController();
   private readonly fastPids: number[];
   private readonly slowPids: number[];
@@ -113,6 +120,7 @@ export class ObdPoller {
     if (!(options.fastHz > 0) || !(options.slowHz > 0)) throw new RangeError('fastHz and slowHz must be > 0');
     this.log = (options.logger ?? silentLogger).child('poller');
     this.now = options.now ?? Date.now;
+    this.wait = options.sleep ?? sleep;
     this.fastPids = [...new Set(resolvePidNames(options.fastPids))];
     const fast = new Set(this.fastPids);
     this.slowPids = [...new Set(resolvePidNames(options.slowPids))].filter((p) => !fast.has(p));
@@ -157,7 +165,7 @@ export class ObdPoller {
       const batch = this.nextBatch(now);
       if (batch.length === 0) {
         const next = Math.min(...this.schedule.map((s) => s.due), now + 1000);
-        await sleep(Math.max(1, next - now), this.stopController.signal);
+        await this.wait(Math.max(1, next - now), this.stopController.signal);
         continue;
       }
       await this.poll(batch);

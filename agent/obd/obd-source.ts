@@ -29,6 +29,9 @@ export interface ObdSourceOptions extends Omit<Elm327SessionOptions, 'logger'> {
   /** How often stored and pending DTCs are read while the car answers (ms); 0 = only after connecting. */
   dtcIntervalMs?: number;
   logger?: Logger;
+  /** The poller's clock (ObdPollerOptions `now`/`sleep`): sample times follow it. */
+  now?: () => number;
+  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
 }
 
 export interface ObdSourceStatus {
@@ -76,6 +79,8 @@ export class ObdSource implements TelemetrySource {
       ...(options.multiPid === undefined ? {} : { multiPid: options.multiPid }),
       onReading: (reading) => this.onReading(reading),
       logger: this.log,
+      ...(options.now ? { now: options.now } : {}),
+      ...(options.sleep ? { sleep: options.sleep } : {}),
     });
     this.session.on('state', (state) => {
       if (state === 'ready' && this.session.generation !== this.readGeneration) void this.readDiagnostics();

@@ -12,8 +12,9 @@
  * examples, and writes the next model version beside the current one (docs/models.md,
  * "Retraining from the archive").
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { readDriveLogFile } from '../../agent/replay-drive-log.ts';
 import { opt } from '../../common/config.ts';
 import { ConfigError } from '../../common/errors.ts';
 import { resolveModelFile } from '../../ingest/scoring/model-provider.ts';
@@ -24,7 +25,8 @@ import { buildReference, detectDrift, readReference, writeReference } from '../.
 import { evaluate } from '../../models/evaluation.ts';
 import { FEATURE_SET_ID, type FeatureVector } from '../../models/features.ts';
 import { metadataPathFor } from '../../models/model-metadata.ts';
-import { writeModelReport } from '../../models/model-report.ts';
+import { type RealDriveReport, writeModelReport } from '../../models/model-report.ts';
+import { evaluateDrives, type RecordedDrive } from '../../models/drive-evaluation.ts';
 import { OnnxModel } from '../../models/onnx-model.ts';
 import { type Family, trainAndExport, writeModel } from '../../models/train-pipeline.ts';
 import { buildFleetDataset, DEFAULT_LABEL_SEVERITY, splitRows, type WindowDataset } from '../../models/window-dataset.ts';
@@ -40,7 +42,7 @@ function parseFamilies(text: string): Family[] {
 }
 
 const datasetOptions = {
-  vehicles: opt.int('Simulated vehicles', { default: 100, min: 6, max: 10_000 }),
+  vehicles: opt.int('Simulated vehicles (300: 60 held-out test vehicles, several per fault type)', { default: 300, min: 6, max: 10_000 }),
   days: opt.number('Simulated days per vehicle', { default: 30, min: 1, max: 365 }),
   faulty: opt.number('Percentage of vehicles with a developing fault', { default: 60, min: 1, max: 100 }),
   seed: opt.int('Seed: same seed, same dataset and model', { default: 42 }),
@@ -115,14 +117,28 @@ export const datasetCommand = defineCommand({
   },
 });
 
-async function reportOn(model: OnnxModel, d: WindowDataset, reportPath: string, imageDir: string, command: string, trainingRunS?: number): Promise<string[]> {
+async function reportOn(model: OnnxModel, d: WindowDataset, reportPath: string, imageDir: string, command: string, realDrivesDir: string, print: (l: string) => void, trainingRunS?: number): Promise<string[]> {
   const rows = splitRows(d, 'test', false);
   const F = d.featureNames.length;
   const data = new Float32Array(rows.length * F);
   rows.forEach((r, i) => data.set(d.x.subarray(r * F, (r + 1) * F), i * F));
   const scores = await model.scoreMatrix(data, rows.length);
   const e = evaluate(d, 'test', rows, scores, model.metadata.threshold);
-  return writeModelReport(d, model.metadata, e, { reportPath, imageDir, command, ...(trainingRunS !== undefined ? { trainingRunS } : {}) });
+  const realDrives = realDrivesDir === '-' ? undefined : await realDriveReport(model, realDrivesDir, print);
+  return writeModelReport(d, model.metadata, e, { reportPath, imageDir, command, ...(trainingRunS !== undefined ? { trainingRunS } : {}), ...(realDrives ? { realDrives } : {}) });
+}
+
+/** Every drive log in `dir` through the serving path, as one car and as a car each (the report's "Real drives"). */
+async function realDriveReport(model: OnnxModel, dir: string, print: (l: string) => void): Promise<RealDriveReport> {
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new ConfigError('fleetpulse train', [{ field: 'realDrives', message: `${dir} is not a directory of drive logs` }]);
+  const files = readdirSync(dir).filter((f) => /\.csv(\.gz)?$/i.test(f)).sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
+  const drives: RecordedDrive[] = [];
+  for (const f of files) for (const v of readDriveLogFile(join(dir, f)).vehicles) drives.push({ source: join(dir, f), vehicle: v.vehicle ?? f, samples: v.samples });
+  const scorer = { featureNames: model.metadata.featureNames, threshold: model.metadata.threshold, score: (x: Float32Array, n: number) => model.scoreMatrix(x, n) };
+  const sameVehicle = await evaluateDrives(drives.map((x) => ({ ...x, vehicle: 'one-car' })), scorer, { sameVehicle: true });
+  const separate = await evaluateDrives(drives, scorer);
+  print(`real drives ${dir}: ${files.length} files, ${sameVehicle.total.drivingHours.toFixed(1)} driving hours; as one car ${sameVehicle.total.alertsRaised} alerts, ${sameVehicle.total.flagged} of ${sameVehicle.total.windows} windows flagged; as separate cars ${separate.total.alertsRaised} alerts, ${separate.total.flagged} flagged`);
+  return { source: `${files.length} files in ${dir}`, command: `fleetpulse train evaluate-drives --model ${model.path} ${dir}/*`, sameVehicle, separate };
 }
 
 const trainOptions = {
@@ -130,10 +146,11 @@ const trainOptions = {
   ...archiveOptions,
   out: opt.string('Directory for model.onnx, model.json and reference.json (--from-archive: the model directory; the new version goes to <out>/v<N>/)', { default: 'models/default' }),
   datasetDir: opt.string('Where the generated dataset is kept (--from-archive: the labelled dataset read from there, simulated when absent)', { default: '.fleetpulse/train/dataset' }),
-  families: opt.parsed('Model families to train and choose from', '<list>', parseFamilies, { default: 'mlp,gbt' }),
-  modelVersion: opt.int('Model version written into the metadata (--from-archive: the current version + 1)', { default: 2, min: 1 }),
+  families: opt.parsed('Model families to train and choose from (mlp, gbt, gam)', '<list>', parseFamilies, { default: 'gam,mlp' }),
+  modelVersion: opt.int('Model version written into the metadata (--from-archive: the current version + 1)', { default: 3, min: 1 }),
   maxTrainRows: opt.int('Most training windows used (class-balanced subsample)', { default: 80_000, min: 100 }),
   report: opt.string('Report file (Markdown); images go to <dir of report>/img', { default: 'docs/model-report.md' }),
+  realDrives: opt.string('Directory of recorded healthy drive logs (.csv, .csv.gz) the report runs through the serving path; - = none', { default: '-' }),
 };
 
 export const trainCommand = defineCommand({
@@ -157,7 +174,7 @@ export const trainCommand = defineCommand({
     const model = await OnnxModel.load(modelPath, FEATURE_SET_ID);
     try {
       const runS = (performance.now() - t0) / 1000;
-      const images = await reportOn(model, d, c.report, join(dirname(c.report), 'img'), 'fleetpulse train', runS);
+      const images = await reportOn(model, d, c.report, join(dirname(c.report), 'img'), `fleetpulse train${c.realDrives === '-' ? '' : ` --real-drives ${c.realDrives}`}`, c.realDrives, ctx.print, runS);
       const m = result.metadata.metrics.test;
       ctx.print(`model ${modelPath} (${result.metadata.family}, threshold ${result.metadata.threshold}): test ROC-AUC ${m.rocAuc?.toFixed(4)}, F1 ${m.f1.toFixed(3)}, median lead ${result.test.medianLeadDays.all?.toFixed(1)} days`);
       ctx.print(`report ${c.report} (+ ${images.join(', ')}); total ${runS.toFixed(0)} s`);
@@ -236,12 +253,13 @@ export const reportCommand = defineCommand({
     model: opt.string('Model file', { default: 'models/default/model.onnx' }),
     dataset: opt.string('Dataset directory (fleetpulse train dataset)', { default: '.fleetpulse/train/dataset' }),
     report: opt.string('Report file (Markdown); images go to <dir of report>/img', { default: 'docs/model-report.md' }),
+    realDrives: opt.string('Directory of recorded healthy drive logs (.csv, .csv.gz) the report runs through the serving path; - = none', { default: '-' }),
   },
   async run(c, ctx) {
     const d = readDataset(c.dataset);
     const model = await OnnxModel.load(c.model, d.featureSetId);
     try {
-      const images = await reportOn(model, d, c.report, join(dirname(c.report), 'img'), `fleetpulse train report --model ${c.model} --dataset ${c.dataset}`);
+      const images = await reportOn(model, d, c.report, join(dirname(c.report), 'img'), `fleetpulse train report --model ${c.model} --dataset ${c.dataset}${c.realDrives === '-' ? '' : ` --real-drives ${c.realDrives}`}`, c.realDrives, ctx.print);
       ctx.print(`report ${c.report} (+ ${images.join(', ')})`);
     } finally {
       await model.close();
