@@ -108,7 +108,7 @@ export default defineCommand({
         logger: createLogger('ingest'),
         apiLogs: withApi ? await createApiLogProcessor(defaultApiLogConfig(dataDir), createLogger('apilogs')) : undefined,
       });
-      const scoring = await attachScoring(ingest, { ...defaultScoringConfig(), scoring: config.scoring, model: config.model, dataDir, influxDatabase: config.influxDatabase, clientId: ingestUser }, createLogger('scoring'));
+      const scoring = await attachScoring(ingest, { ...defaultScoringConfig(), scoring: config.scoring, model: config.model, dataDir, influxUrl, influxDatabase: config.influxDatabase, clientId: ingestUser }, createLogger('scoring'));
       await ingest.start();
       stops.push({ name: 'ingest', stop: async () => { await ingest.stop(); await scoring?.close(); } });
       const dashboard = await startConfiguredDashboard(ingest, config, { url: influxUrl, database: config.influxDatabase }, createLogger('dashboard'));
