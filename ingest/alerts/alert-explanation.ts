@@ -38,7 +38,10 @@ export interface SignalEvidence {
 
 export interface Explanation {
   text: string;
+  /** The `top` signals that pushed the score up most, largest first. */
   signals: SignalEvidence[];
+  /** Every present signal's contribution (logit), negative ones too: they add up to the window's logit against the all-absent window. */
+  contributions: Record<string, number>;
 }
 
 export interface ExplainWindow {
@@ -79,7 +82,7 @@ export async function explainWindows(loaded: LoadedModel, windows: readonly Expl
     });
     const ranked = [...bySignal].filter(([, c]) => c > 1e-6).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).slice(0, top);
     const signals = ranked.map(([feature, contribution]) => describeSignal(feature, contribution, w, loaded));
-    return { text: signals.map((s) => s.phrase).join('; '), signals };
+    return { text: signals.map((s) => s.phrase).join('; '), signals, contributions: Object.fromEntries(bySignal) };
   });
 }
 
@@ -99,7 +102,8 @@ export function describeSignal(feature: string, contribution: number, w: Explain
   }
   const delta = value - normal;
   const against = reference === 'own' ? "this car's normal" : "the fleet's typical value";
-  const direction = Math.abs(delta) < 10 ** -decimals(unit, delta) / 2 ? 'at' : delta > 0 ? 'above' : 'below';
+  // Within a tenth of the smallest change that matters for the feature (its baseline floor) is "at".
+  const direction = Math.abs(delta) < (d?.baseline?.floor ?? 0) / 10 ? 'at' : delta > 0 ? 'above' : 'below';
   const amount = direction === 'at' ? '' : `${formatAmount(Math.abs(delta), unit)} `;
   return { feature, contribution: rounded, value, unit, reference, normal, delta, phrase: `${what} ${amount}${direction} ${against}${when}` };
 }

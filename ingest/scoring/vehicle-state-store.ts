@@ -60,7 +60,7 @@ export class VehicleStateStore {
     this.maxEvents = options.maxEvents ?? 100_000;
     mkdirSync(dirname(options.file), { recursive: true });
     try {
-      this.db = new Database(options.file);
+      this.db = new Database(options.file, { timeout: 500 });
       this.db.pragma('locking_mode = EXCLUSIVE');
       this.db.pragma('journal_mode = WAL');
       this.db.pragma(`synchronous = ${options.synchronous ?? 'NORMAL'}`);

@@ -25,7 +25,8 @@ import { VehiclePaths } from '../../ingest/scoring/vehicle-paths.ts';
 import { VehicleStateStore } from '../../ingest/scoring/vehicle-state-store.ts';
 import { RAISE_AFTER_WINDOWS } from '../../models/evaluation.ts';
 import { influxQuery, rowsOf, waitFor, type RestartableTestInfluxd } from '../support/influx.ts';
-import { runCli } from '../support/cli.ts';
+import { runCli, startCli } from '../support/cli.ts';
+import type { Sample } from '../../contracts/telemetry.ts';
 import { startTestPipeline, type TestPipeline } from '../support/pipeline.ts';
 import { publishSamples } from '../ingest/fixtures.ts';
 import { copyDefaultModel, layOut, simulatedWindows, WINDOW_MS } from '../ingest/scoring-fixtures.ts';
@@ -204,4 +205,76 @@ describe('ingest scoring and alerts', () => {
     expect(await count(influx.url, db, `SELECT count(running_s) AS n FROM features`)).toBe(12);
     expect(scoring.stats().scorer.dropped + scoring.stats().scorer.failedBatches).toBe(0);
   }, 60_000);
+});
+
+describe('ingest scoring across a SIGKILL', () => {
+  let pipeline: TestPipeline;
+  const learned = simulatedWindows(undefined, 0, 70, 16);
+  const leak = simulatedWindows('vacuum_leak', 0.9, 30, 16);
+  const base = Math.floor((Date.now() - 4 * HOUR) / WINDOW_MS) * WINDOW_MS;
+  const streams = { 'car-a': [...learned.slice(0, 40), ...leak], 'car-b': learned.slice(0, 70) };
+  const windows = Object.values(streams).reduce((n, w) => n + w.length, 0);
+
+  beforeAll(async () => {
+    pipeline = await startTestPipeline();
+  });
+  afterAll(async () => {
+    await pipeline?.stop();
+  });
+
+  /** Every anomaly row as `vehicle time → score baseline progress`. */
+  async function scores(db: string): Promise<Map<string, string>> {
+    const rows = rowsOf((await influxQuery(pipeline.influx.url, db, `SELECT score, baseline, baseline_progress, vehicle FROM anomaly ORDER BY time`))[0]);
+    return new Map(rows.map((r) => [`${String(r.vehicle)} ${String(r.time)}`, `${String(r.score)} ${String(r.baseline)} ${String(r.baseline_progress)}`]));
+  }
+
+  const ingestArgs = (db: string, dataDir: string) => [
+    'ingest', '--mqtt-url', pipeline.broker.url, '--influx-url', pipeline.influx.url, '--influx-database', db, '--data-dir', dataDir,
+    '--client-id', `ingest-${db}`, '--http-port', '0', '--window-s', String(WINDOW_MS / 1000), '--allowed-lateness-s', '2', '--idle-timeout-s', '2',
+    '--flush-interval-ms', '100', '--stats-interval-s', '0', '--score-batch-size', '16', '--score-max-delay-ms', '100', '--baseline-learn-hours', String(LEARN_HOURS),
+  ];
+
+  async function publish(clientId: string, part: (w: Sample[][]) => Sample[][], offset: (w: Sample[][]) => number, seqs: Map<string, number>): Promise<void> {
+    const client = await mqtt.connectAsync(pipeline.broker.url, { clientId });
+    for (const [vehicle, list] of Object.entries(streams)) seqs.set(vehicle, await publishSamples(client, vehicle, layOut(part(list), base + offset(list) * WINDOW_MS), 30, seqs.get(vehicle) ?? 0));
+    await client.endAsync();
+  }
+
+  it('gives every window the same score, baseline status and progress as an uninterrupted run', async () => {
+    const rows = (db: string) => count(pipeline.influx.url, db, 'SELECT count(score) AS n FROM anomaly');
+    // The uninterrupted run.
+    const reference = startCli(ingestArgs('uninterrupted', pipeline.tempDir()));
+    try {
+      expect(await waitFor(() => reference.output().includes('subscribed'), 20_000), reference.output()).toBe(true);
+      await publish('pub-reference', (w) => w, () => 0, new Map());
+      expect(await waitFor(async () => (await rows('uninterrupted')) === windows, 60_000, 200), reference.output()).toBe(true);
+    } finally {
+      reference.child.kill('SIGTERM');
+      await reference.exited;
+    }
+
+    // The same stream into a worker killed while it scores the first part.
+    const dataDir = pipeline.tempDir();
+    const half = (w: Sample[][]) => Math.floor(w.length / 2);
+    const seqs = new Map<string, number>();
+    let worker = startCli(ingestArgs('killed', dataDir));
+    try {
+      expect(await waitFor(() => worker.output().includes('subscribed'), 20_000), worker.output()).toBe(true);
+      await publish('pub-killed-1', (w) => w.slice(0, half(w)), () => 0, seqs);
+      expect(await waitFor(async () => (await rows('killed')) >= 10, 60_000, 50)).toBe(true);
+      worker.child.kill('SIGKILL');
+      await worker.exited;
+      // Sent while ingest is down: the broker keeps it for the persistent session.
+      await publish('pub-killed-2', (w) => w.slice(half(w)), half, seqs);
+      worker = startCli(ingestArgs('killed', dataDir));
+      expect(await waitFor(async () => (await rows('killed')) === windows, 60_000, 200), worker.output()).toBe(true);
+    } finally {
+      worker.child.kill('SIGTERM');
+      await worker.exited;
+    }
+    const expected = await scores('uninterrupted');
+    expect(expected.size).toBe(windows);
+    expect([...expected.values()].some((v) => v.includes('learned'))).toBe(true);
+    expect(await scores('killed')).toEqual(expected);
+  }, 180_000);
 });
