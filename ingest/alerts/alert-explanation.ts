@@ -9,6 +9,9 @@
  * signal. For a model that is not additive (an MLP) the same drop is an approximation; the text
  * says nothing different, the evidence keeps the numbers.
  *
+ * Named: the `top` (3) signals that push the score up most, leaving out those that push less than a
+ * tenth of the strongest one.
+ *
  * Against what: the car's own normal (its learned baseline's mean for the feature) when the
  * baseline has one; otherwise the fleet's typical value (the middle decile of the training
  * windows, FeatureReference.typical), and the text says which.
@@ -51,6 +54,8 @@ export interface ExplainWindow {
 }
 
 const LOGIT_CLIP = 1e-7;
+/** Signals named besides the strongest one must push the logit at least this share of its push. */
+const MIN_SHARE_OF_TOP = 0.1;
 
 function logit(p: number): number {
   const q = Math.min(1 - LOGIT_CLIP, Math.max(LOGIT_CLIP, p));
@@ -80,7 +85,9 @@ export async function explainWindows(loaded: LoadedModel, windows: readonly Expl
       const feature = name.endsWith('_dev') ? name.slice(0, -4) : name;
       bySignal.set(feature, (bySignal.get(feature) ?? 0) + base - logit(scores[first + 1 + i]!));
     });
-    const ranked = [...bySignal].filter(([, c]) => c > 1e-6).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).slice(0, top);
+    const sorted = [...bySignal].filter(([, c]) => c > 1e-6).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
+    // A signal that adds less than a tenth of the strongest one's push is not what an operator should look at.
+    const ranked = sorted.filter(([, c], i) => i === 0 || c >= MIN_SHARE_OF_TOP * sorted[0]![1]).slice(0, top);
     const signals = ranked.map(([feature, contribution]) => describeSignal(feature, contribution, w, loaded));
     return { text: signals.map((s) => s.phrase).join('; '), signals, contributions: Object.fromEntries(bySignal) };
   });
