@@ -7,13 +7,11 @@
  * records it (its state store, InfluxDB `baseline_events`) and acknowledges it then. The vehicle
  * shows "learning" again from its next scored window (dashboard, `anomaly.baseline`).
  */
-import { randomBytes } from 'node:crypto';
-import mqtt from 'mqtt';
 import { opt } from '../../common/config.ts';
-import { errorMessage, FleetpulseError } from '../../common/errors.ts';
 import { BASELINE_RESET_SCHEMA, encodeBaselineReset } from '../../contracts/baseline-reset.ts';
 import { topics, VEHICLE_ID_PATTERN } from '../../contracts/topics.ts';
 import { defineCommand } from '../command.ts';
+import { connectOperator } from '../operator-connection.ts';
 import { sharedOptions } from '../shared-options.ts';
 
 export const baselineResetOptions = {
@@ -31,30 +29,13 @@ export default defineCommand({
   usage: 'baseline reset --vehicle car-1 [--reason repair]',
   options: baselineResetOptions,
   async run(config, ctx) {
-    const suffix = `baseline-reset-${randomBytes(4).toString('hex')}`;
-    const client = await mqtt
-      .connectAsync(config.mqttUrl, {
-        clientId: config.username ? `${config.username}:${suffix}` : suffix,
-        clean: true,
-        reconnectPeriod: 0,
-        connectTimeout: 10_000,
-        ...(config.username ? { username: config.username } : {}),
-        ...(config.password ? { password: config.password } : {}),
-      })
-      .catch((error: unknown) => {
-        throw new FleetpulseError('FP_PROCESS_FAILED', `cannot connect to ${config.mqttUrl}: ${errorMessage(error)}`, { cause: error });
-      });
+    const connection = await connectOperator(config, { id: 'baseline-reset', what: 'reset' });
     try {
-      // Without the operator role the broker closes the connection instead (MQTT 3.1.1 has no negative PUBACK).
-      const refused = new Promise<never>((_, reject) =>
-        client.once('close', () => reject(new FleetpulseError('FP_PROCESS_FAILED', `the broker closed the connection instead of accepting the reset: is ${config.username ?? '(anonymous)'} a device with role operator?`))),
-      );
       const payload = encodeBaselineReset({ schema: BASELINE_RESET_SCHEMA, vehicle: config.vehicle, reason: config.reason, requestedAtMs: Date.now() });
-      await Promise.race([client.publishAsync(topics.baselineReset(config.vehicle), payload, { qos: 1 }), refused]);
+      await connection.publish(topics.baselineReset(config.vehicle), payload);
       ctx.print(`baseline reset of ${config.vehicle} sent (${config.reason}); its ingest worker re-learns from the next windows (recorded in InfluxDB baseline_events)`);
     } finally {
-      if (client.connected) await client.endAsync();
-      else client.end(true);
+      await connection.close();
     }
   },
 });
