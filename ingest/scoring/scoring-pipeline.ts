@@ -106,7 +106,9 @@ export class ScoringPipeline implements WindowListener {
   }
 
   onWindow(window: FeatureWindow): Promise<void> | undefined {
-    return this.scorer.onWindow(window);
+    const queued = this.scorer.onWindow(window);
+    if (queued) this.paths.prefetch(window.vehicle);
+    return queued;
   }
 
   readonly commandKinds: readonly VehicleTopicKind[] = ['baseline-reset'];

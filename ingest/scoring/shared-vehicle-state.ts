@@ -4,7 +4,7 @@
  * has no local state for — the vehicle's shard moved to it.
  *
  * Writing goes through the spool with the anomaly points (vehicle-paths.ts decides when); this
- * module reads. A read is one query for up to `maxPerQuery` vehicles (tag equality ORed, which
+ * module reads. A read is one query (POST) for up to `maxPerQuery` (2000) vehicles (tag equality ORed, which
  * InfluxDB answers from its index), bounded by `timeoutMs` and retried with backoff `attempts`
  * times; then it fails as a value (`ok: false`), never with an exception.
  */
@@ -36,7 +36,7 @@ export class SharedVehicleState {
   async read(vehicles: readonly string[]): Promise<SharedStateRead> {
     const states = new Map<string, { state: Buffer; lastWindowMs: number }>();
     const ids = vehicles.filter((v) => VEHICLE_ID.test(v));
-    const per = this.options.maxPerQuery ?? 500;
+    const per = this.options.maxPerQuery ?? 2000;
     for (let i = 0; i < ids.length; i += per) {
       const chunk = ids.slice(i, i + per);
       const result = await this.query(chunk);
@@ -54,14 +54,15 @@ export class SharedVehicleState {
   private async query(vehicles: readonly string[]): Promise<SharedStateRead> {
     const where = vehicles.map((v) => `"vehicle" = '${v}'`).join(' OR ');
     const q = `SELECT "state", "last_window_ms", "vehicle" FROM ${MEASUREMENTS.vehicleState} WHERE (${where}) AND time = 0`;
-    const url = `${this.options.influxUrl}/query?db=${encodeURIComponent(this.options.database)}&epoch=ms&q=${encodeURIComponent(q)}`;
+    // POSTed: a query naming 2,000 vehicles is ~60 KB, too long for a URL.
+    const url = `${this.options.influxUrl}/query?db=${encodeURIComponent(this.options.database)}&epoch=ms`;
     const backoff = new Backoff({ initialMs: 200, maxMs: 2000 });
     let lastError = '';
     for (let attempt = 0; attempt < (this.options.attempts ?? 3); attempt++) {
       if (attempt > 0) await sleep(backoff.next());
       this.counters.queries += 1;
       try {
-        const response = await fetch(url, { signal: AbortSignal.timeout(this.options.timeoutMs ?? 3000) });
+        const response = await fetch(url, { method: 'POST', body: new URLSearchParams({ q }), signal: AbortSignal.timeout(this.options.timeoutMs ?? 3000) });
         if (!response.ok) throw new Error(`InfluxDB answered ${response.status}: ${(await response.text()).slice(0, 200)}`);
         const body = (await response.json()) as { results?: Array<{ error?: string; series?: Array<{ columns: string[]; values: unknown[][] }> }> };
         const result = body.results?.[0];

@@ -13,8 +13,9 @@
  *   time) or answered from the stored inputs (bit for bit the first answer).
  * - **Loaded on demand.** Decoded paths live in an LRU of `maxCached` vehicles (≈ 5 KB each;
  *   evictions counted); a miss reads the local store; a vehicle the local store does not have is
- *   looked up in the shared copy (InfluxDB `vehicle_state`, shared-vehicle-state.ts) — one query
- *   per batch for all its new vehicles — and otherwise starts learning.
+ *   looked up in the shared copy (InfluxDB `vehicle_state`, shared-vehicle-state.ts) — read ahead
+ *   when its window is queued (`prefetch`), grouped into few queries, so a batch rarely waits — and
+ *   otherwise starts learning.
  * - **Shared copy.** A vehicle's state is written to InfluxDB (through the spool, with the batch's
  *   anomaly points) when its baseline status changes and at most every `sharedEveryMs` otherwise
  *   (first write after a start spread over that interval). A worker taking over a vehicle therefore
@@ -55,6 +56,8 @@ export interface VehiclePathsOptions {
   shared?: SharedVehicleState;
   /** Decoded paths kept in memory (default 4096). */
   maxCached?: number;
+  /** Vehicles per shared-copy query (default 2000); see `prefetch`. */
+  maxPrefetch?: number;
   /** Shared copy at most this often per vehicle (ms, default 15 min); 0 = never write it. */
   sharedEveryMs?: number;
   baseline?: BaselineOptions;
@@ -91,11 +94,22 @@ export class VehiclePaths {
   private readonly log: Logger;
   private readonly now: () => number;
   private serial: Promise<unknown> = Promise.resolve();
+  /** Vehicles whose shared copy is wanted, and the reads under way or done (vehicle → its state, if any). */
+  private readonly wanted = new Set<string>();
+  private readonly lookups = new Map<string, Promise<Buffer | undefined>>();
+  /**
+   * Vehicles loaded since the start: they have a local row (committed with their first batch), so
+   * they need no shared read. ~60 bytes each; cleared at MAX_KNOWN (then a re-check costs a store read).
+   */
+  private readonly known = new Set<string>();
+  private prefetching: Promise<void> | undefined;
+  private readonly maxPrefetch: number;
   private counters = { evicted: 0, loadedLocal: 0, loadedShared: 0, fresh: 0, sharedReadFailures: 0, sharedWrites: 0, replayedWindows: 0, resets: 0, commitSeconds: 0, commitFailures: 0 };
 
   constructor(private readonly options: VehiclePathsOptions = {}) {
     this.maxCached = Math.max(1, options.maxCached ?? 4096);
     this.sharedEveryMs = options.sharedEveryMs ?? 15 * 60_000;
+    this.maxPrefetch = options.maxPrefetch ?? 2000;
     this.log = options.logger ?? silentLogger;
     this.now = options.now ?? Date.now;
   }
@@ -173,7 +187,59 @@ export class VehiclePaths {
     return run;
   }
 
-  /** Brings every vehicle into the cache: memory, local store, shared copy, or a fresh path. */
+  /**
+   * Starts reading the shared copy of a vehicle that is in neither the cache nor the local store, in
+   * the background, so that its batch does not wait for InfluxDB: called when the window is queued
+   * (scoring runs batches later). Reads are grouped (`maxPrefetch` vehicles per query, one query in
+   * flight); at most `maxPrefetch` × 4 vehicles wait, beyond that the batch reads them itself.
+   */
+  prefetch(vehicle: string): void {
+    if (!this.options.shared || this.known.has(vehicle) || this.lookups.has(vehicle) || this.wanted.has(vehicle)) return;
+    if (this.wanted.size + this.lookups.size >= this.maxPrefetch * 4) return;
+    this.wanted.add(vehicle);
+    // Started on the next turn of the event loop, so the windows queued in this one share a query.
+    this.prefetching ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.runPrefetch());
+  }
+
+  private async runPrefetch(): Promise<void> {
+    try {
+      while (this.wanted.size > 0) {
+        const chunk: string[] = [];
+        for (const v of this.wanted) {
+          this.wanted.delete(v);
+          if (this.cache.has(v) || this.lookups.has(v)) continue;
+          if (this.options.store?.get(v)) continue; // it is ours: no shared read
+          chunk.push(v);
+          if (chunk.length >= this.maxPrefetch) break;
+        }
+        if (chunk.length === 0) continue;
+        const read = this.readShared(chunk);
+        await read;
+      }
+    } finally {
+      this.prefetching = undefined;
+    }
+  }
+
+  /** One shared read for `vehicles`; each vehicle's lookup resolves to its state, or undefined (none, or unreadable). */
+  private readShared(vehicles: readonly string[]): Promise<void> {
+    const read = this.options.shared!.read(vehicles).then((result) => {
+      if (!result.ok) {
+        this.counters.sharedReadFailures += 1;
+        this.log.warn('shared vehicle state unreadable; these vehicles start learning', { vehicles: vehicles.length, error: result.error ?? '' });
+      }
+      return result.states;
+    });
+    for (const v of vehicles) {
+      this.lookups.set(
+        v,
+        read.then((states) => states.get(v)?.state),
+      );
+    }
+    return read.then(() => undefined);
+  }
+
+  /** Brings every vehicle into the cache: memory, local store, shared copy (prefetched or read now), or a fresh path. */
   private async load(vehicles: readonly string[]): Promise<void> {
     const missing: string[] = [];
     for (const vehicle of new Set(vehicles)) {
@@ -186,30 +252,32 @@ export class VehiclePaths {
       const row = this.options.store?.get(vehicle);
       if (row) {
         this.counters.loadedLocal += 1;
+        this.lookups.delete(vehicle);
         this.put(vehicle, VehicleFeaturePath.decode(row.state, this.options.baseline), row.pending ? decodeWindowInputs(row.pending) : []);
       } else {
         missing.push(vehicle);
       }
     }
     if (missing.length === 0) return;
-    let shared = new Map<string, { state: Buffer }>();
     if (this.options.shared) {
-      const read = await this.options.shared.read(missing);
-      if (!read.ok) {
-        this.counters.sharedReadFailures += 1;
-        this.log.warn('shared vehicle state unreadable; these vehicles start learning', { vehicles: missing.length, error: read.error ?? '' });
-      }
-      shared = read.states;
+      // Not read ahead yet (the batch came before the read-ahead's turn): read them now, as one query.
+      const unread = missing.filter((v) => !this.lookups.has(v));
+      for (const v of unread) this.wanted.delete(v);
+      if (unread.length > 0) void this.readShared(unread);
     }
     for (const vehicle of missing) {
-      const copy = shared.get(vehicle);
+      const lookup = this.lookups.get(vehicle);
+      this.lookups.delete(vehicle);
+      const copy = lookup ? await lookup : undefined;
       if (copy) this.counters.loadedShared += 1;
       else this.counters.fresh += 1;
-      this.put(vehicle, copy ? VehicleFeaturePath.decode(copy.state, this.options.baseline) : new VehicleFeaturePath(this.options.baseline), []);
+      this.put(vehicle, copy ? VehicleFeaturePath.decode(copy, this.options.baseline) : new VehicleFeaturePath(this.options.baseline), []);
     }
   }
 
   private put(vehicle: string, path: VehicleFeaturePath, stored: WindowInputs[]): void {
+    if (this.known.size >= MAX_KNOWN) this.known.clear();
+    this.known.add(vehicle);
     // Spread the first shared write of every vehicle over the interval, so a restart does not write them all at once.
     const jitter = this.sharedEveryMs > 0 ? hashFraction(vehicle) * this.sharedEveryMs : 0;
     this.cache.set(vehicle, { path, stored, sharedAtMs: this.now() - jitter, sharedStatus: path.baseline.status });
@@ -256,6 +324,8 @@ export class VehiclePaths {
     }
   }
 }
+
+const MAX_KNOWN = 1_000_000;
 
 /** Present, finite values only (a spooled window's absent features read back as NaN). */
 function finite(features: FeatureVector): FeatureVector {

@@ -121,6 +121,24 @@ describe('VehiclePaths', () => {
     await b.close();
   });
 
+  it('reads the shared copies of new vehicles ahead, in one query, before their batches', async () => {
+    const db = 'prefetch';
+    await fetch(`${influx.url}/query?q=${encodeURIComponent(`CREATE DATABASE ${db}`)}`, { method: 'POST' });
+    const shared = new SharedVehicleState({ influxUrl: influx.url, database: db });
+    const paths = new VehiclePaths({ store: new VehicleStateStore({ file: join(dir, 'prefetch.sqlite') }), shared, baseline: LEARN });
+    const vehicles = Array.from({ length: 300 }, (_, i) => `new-${i}`);
+    for (const v of vehicles) paths.prefetch(v); // as their windows are queued
+    await new Promise((r) => setTimeout(r, 50)); // the scorer's batch comes later (--score-max-delay-ms)
+    for (let i = 0; i < vehicles.length; i += 100) await paths.inputs(vehicles.slice(i, i + 100).flatMap((v) => windowsOf(v, 0, 1)));
+    expect(paths.stats()).toMatchObject({ fresh: 300, loadedShared: 0, sharedReadFailures: 0 });
+    expect(shared.stats().queries).toBe(1);
+    // Known now: queued again, they need no read.
+    for (const v of vehicles) paths.prefetch(v);
+    await paths.inputs(vehicles.flatMap((v) => windowsOf(v, 1, 2)));
+    expect(shared.stats().queries).toBe(1);
+    await paths.close();
+  });
+
   it('starts a vehicle learning when the shared copy cannot be read, and counts it', async () => {
     const shared = new SharedVehicleState({ influxUrl: 'http://127.0.0.1:9', database: 'x', timeoutMs: 200, attempts: 2 });
     const paths = new VehiclePaths({ store: new VehicleStateStore({ file: join(dir, 'unreadable.sqlite') }), shared, baseline: LEARN });
