@@ -14,14 +14,17 @@
  * (including the drain after the load stops), and end-to-end latency p50/p99 from a probe
  * vehicle's sample time to the moment the sample is queryable in InfluxDB (polled every 25 ms),
  * and where the CPU went during the load: load generator, broker, ingest, influxd,
- * each in % of one core (utime + stime from /proc), so a run that falls behind says what was busy.
+ * each in % of one core (utime + stime from /proc), so a run that falls behind says what was busy;
+ * ingest's CPU per sample accepted during the load, its resident memory (VmRSS at the end of the load,
+ * VmHWM = peak), and the size of its vehicle state store (bytes per vehicle of the encoded states, and
+ * of the SQLite files) when it has one.
  *
  * BENCH_INGEST_NODE_ARGS are node flags for the ingest process alone, e.g.
  * "--cpu-prof --cpu-prof-dir=/tmp/prof" for a profile of ingest (written when it exits).
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -30,6 +33,7 @@ import { startBroker } from '../broker/broker-server.ts';
 import { freePort } from '../common/net.ts';
 import { cpuSeconds } from './process-cpu.ts';
 import { startLocalInfluxd } from '../ingest/influxdb/local-influxd.ts';
+import { VehicleStateStore } from '../ingest/scoring/vehicle-state-store.ts';
 import { encodeTelemetry, type TelemetryBatch } from '../contracts/telemetry.ts';
 import { encodeCompactTelemetry } from '../contracts/telemetry-compact.ts';
 import { topics } from '../contracts/topics.ts';
@@ -91,6 +95,26 @@ async function startBrokerProcess(): Promise<BenchBroker> {
 async function startInlineBroker(): Promise<BenchBroker> {
   const broker = values.broker === 'inline' ? await startInlineBroker() : await startBrokerProcess();
   return { url: broker.url, pid: undefined, close: () => broker.close() };
+}
+
+/** VmRSS and VmHWM (peak) of a process, MiB. */
+function memoryMiB(pid: number): { rss: number; peak: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kib = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
+  return { rss: Math.round(kib('VmRSS') / 1024), peak: Math.round(kib('VmHWM') / 1024) };
+}
+
+/** Vehicles and bytes in ingest's vehicle state store (after ingest exited: the store is locked while it runs). */
+function stateStoreSize(file: string): Record<string, number> | undefined {
+  if (!existsSync(file)) return undefined;
+  const fileBytes = ['', '-wal', '-shm'].reduce((n, suffix) => n + (existsSync(file + suffix) ? statSync(file + suffix).size : 0), 0);
+  const store = new VehicleStateStore({ file });
+  try {
+    const { vehicles, bytes } = store.size();
+    return { vehicles, stateBytesPerVehicle: Math.round(bytes / Math.max(1, vehicles)), fileBytesPerVehicle: Math.round(fileBytes / Math.max(1, vehicles)), fileMiB: Math.round(fileBytes / 1048576) };
+  } finally {
+    store.close();
+  }
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -186,6 +210,9 @@ async function main(): Promise<void> {
     clearInterval(probeTimer);
     const loadSeconds = (Date.now() - started) / 1000;
     const cpuPercentDuringLoad = Object.fromEntries(Object.entries(processes).map(([name, pid]) => [name, Math.round((100 * (cpuSeconds(pid) - cpuAtStart[name]!)) / loadSeconds)]));
+    const ingestCpuS = cpuSeconds(ingest.child.pid!) - cpuAtStart.ingest!;
+    const ingestMemoryAtLoadEnd = memoryMiB(ingest.child.pid!);
+    const loadAverage = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
     await polling;
     // Drain: wait until InfluxDB holds everything acknowledged.
     let stored = 0;
@@ -206,6 +233,9 @@ async function main(): Promise<void> {
       drainAfterLoadS: Math.round(drainedSeconds - loadSeconds),
       latencyMs: { p50: percentile(latencies, 50), p99: percentile(latencies, 99), probes: latencies.length, sent: probeTimes.length },
       cpuPercentOfOneCoreDuringLoad: cpuPercentDuringLoad,
+      ingestCpuUsPerSample: Math.round((ingestCpuS * 1e6 * 10) / Math.max(1, acked)) / 10,
+      ingestMemoryMiB: { atLoadEnd: ingestMemoryAtLoadEnd, afterDrain: memoryMiB(ingest.child.pid!) },
+      loadAverageAtLoadEnd: loadAverage,
     };
     console.log(JSON.stringify(result, null, 2));
     // Ingest's own view every 10 s (messages in, spool backlog, open windows): where a slow run waited.
@@ -228,6 +258,9 @@ async function main(): Promise<void> {
     ingest.child.kill('SIGTERM');
     await Promise.race([ingest.exited, new Promise((r) => setTimeout(r, 15_000))]);
     if (ingest.child.exitCode === null) ingest.child.kill('SIGKILL');
+    await ingest.exited;
+    const state = stateStoreSize(join(dir, 'ingest-state', DB, 'bench-ingest.sqlite'));
+    if (state) console.log(`vehicle state store: ${JSON.stringify(state)}`);
     await broker.close();
     await influxd.stop();
     rmSync(dir, { recursive: true, force: true });

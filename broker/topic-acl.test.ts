@@ -143,6 +143,13 @@ describe('role grants', () => {
     expect(decideSubscribe(operator, '$SYS/#')).toEqual({ kind: 'deny' });
   });
 
+  it('lets only an operator reset a baseline, and ingest read the reset', () => {
+    const operator = grantsFor({ username: 'ops', role: 'operator', generation: 1 });
+    expect(mayPublish(operator, topics.baselineReset('car-a'))).toBe(true);
+    for (const role of [vehicle('car-a'), ingest, logship, viewer]) expect(mayPublish(role, topics.baselineReset('car-a'))).toBe(false);
+    expect(mayRead(ingest, topics.baselineReset('car-a'))).toBe(true);
+  });
+
   it('refuses shared-subscription syntax rather than misreading it', () => {
     expect(decideSubscribe(ingest, '$share/g/fleet/#')).toEqual({ kind: 'deny' });
   });

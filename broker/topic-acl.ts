@@ -6,7 +6,7 @@
  *   ingest   read every fleet topic and every API log; publish alerts and the API blocklist
  *   logship  publish API logs; read the API blocklist (the edge host's privacy API enforces it)
  *   viewer   read alerts, status and the broker's $SYS metrics
- *   operator publish (retained) vehicle config; read config, config-state, status and alerts
+ *   operator publish (retained) vehicle config and baseline resets; read config, config-state, status and alerts
  *
  * Topics beginning with `$` are never published by clients, and are readable only when a grant names
  * them explicitly (a `#` filter does not match `$SYS/…`, as MQTT 3.1.1 §4.7.2 says).
@@ -37,7 +37,7 @@ export function grantsFor(identity: DeviceIdentity): Grants {
       return { publish: [], read: [topics.fleetFilter('alerts'), topics.fleetFilter('status'), SYS_FILTER] };
     case 'operator':
       return {
-        publish: [topics.fleetFilter('config')],
+        publish: [topics.fleetFilter('config'), topics.fleetFilter('baseline-reset')],
         read: [topics.fleetFilter('config'), topics.fleetFilter('config-state'), topics.fleetFilter('status'), topics.fleetFilter('alerts')],
       };
   }

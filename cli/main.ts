@@ -32,6 +32,7 @@ export const COMMANDS: Record<string, Entry> = {
       set: { summary: "Publish a vehicle agent's config (retained); optionally wait until applied", load: () => import('./commands/config-set.ts') },
     },
   },
+  baseline: { summary: 'Vehicle baselines: reset (re-learn after a repair)', subcommands: { reset: { summary: "Forget a vehicle's learned baseline; ingest learns it again", load: () => import('./commands/baseline.ts') } } },
   certs: { summary: 'Create a development CA and TLS certificates', load: () => import('./commands/certs.ts') },
   ingest: { summary: 'Consume telemetry and write it to InfluxDB', load: () => import('./commands/ingest.ts') },
   agent: { summary: 'Run the vehicle agent', load: () => import('./commands/agent.ts') },

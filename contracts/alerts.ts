@@ -3,6 +3,10 @@
  * viewers. JSON, one alert state change per message: `raised` after the model flagged
  * `raiseAfterWindows` consecutive windows, `cleared` after `clearAfterWindows` normal ones.
  * A reader must ignore unknown fields and refuse an unknown `schema` version.
+ *
+ * Compatibility: `explanation` and `baseline` were added to version 1 as optional fields (readers
+ * of version 1 ignore them, as the rule above says; messages without them still decode), so the
+ * schema id stays `fleetpulse.alert/1`.
  */
 import { z } from 'zod';
 
@@ -13,6 +17,23 @@ export const alertFeatureSchema = z.object({
   value: z.number(),
   /** Robust z-score of `value` against the model's training windows (median and decile spread). */
   deviation: z.number(),
+});
+
+/** One signal that moved, against the car's own normal or the fleet's typical value. */
+export const alertSignalSchema = z.object({
+  /** Window feature (models/features.ts); its deviation from the baseline counts with it. */
+  feature: z.string(),
+  /** Logit the signal adds to the window's score (the score drop when it is left out). */
+  contribution: z.number(),
+  value: z.number().optional(),
+  unit: z.string(),
+  reference: z.enum(['own', 'fleet']),
+  /** The car's normal (reference own) or the fleet's typical value, in `unit`. */
+  normal: z.number().optional(),
+  /** value − normal. */
+  delta: z.number().optional(),
+  /** The same in words: "coolant 11 °C above this car's normal at speed once warm". */
+  phrase: z.string(),
 });
 
 export const alertMessageSchema = z.object({
@@ -35,6 +56,13 @@ export const alertMessageSchema = z.object({
   topFeatures: z.array(alertFeatureSchema).max(10),
   /** Processing time (ms) the change was decided. */
   emittedAtMs: z.number().int(),
+  /**
+   * What moved, largest contribution first, and the same in one sentence (`text`). For `cleared`:
+   * where the signals that raised it stand now.
+   */
+  explanation: z.object({ text: z.string(), signals: z.array(alertSignalSchema).max(10) }).optional(),
+  /** The vehicle's own baseline when the window was scored: learning (fleet evidence only) or learned. */
+  baseline: z.object({ status: z.enum(['learning', 'learned']), progress: z.number().min(0).max(1) }).optional(),
 });
 
 export type AlertMessage = z.infer<typeof alertMessageSchema>;

@@ -6,6 +6,8 @@
  *   fleet/{shard}/{vehicleId}/alerts      QoS 1, ingest → agent, viewers (JSON, contracts/alerts.ts)
  *   fleet/{shard}/{vehicleId}/config      retained, operator → agent (JSON, contracts/agent-config.ts)
  *   fleet/{shard}/{vehicleId}/config-state retained, agent → operator: applied version or why rejected
+ *   fleet/{shard}/{vehicleId}/baseline-reset QoS 1, operator (or a cleared DTC) → the ingest worker of the
+ *                                         shard: forget the vehicle's learned baseline (contracts/baseline-reset.ts)
  *   apilogs/{source}                      log shipper → ingest
  *   security/api-blocklist                retained, ingest → privacy API (abuse blocklist)
  *
@@ -17,9 +19,9 @@ export const SHARD_COUNT = 64;
 
 export const VEHICLE_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
-export type VehicleTopicKind = 'telemetry' | 'status' | 'alerts' | 'config' | 'config-state';
+export type VehicleTopicKind = 'telemetry' | 'status' | 'alerts' | 'config' | 'config-state' | 'baseline-reset';
 
-const vehicleKinds: readonly VehicleTopicKind[] = ['telemetry', 'status', 'alerts', 'config', 'config-state'];
+const vehicleKinds: readonly VehicleTopicKind[] = ['telemetry', 'status', 'alerts', 'config', 'config-state', 'baseline-reset'];
 
 /** FNV-1a, 32 bit, over the id's UTF-8 bytes: cheap, stable across languages and releases. */
 export function shardOf(vehicleId: string): number {
@@ -46,6 +48,7 @@ export const topics = {
   alerts: (vehicleId: string) => vehicleTopic(vehicleId, 'alerts'),
   config: (vehicleId: string) => vehicleTopic(vehicleId, 'config'),
   configState: (vehicleId: string) => vehicleTopic(vehicleId, 'config-state'),
+  baselineReset: (vehicleId: string) => vehicleTopic(vehicleId, 'baseline-reset'),
   /** Subscription filter for one shard's messages of one kind. */
   shardFilter: (shard: number, kind: VehicleTopicKind) => `fleet/${shard}/+/${kind}`,
   /** Filter for every topic of one vehicle (what a vehicle's own identity may read). */

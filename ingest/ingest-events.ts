@@ -28,6 +28,8 @@ export interface ScoreEvent {
   threshold: number;
   anomalous: boolean;
   modelVersion: number;
+  /** The vehicle's own baseline: still learning (judged on fleet evidence alone) or learned. */
+  baseline?: { status: 'learning' | 'learned'; progress: number };
 }
 
 /** An alert state change (raised or cleared), as published on MQTT. */

@@ -30,7 +30,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { MqttClient } from 'mqtt';
 import { decodeTelemetry, type DeadLetterReason, type Sample } from '../contracts/telemetry.ts';
-import { isApiLogsTopic, parseVehicleTopic, topics } from '../contracts/topics.ts';
+import { isApiLogsTopic, parseVehicleTopic, topics, type VehicleTopicKind } from '../contracts/topics.ts';
 import { sleep } from '../common/backoff.ts';
 import { errorMessage } from '../common/errors.ts';
 import { type Logger, silentLogger } from '../common/logger.ts';
@@ -144,6 +144,13 @@ export interface WindowListener {
   completedWindows?(derivedRecordBody: string, into: Set<string>): void;
   /** Resolves once work queued from earlier windows is done; awaited by `flush` and by `stop` before the spool closes. */
   flush?(): Promise<void>;
+  /**
+   * Vehicle topics of these kinds (e.g. `baseline-reset`) on this worker's shards are subscribed
+   * (on every connect) and handed to `onVehicleCommand`; the message is acknowledged once its
+   * promise settles (a rejection leaves it for the broker to redeliver).
+   */
+  readonly commandKinds?: readonly VehicleTopicKind[];
+  onVehicleCommand?(vehicle: string, kind: VehicleTopicKind, payload: Buffer): Promise<void> | undefined;
 }
 
 /** Identifies a window across a restart: vehicle and start time. */
@@ -369,6 +376,15 @@ export class IngestService {
             else this.log.info('subscribed', { shards: describeShards(this.options.shards) });
           });
         }
+        // Listeners' command topics (e.g. baseline-reset), subscribed on every connect: a session
+        // persisted before the listener existed lacks them.
+        const commandKinds = [...new Set(this.listeners.flatMap((l) => l.commandKinds ?? []))];
+        if (commandKinds.length > 0) {
+          const commandFilters = Object.fromEntries(this.options.shards.flatMap((s) => commandKinds.map((kind) => [topics.shardFilter(s, kind), { qos: 1 as const }])));
+          client.subscribe(commandFilters, (error) => {
+            if (error) this.log.error('command subscribe failed', { error: errorMessage(error) });
+          });
+        }
         // Subscribed on every connect: a session persisted before API logs were enabled lacks it.
         if (this.options.apiLogs) {
           client.subscribe({ [topics.apiLogsFilter()]: { qos: 1 } }, (error) => {
@@ -457,7 +473,8 @@ export class IngestService {
     }
     for (const record of featureRecords) {
       for (const point of parseFeatureLines(record.body)) {
-        if (point.features.sample_count === undefined) continue;
+        // Every window with samples has its running time (features v2); other lines are not windows.
+        if (point.features.running_s === undefined) continue;
         const features: FeatureVector = { ...point.features };
         for (const name of FEATURE_NAMES) if (!(name in features)) features[name] = NaN; // non-finite features are not written
         const window: FeatureWindow = { vehicle: point.vehicle, startMs: point.windowStartMs, endMs: point.windowEndMs, features, featureSetId: FEATURE_SET_ID, samples: [] };
@@ -502,6 +519,8 @@ export class IngestService {
     this.counters.messagesIn += 1;
     if (this.options.apiLogs && isApiLogsTopic(topic)) return this.handleApiLogs(this.options.apiLogs, topic, payload);
     const parsed = parseVehicleTopic(topic);
+    const commands = parsed && parsed.kind !== 'telemetry' ? this.listeners.find((l) => l.commandKinds?.includes(parsed.kind)) : undefined;
+    if (parsed && commands?.onVehicleCommand) return commands.onVehicleCommand(parsed.vehicleId, parsed.kind, payload);
     if (!parsed || parsed.kind !== 'telemetry') return this.deadLetter('unknown_topic', topic, 'not a telemetry topic', payload);
     try {
       const receivedAtMs = Date.now();

@@ -316,7 +316,8 @@ interface SimulatedWindow {
 /**
  * One simulated vehicle through its observer, ingest's windows and its baseline, handing every
  * closed window to `onWindow` in event-time order. Returns when its ECU first reported a pending
- * and a confirmed trouble code.
+ * and a confirmed trouble code. `path` (default: a new one with `baseline`) is the feature path the
+ * windows go through: pass one to keep what it learnt (`fleetpulse up` seeds its demo baselines so).
  */
 export function simulateVehicleWindows(
   spec: VehicleSpec,
@@ -328,10 +329,10 @@ export function simulateVehicleWindows(
   rng: ReturnType<typeof createRng>,
   baseline: BaselineOptions,
   onWindow: (w: SimulatedWindow) => void,
+  path: VehicleFeaturePath = new VehicleFeaturePath(baseline),
 ): { firstPendingMs: number | null; firstConfirmedMs: number | null } {
   const vehicle = createSimulatedVehicle(spec, seed, startMs, profile.fastHz);
   const observer = new Observer(profile, rng.fork('observer'));
-  const path = new VehicleFeaturePath(baseline);
   const windower = vehicleWindower<Sample & { truth?: GroundTruth }>(windowMs);
   let firstPendingMs: number | null = null;
   let firstConfirmedMs: number | null = null;

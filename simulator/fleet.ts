@@ -7,6 +7,7 @@ import { Agent, type AgentStats } from '../agent/agent.ts';
 import { SimulatedSource } from '../agent/simulated-source.ts';
 import { type Logger, silentLogger } from '../common/logger.ts';
 import type { SeverityCurve } from './faults.ts';
+import { createRng } from './rng.ts';
 import { planFleet } from './fleet-plan.ts';
 import type { VehicleSpec } from './simulated-vehicle.ts';
 import type { ScheduleKind } from './trip-schedule.ts';
@@ -33,6 +34,8 @@ export interface FleetOptions {
   faultOnsetDays?: readonly [number, number];
   failureAfterDays?: readonly [number, number];
   curve?: SeverityCurve;
+  /** Simulated seconds each vehicle drove before the first sample is sent, drawn per vehicle (default: SimulatedSource's 10–400 s). */
+  preRollS?: readonly [number, number];
   /** Broker credentials per vehicle; none means anonymous. */
   credentials?: (vehicleId: string) => { username: string; password: string } | undefined;
   logger?: Logger;
@@ -58,7 +61,12 @@ export class SimulatedFleet {
       ...(options.curve ? { curve: options.curve } : {}),
     });
     this.sources = this.specs.map(
-      (spec) => new SimulatedSource({ vehicleId: spec.vehicleId, seed: options.seed, sampleRateHz: options.sampleRateHz, spec, speed: options.speed ?? 1, startMs }),
+      (spec) =>
+        new SimulatedSource({
+          vehicleId: spec.vehicleId, seed: options.seed, sampleRateHz: options.sampleRateHz, spec, speed: options.speed ?? 1, startMs,
+          // A fork of its own: the vehicle's other draws stay as they were.
+          ...(options.preRollS ? { preRollS: Math.floor(createRng(options.seed).fork(`fleet-pre-roll-${spec.vehicleId}`).uniform(options.preRollS[0], options.preRollS[1])) } : {}),
+        }),
     );
     this.agents = this.specs.map(
       (spec, i) =>

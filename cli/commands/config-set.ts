@@ -6,13 +6,12 @@
  * it (the reason is printed) or did not answer in time. `--clear` deletes the retained config, so
  * the agent falls back to its local settings.
  */
-import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import mqtt from 'mqtt';
 import { opt } from '../../common/config.ts';
 import { ConfigError, errorMessage, FleetpulseError } from '../../common/errors.ts';
 import { decodeAgentConfigState, parseAgentConfig, type AgentConfigState } from '../../contracts/agent-config.ts';
 import { topics, VEHICLE_ID_PATTERN } from '../../contracts/topics.ts';
+import { connectOperator } from '../operator-connection.ts';
 import { defineCommand } from '../command.ts';
 import { sharedOptions } from '../shared-options.ts';
 
@@ -53,19 +52,8 @@ export default defineCommand({
       payload = Buffer.from(JSON.stringify(parsed.config));
     }
 
-    const suffix = `config-set-${randomBytes(4).toString('hex')}`;
-    const client = await mqtt
-      .connectAsync(config.mqttUrl, {
-        clientId: config.username ? `${config.username}:${suffix}` : suffix,
-        clean: true,
-        reconnectPeriod: 0,
-        connectTimeout: 10_000,
-        ...(config.username ? { username: config.username } : {}),
-        ...(config.password ? { password: config.password } : {}),
-      })
-      .catch((error: unknown) => {
-        throw new FleetpulseError('FP_PROCESS_FAILED', `cannot connect to ${config.mqttUrl}: ${errorMessage(error)}`, { cause: error });
-      });
+    const connection = await connectOperator(config, { id: 'config-set', what: 'config' });
+    const { client } = connection;
     try {
       const states: AgentConfigState[] = [];
       let wake: (() => void) | undefined;
@@ -77,11 +65,7 @@ export default defineCommand({
         });
         await client.subscribeAsync(topics.configState(config.vehicle), { qos: 1 });
       }
-      // Without the operator role the broker closes the connection instead (MQTT 3.1.1 has no negative PUBACK).
-      const refused = new Promise<never>((_, reject) =>
-        client.once('close', () => reject(new FleetpulseError('FP_PROCESS_FAILED', `the broker closed the connection instead of accepting the config: is ${config.username ?? '(anonymous)'} a device with role operator?`))),
-      );
-      await Promise.race([client.publishAsync(topics.config(config.vehicle), payload, { qos: 1, retain: true }), refused]);
+      await connection.publish(topics.config(config.vehicle), payload, { retain: true });
       // What was retained before our publish describes an earlier attempt; only later answers count.
       const before = states.splice(0).at(-1);
       ctx.print(version === undefined ? `config of ${config.vehicle} cleared` : `config version ${version} published for ${config.vehicle}`);
@@ -110,9 +94,7 @@ export default defineCommand({
         });
       }
     } finally {
-      // endAsync never settles on a connection the broker already closed.
-      if (client.connected) await client.endAsync();
-      else client.end(true);
+      await connection.close();
     }
   },
 });

@@ -17,7 +17,9 @@ import { defineCommand } from '../command.ts';
 import { sharedOptions } from '../shared-options.ts';
 import { nginxExecutable } from '../../api/nginx/managed-nginx.ts';
 import { createApiLogProcessor, defaultApiLogConfig } from '../../ingest/apilogs/api-log-options.ts';
-import { attachScoring, defaultScoringConfig, scoringOptions } from '../../ingest/scoring/scoring-options.ts';
+import { attachScoring, defaultScoringConfig, scoringOptions, vehicleStateFile } from '../../ingest/scoring/scoring-options.ts';
+import { VehicleStateStore } from '../../ingest/scoring/vehicle-state-store.ts';
+import { seedDemoBaselines, type DemoBaselineResult } from '../demo-baselines.ts';
 import { dashboardOptions, startConfiguredDashboard } from '../../ingest/dashboard/dashboard-options.ts';
 import { assertPortFree } from '../../ingest/dashboard/dashboard-server.ts';
 
@@ -40,6 +42,7 @@ export default defineCommand({
     apiTrafficRate: opt.number('Simulated API requests per second (0 = none)', { default: 5, min: 0, max: 10_000 }),
     scoring: scoringOptions.scoring,
     model: scoringOptions.model,
+    demoBaselines: opt.int("Demo vehicles (at most) that start with a baseline learnt from their own simulated history (≈ 0.2 s each at start; the others learn from 3 h of live warm driving, grey 'learning' meanwhile)", { default: 200, min: 0, max: 100_000 }),
     ...dashboardOptions(true),
   },
   async run(config, ctx) {
@@ -108,12 +111,8 @@ export default defineCommand({
         logger: createLogger('ingest'),
         apiLogs: withApi ? await createApiLogProcessor(defaultApiLogConfig(dataDir), createLogger('apilogs')) : undefined,
       });
-      const scoring = await attachScoring(ingest, { ...defaultScoringConfig(), scoring: config.scoring, model: config.model, dataDir, influxDatabase: config.influxDatabase, clientId: ingestUser }, createLogger('scoring'));
-      await ingest.start();
-      stops.push({ name: 'ingest', stop: async () => { await ingest.stop(); await scoring?.close(); } });
-      const dashboard = await startConfiguredDashboard(ingest, config, { url: influxUrl, database: config.influxDatabase }, createLogger('dashboard'));
-      if (dashboard) stops.push({ name: 'dashboard', stop: () => dashboard.close() });
-
+      const scoringConfig = { ...defaultScoringConfig(), scoring: config.scoring, model: config.model, dataDir, influxUrl, influxDatabase: config.influxDatabase, clientId: ingestUser };
+      // The fleet exists before ingest so its vehicles' baselines can be seeded from their own simulated history.
       const fleet = new SimulatedFleet({
         vehicles: config.vehicles,
         idPrefix: 'sim-',
@@ -122,6 +121,9 @@ export default defineCommand({
         faultyFraction: config.faultyFraction,
         faultOnsetDays: [-9.8, -9.6],
         failureAfterDays: [10, 10.2],
+        // The cars have been on the road for 20–30 min when the demo starts: warm engines show their faults
+        // in the first windows (a cold engine hides most of them for its first 15 min).
+        preRollS: [1200, 1800],
         mqttUrl: broker.url,
         sampleRateHz: config.sampleRateHz,
         batchIntervalMs: 2000,
@@ -130,6 +132,22 @@ export default defineCommand({
         credentials: (vehicleId) => ({ username: vehicleId, password: passwords.get(vehicleId) ?? '' }),
         logger: createLogger('fleet'),
       });
+      let seeded: DemoBaselineResult | undefined;
+      if (config.scoring && config.demoBaselines > 0) {
+        const store = new VehicleStateStore({ file: vehicleStateFile(scoringConfig) });
+        try {
+          seeded = seedDemoBaselines(store, fleet.specs.slice(0, config.demoBaselines), { seed: config.seed, learnHours: scoringConfig.baselineLearnHours, startMs: Date.now() });
+        } finally {
+          store.close();
+        }
+        log.info('demo baselines seeded', { ...seeded });
+      }
+      const scoring = await attachScoring(ingest, scoringConfig, createLogger('scoring'));
+      await ingest.start();
+      stops.push({ name: 'ingest', stop: async () => { await ingest.stop(); await scoring?.close(); } });
+      const dashboard = await startConfiguredDashboard(ingest, config, { url: influxUrl, database: config.influxDatabase }, createLogger('dashboard'));
+      if (dashboard) stops.push({ name: 'dashboard', stop: () => dashboard.close() });
+
       await fleet.start();
       stops.push({ name: 'fleet', stop: () => fleet.stop() });
 
@@ -151,6 +169,7 @@ export default defineCommand({
           `  Broker    ${broker.url}  (login required; identities in ${brokerFiles.devicesFile}, sessions on disk)`,
           `  Ingest    shards 0-${SHARD_COUNT - 1} → 30 s windows + features → InfluxDB, health and metrics ${ingest.httpUrl ?? '(off)'}`,
           `  Scoring   ${scoring ? `model v${scoring.stats().model.modelVersion} → anomaly + alerts (InfluxDB, MQTT fleet/+/+/alerts), hot reload on model change` : 'off (--no-scoring)'}`,
+          `  Baselines ${!scoring ? 'off (--no-scoring)' : seeded ? `${seeded.learned} demo vehicles start with their own baseline learnt (from ${scoringConfig.baselineLearnHours + 1} h of their own simulated driving${seeded.seeded ? ` in ${seeded.seconds.toFixed(1)} s` : ''}, faulty ones from before the fault began)${seeded.kept ? `, ${seeded.kept} kept what they learnt in an earlier run` : ''}${config.vehicles > config.demoBaselines ? `; the other ${config.vehicles - config.demoBaselines} learn live (grey "learning")` : ''}` : `learnt live from ${scoringConfig.baselineLearnHours} h of warm driving (grey "learning" meanwhile)`}`,
           `  Fleet     ${config.vehicles} simulated vehicles${ids.length ? ` (${ids[0]} … ${ids[ids.length - 1]})` : ''}, ${config.sampleRateHz} sample/s each, a batch every 2 s; ${fleet.specs.filter((s) => s.fault).length} with a developing engine fault`,
           ...apiSummary,
           '',

@@ -19,6 +19,8 @@ export const vehicleAlertStateSchema = z.object({
   /** Start of the last window counted; windows starting at or before it are ignored. */
   lastStartMs: z.number(),
   alertId: z.string().optional(),
+  /** Signals (window features) that raised the open alert, named again when it clears. */
+  evidence: z.array(z.string()).max(10).optional(),
 });
 
 const fileSchema = z.object({ schema: z.literal('fleetpulse.alert-state/1'), vehicles: z.record(z.string(), vehicleAlertStateSchema) });

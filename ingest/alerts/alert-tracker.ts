@@ -32,6 +32,8 @@ export interface AlertChange {
   alertId: string;
   /** Consecutive windows that led to the change. */
   windows: number;
+  /** For `cleared`: the signals noted when it was raised (noteEvidence). */
+  evidence?: readonly string[];
 }
 
 export interface AlertTrackerStats {
@@ -87,16 +89,30 @@ export class HysteresisAlertTracker {
     } else {
       st.run = anomalous ? 0 : st.run + 1;
       if (st.run >= this.options.clearAfter) {
-        change = { vehicle, state: 'cleared', alertId: st.alertId ?? `${vehicle}:unknown`, windows: st.run };
+        change = { vehicle, state: 'cleared', alertId: st.alertId ?? `${vehicle}:unknown`, windows: st.run, ...(st.evidence ? { evidence: st.evidence } : {}) };
         st.alerting = false;
         st.run = 0;
         delete st.alertId;
+        delete st.evidence;
         this.counters.cleared += 1;
       }
     }
     this.enforceBound();
     if (change) this.persist();
     return change;
+  }
+
+  /** Remembers which signals raised the vehicle's open alert (persisted with the next write). */
+  noteEvidence(vehicle: string, features: readonly string[]): void {
+    const st = this.states.get(vehicle);
+    if (!st?.alerting) return;
+    st.evidence = [...features].slice(0, 10);
+    this.dirty = true;
+  }
+
+  /** The signals that raised the vehicle's open alert, when known. */
+  evidenceOf(vehicle: string): readonly string[] {
+    return this.states.get(vehicle)?.evidence ?? [];
   }
 
   isAlerting(vehicle: string): boolean {

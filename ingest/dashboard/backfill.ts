@@ -82,7 +82,7 @@ export class InfluxBackfill {
     try {
       const [telemetry, anomaly, alerts, api, threats] = await this.query([
         `SELECT last(rpm) AS rpm, ${FIELDS.filter((f) => f !== 'rpm').join(', ')} FROM telemetry WHERE time > now() - ${lb} GROUP BY vehicle`,
-        `SELECT last(score) AS score, threshold, anomalous FROM anomaly WHERE time > now() - ${lb} GROUP BY vehicle`,
+        `SELECT last(score) AS score, threshold, anomalous, baseline, baseline_progress FROM anomaly WHERE time > now() - ${lb} GROUP BY vehicle`,
         `SELECT * FROM alerts WHERE time > now() - 24h ORDER BY time DESC LIMIT 500`,
         `SELECT sum(requests) AS requests, sum(errors) AS errors, sum(client_errors) AS client_errors FROM api_requests WHERE "window" = '10s' AND time > now() - ${this.apiWindow} GROUP BY country`,
         `SELECT * FROM api_threats WHERE block_until_ms > ${nowMs} AND time > now() - 24h ORDER BY time DESC LIMIT 500`,
@@ -107,6 +107,7 @@ export class InfluxBackfill {
         const score = num(r.score);
         if (score === undefined) continue;
         Object.assign(v, { score, threshold: num(r.threshold) ?? 0.5, anomalous: r.anomalous === true, windowStartMs: num(r.time) });
+        if (r.baseline === 'learning' || r.baseline === 'learned') v.baseline = { status: r.baseline, progress: num(r.baseline_progress) ?? (r.baseline === 'learned' ? 1 : 0) };
       }
       const alertViews: AlertView[] = [];
       const lastState = new Map<string, Record<string, unknown>>();
@@ -125,6 +126,7 @@ export class InfluxBackfill {
             windowStartMs: at,
             atMs: at,
             topFeatures: String(r.top_features ?? '').split(',').filter(Boolean).map((f) => f.split(':')[0]!),
+            ...(typeof r.text === 'string' && r.text ? { text: r.text } : {}),
           });
         }
       }

@@ -24,6 +24,18 @@ describe('LiveState', () => {
     expect(s.snapshot().vehicles[0]!.score).toBe(0.7);
   });
 
+  it('shows a vehicle whose baseline still learns grey "learning" when normal, red when anomalous, blue once learned', () => {
+    const s = new LiveState();
+    const score = (startMs: number, anomalous: boolean, status: 'learning' | 'learned', progress: number) =>
+      s.apply({ type: 'score', vehicle: 'new', startMs, endMs: startMs + 30_000, score: anomalous ? 0.99 : 0.1, threshold: 0.9, anomalous, modelVersion: 3, baseline: { status, progress } });
+    score(0, false, 'learning', 0.4);
+    expect(s.snapshot().vehicles[0]).toMatchObject({ state: 'learning', baseline: { status: 'learning', progress: 0.4 } });
+    score(30_000, true, 'learning', 0.41);
+    expect(s.snapshot().vehicles[0]!.state).toBe('anomalous');
+    score(60_000, false, 'learned', 1);
+    expect(s.snapshot().vehicles[0]!.state).toBe('healthy');
+  });
+
   it('hands out only what changed, once, with the samples since the last delta', () => {
     const s = new LiveState({ samplesPerVehicle: 3 });
     expect(s.takeDelta(0)).toBeUndefined();

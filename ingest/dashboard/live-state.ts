@@ -22,7 +22,7 @@ export const LIVE_SIGNALS = ['RPM', 'SPEED', 'COOLANT_TEMP', 'ENGINE_LOAD', 'SHO
 /** [event time ms, ...LIVE_SIGNALS values (null when the sample lacks one)]. */
 export type SampleTuple = [number, ...Array<number | null>];
 
-export type VehicleColour = 'anomalous' | 'healthy' | 'unscored';
+export type VehicleColour = 'anomalous' | 'healthy' | 'learning' | 'unscored';
 
 export interface VehicleView {
   id: string;
@@ -35,10 +35,16 @@ export interface VehicleView {
   anomalous?: boolean;
   windowStartMs?: number;
   modelVersion?: number;
+  /** The vehicle's own baseline at its latest scored window: learning (judged on fleet evidence) or learned. */
+  baseline?: { status: 'learning' | 'learned'; progress: number };
   /** Alert state, when known (an alert event or InfluxDB's last alert row said so). */
   alerting?: boolean;
   alertId?: string;
-  /** Red when alerting or the latest window is anomalous, blue when scored normal, grey before the first score. */
+  /**
+   * Red when alerting or the latest window is anomalous (also while learning); blue when scored
+   * normal against a learned baseline; grey "learning" when scored normal while the baseline
+   * learns; grey before the first score.
+   */
   state: VehicleColour;
   /** Samples since the previous delta (deltas only). */
   samples?: SampleTuple[];
@@ -54,6 +60,8 @@ export interface AlertView {
   /** Processing time of the change (InfluxDB rows: the window start). */
   atMs: number;
   topFeatures: string[];
+  /** What moved, in words ("coolant 11 °C above this car's normal at speed once warm"). */
+  text?: string;
 }
 
 export interface CountryView {
@@ -112,9 +120,10 @@ interface CountryEntry {
   sentErrors: number;
 }
 
-export function colourOf(v: Pick<VehicleView, 'alerting' | 'anomalous' | 'score'>): VehicleColour {
+export function colourOf(v: Pick<VehicleView, 'alerting' | 'anomalous' | 'score' | 'baseline'>): VehicleColour {
   if (v.alerting || v.anomalous) return 'anomalous';
-  return v.score === undefined ? 'unscored' : 'healthy';
+  if (v.score === undefined) return 'unscored';
+  return v.baseline?.status === 'learning' ? 'learning' : 'healthy';
 }
 
 export function alertView(alert: AlertMessage): AlertView {
@@ -127,6 +136,7 @@ export function alertView(alert: AlertMessage): AlertView {
     windowStartMs: alert.windowStartMs,
     atMs: alert.emittedAtMs,
     topFeatures: alert.topFeatures.map((f) => f.name),
+    ...(alert.explanation ? { text: alert.explanation.text } : {}),
   };
 }
 
@@ -175,7 +185,8 @@ export class LiveState {
         const entry = this.vehicle(event.vehicle);
         const v = entry.view;
         if (v.windowStartMs !== undefined && event.startMs < v.windowStartMs) break;
-        Object.assign(v, { score: event.score, threshold: event.threshold, anomalous: event.anomalous, windowStartMs: event.startMs, modelVersion: event.modelVersion });
+        Object.assign(v, { score: event.score, threshold: event.threshold, anomalous: event.anomalous, windowStartMs: event.startMs, modelVersion: event.modelVersion, baseline: event.baseline });
+        if (!event.baseline) delete v.baseline;
         v.state = colourOf(v);
         break;
       }

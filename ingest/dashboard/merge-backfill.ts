@@ -18,7 +18,7 @@ export function mergeBackfill(state: LiveState, live: LiveSnapshot, influx: Flee
     const v: VehicleView = { ...(vehicles.get(lv.id) ?? { id: lv.id, state: 'unscored' }) };
     if (lv.t !== undefined && (v.t === undefined || lv.t >= v.t)) [v.t, v.values] = [lv.t, lv.values];
     if (lv.windowStartMs !== undefined && (v.windowStartMs === undefined || lv.windowStartMs >= v.windowStartMs)) {
-      Object.assign(v, { score: lv.score, threshold: lv.threshold, anomalous: lv.anomalous, windowStartMs: lv.windowStartMs, modelVersion: lv.modelVersion });
+      Object.assign(v, { score: lv.score, threshold: lv.threshold, anomalous: lv.anomalous, windowStartMs: lv.windowStartMs, modelVersion: lv.modelVersion, baseline: lv.baseline });
     }
     if (state.alertKnown(lv.id)) [v.alerting, v.alertId] = [lv.alerting, lv.alertId];
     v.state = colourOf(v);

@@ -109,11 +109,14 @@ export interface AnomalyPoint {
   score: number;
   anomalous: boolean;
   threshold: number;
+  /** The vehicle's baseline when the window was scored (absent for a model without one). */
+  baseline?: { status: 'learning' | 'learned'; progress: number };
 }
 
 /** One `anomaly` point; time = window start, so scoring a window again overwrites it. */
 export function anomalyLine(p: AnomalyPoint): string {
-  return `${MEASUREMENTS.anomaly},vehicle=${p.vehicle},model=${p.modelVersion} score=${p.score},anomalous=${p.anomalous},threshold=${p.threshold} ${p.windowStartMs}${MS_TO_NS}\n`;
+  const baseline = p.baseline ? `,baseline=${str(p.baseline.status)},baseline_progress=${Math.round(p.baseline.progress * 1000) / 1000}` : '';
+  return `${MEASUREMENTS.anomaly},vehicle=${p.vehicle},model=${p.modelVersion} score=${p.score},anomalous=${p.anomalous},threshold=${p.threshold}${baseline} ${p.windowStartMs}${MS_TO_NS}\n`;
 }
 
 export interface AlertPoint {
@@ -127,15 +130,37 @@ export interface AlertPoint {
   windows: number;
   /** `name:deviation` pairs, largest first. */
   topFeatures: ReadonlyArray<{ name: string; deviation: number }>;
+  /** What moved, in words (contracts/alerts.ts `explanation.text`). */
+  text?: string;
+  /** `feature:contribution` pairs (logit), largest first. */
+  evidence?: ReadonlyArray<{ feature: string; contribution: number }>;
+  baseline?: { status: 'learning' | 'learned'; progress: number };
 }
 
 /** One `alerts` point per state change; time = start of the window that changed the state. */
 export function alertLine(p: AlertPoint): string {
   const top = p.topFeatures.map((f) => `${f.name}:${f.deviation}`).join(',');
+  const text = p.text !== undefined ? `,text=${str(p.text)}` : '';
+  const evidence = p.evidence ? `,evidence=${str(p.evidence.map((e) => `${e.feature}:${e.contribution}`).join(','))}` : '';
+  const baseline = p.baseline ? `,baseline=${str(p.baseline.status)}` : '';
   return (
     `${MEASUREMENTS.alerts},vehicle=${p.vehicle},state=${p.state} ` +
-    `alert_id=${str(p.alertId)},score=${p.score},threshold=${p.threshold},model_version=${p.modelVersion}i,windows=${p.windows}i,top_features=${str(top)} ${p.windowStartMs}${MS_TO_NS}\n`
+    `alert_id=${str(p.alertId)},score=${p.score},threshold=${p.threshold},model_version=${p.modelVersion}i,windows=${p.windows}i,top_features=${str(top)}${text}${evidence}${baseline} ${p.windowStartMs}${MS_TO_NS}\n`
   );
+}
+
+/**
+ * One `vehicle_state` point: a vehicle's encoded feature path state (base64), the copy another
+ * worker reads when the vehicle's shard moves to it. Time is fixed (the epoch), so each write
+ * replaces the vehicle's previous copy instead of adding one: one point per vehicle.
+ */
+export function vehicleStateLine(vehicle: string, state: Buffer, status: 'learning' | 'learned', lastWindowMs: number): string {
+  return `${MEASUREMENTS.vehicleState},vehicle=${vehicle} state=${str(state.toString('base64'))},status=${str(status)},last_window_ms=${lastWindowMs}i 0\n`;
+}
+
+/** One `baseline_events` point (a reset of a vehicle's baseline); time = when it was applied. */
+export function baselineEventLine(vehicle: string, kind: 'reset', reason: string, atMs: number): string {
+  return `${MEASUREMENTS.baselineEvents},vehicle=${vehicle},kind=${kind} reason=${str(reason)} ${atMs}${MS_TO_NS}\n`;
 }
 
 /**

@@ -9,10 +9,16 @@
  *                  customer, plan; time = window start (ingest/apilogs/api-lines.ts)
  *   api_threats    abuse detections; tags source, rule, kind; subject and evidence are fields
  *   anomaly        model score per window; tags vehicle, model (model version); fields score,
- *                  anomalous (bool), threshold; time = window START (ingest/scoring/)
+ *                  anomalous (bool), threshold, baseline ("learning" | "learned"),
+ *                  baseline_progress (0…1); time = window START (ingest/scoring/)
  *   alerts         alert state changes; tags vehicle, state (raised|cleared); fields alert_id,
- *                  score, threshold, model_version (int), windows (int), top_features;
+ *                  score, threshold, model_version (int), windows (int), top_features, text
+ *                  (what moved, in words), evidence (feature:logit contribution), baseline;
  *                  time = start of the window that changed the state (ingest/alerts/)
+ *   vehicle_state  tag vehicle; fields state (base64 of the vehicle's feature path state),
+ *                  status, last_window_ms (int); time = 0: one point per vehicle, overwritten
+ *                  (the copy a worker reads when a shard moves to it, ingest/scoring/)
+ *   baseline_events tags vehicle, kind (reset); field reason; time = when applied
  *
  * A point's identity in InfluxDB is (measurement, tags, time). Telemetry uses the sample's event
  * time and the vehicle tag only, so a redelivered batch overwrites the same points instead of
@@ -27,6 +33,8 @@ export const MEASUREMENTS = {
   apiThreats: 'api_threats',
   anomaly: 'anomaly',
   alerts: 'alerts',
+  vehicleState: 'vehicle_state',
+  baselineEvents: 'baseline_events',
 } as const;
 
 /** Points are written in nanosecond precision (./line-protocol.ts); telemetry and features times are whole milliseconds. */

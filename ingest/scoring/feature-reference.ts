@@ -22,7 +22,10 @@ export interface FeatureDeviation {
 }
 
 export class FeatureReference {
-  private constructor(private readonly stats: ReadonlyMap<string, { median: number; sigma: number }>) {}
+  private constructor(
+    private readonly stats: ReadonlyMap<string, { median: number; sigma: number }>,
+    private readonly middles: ReadonlyMap<string, number>,
+  ) {}
 
   /** Reads a reference file; `undefined` when it is missing or not one (evidence then lists no features). */
   static read(path: string): FeatureReference | undefined {
@@ -35,12 +38,23 @@ export class FeatureReference {
     const parsed = referenceSchema.safeParse(raw);
     if (!parsed.success) return undefined;
     const stats = new Map<string, { median: number; sigma: number }>();
+    const middles = new Map<string, number>();
     for (const { name, edges } of parsed.data.features) {
+      if (edges.length > 0) middles.set(name, edges[Math.floor(edges.length / 2)]!);
       if (edges.length < 9) continue;
       const sigma = (edges[edges.length - 1]! - edges[0]!) / 2.563;
       if (sigma > 0) stats.set(name, { median: edges[Math.floor((edges.length - 1) / 2)]!, sigma });
     }
-    return new FeatureReference(stats);
+    return new FeatureReference(stats, middles);
+  }
+
+  /**
+   * The fleet's typical value of a feature: the middle decile edge over the training windows
+   * (edges that coincide are stored once, so for a feature that is often constant this is
+   * approximate). What an alert compares with while a vehicle has no baseline of its own.
+   */
+  typical(name: string): number | undefined {
+    return this.middles.get(name);
   }
 
   /** The `k` features with the largest |deviation|, largest first (ties by name). */

@@ -2,12 +2,17 @@
  * Scores closed windows with the current model, micro-batched across vehicles.
  *
  * Guarantees:
+ * - Each batch first goes through `inputs` (the vehicles' feature paths, which persist their
+ *   state), in queue order, then the model scores what `inputs` returned. Without `inputs`, the
+ *   model scores the window's own features.
  * - A batch is scored when `batchSize` windows are queued or `maxDelayMs` after the oldest queued
  *   window arrived, whichever comes first; one batch at a time, in arrival order, so a vehicle's
  *   windows reach `sink` in closing order.
  * - The queue holds at most `maxQueue` windows; beyond, new windows are not scored (counted as
  *   `dropped`, logged) — scoring must not hold up acknowledgements.
  * - A batch that fails to score (an onnxruntime error) is counted and skipped.
+ * - The next batch starts only once `sink`'s promise for the previous one settled (its points are
+ *   spooled), so stored results follow the order the paths saw the windows in.
  * - `flush()` resolves once every window queued before it is scored and handed to `sink`.
  * - `onWindow` returns a promise for each queued window that settles once the window is done with:
  *   its batch handed to `sink` and what `sink` returned (the spool append) settled, or its batch
@@ -22,20 +27,39 @@ import { Histogram } from '../http/metrics.ts';
 import type { FeatureWindow, WindowListener } from '../ingest-service.ts';
 import type { LoadedModel, ModelProvider } from './model-provider.ts';
 
-export interface ScoredWindow {
+export interface ScoredWindow<X = unknown> {
   vehicle: string;
   startMs: number;
   endMs: number;
+  /** What the model scored. */
   features: FeatureVector;
   score: number;
   anomalous: boolean;
   model: LoadedModel;
+  /** What `inputs` returned beside the features (e.g. the baseline status). */
+  extra: X | undefined;
 }
 
-export interface WindowScorerOptions {
+export interface QueuedWindow {
+  vehicle: string;
+  startMs: number;
+  endMs: number;
+  /** The window's own features. */
+  features: FeatureVector;
+}
+
+/** Model inputs of one window (and anything to carry to the sink). */
+export interface ModelInputs<X = unknown> {
+  features: FeatureVector;
+  extra?: X;
+}
+
+export interface WindowScorerOptions<X = unknown> {
   provider: ModelProvider;
-  /** Receives each scored batch, synchronously, in order; may return a promise of its results being stored. */
-  sink: (scored: readonly ScoredWindow[]) => Promise<void> | void;
+  /** Turns a batch into model inputs, one per window, in order (default: the window's own features). */
+  inputs?: (batch: readonly QueuedWindow[]) => Promise<Array<ModelInputs<X>>>;
+  /** Receives each scored batch in order; may return a promise of its results being stored (awaited before the next batch). */
+  sink: (scored: readonly ScoredWindow<X>[], model: LoadedModel) => Promise<void> | void;
   batchSize?: number;
   maxDelayMs?: number;
   maxQueue?: number;
@@ -50,15 +74,11 @@ export interface WindowScorerStats {
   failedBatches: number;
 }
 
-interface Pending {
-  vehicle: string;
-  startMs: number;
-  endMs: number;
-  features: FeatureVector;
+interface Pending extends QueuedWindow {
   done: () => void;
 }
 
-export class BatchingWindowScorer implements WindowListener {
+export class BatchingWindowScorer<X = unknown> implements WindowListener {
   readonly batchSizes = new Histogram([1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096]);
   readonly batchSeconds = new Histogram([0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1]);
   private readonly queue: Pending[] = [];
@@ -70,7 +90,7 @@ export class BatchingWindowScorer implements WindowListener {
   private running: Promise<void> | undefined;
   private counters = { scored: 0, batches: 0, dropped: 0, failedBatches: 0 };
 
-  constructor(private readonly options: WindowScorerOptions) {
+  constructor(private readonly options: WindowScorerOptions<X>) {
     this.batchSize = options.batchSize ?? 256;
     this.maxDelayMs = options.maxDelayMs ?? 200;
     this.maxQueue = options.maxQueue ?? 100_000;
@@ -122,35 +142,36 @@ export class BatchingWindowScorer implements WindowListener {
 
   private async scoreBatch(batch: Pending[]): Promise<void> {
     const started = performance.now();
-    let results: ScoredWindow[];
+    const finish = (): void => {
+      for (const w of batch) w.done();
+    };
+    let results: Array<ScoredWindow<X>>;
+    let model: LoadedModel;
     try {
-      results = await this.options.provider.use(async (model) => {
-        const scores = await model.model.score(batch.map((w) => w.features));
-        return batch.map((w, i) => {
+      const inputs: Array<ModelInputs<X>> = this.options.inputs ? await this.options.inputs(batch) : batch.map((w) => ({ features: w.features }));
+      [results, model] = await this.options.provider.use(async (loaded) => {
+        const scores = await loaded.model.score(inputs.map((i) => i.features));
+        const scored = batch.map((w, i): ScoredWindow<X> => {
           const score = scores[i]!;
-          return { vehicle: w.vehicle, startMs: w.startMs, endMs: w.endMs, features: w.features, score, anomalous: score >= model.threshold, model };
+          return { vehicle: w.vehicle, startMs: w.startMs, endMs: w.endMs, features: inputs[i]!.features, score, anomalous: score >= loaded.threshold, model: loaded, extra: inputs[i]!.extra };
         });
+        return [scored, loaded] as const;
       });
     } catch (error) {
       this.counters.failedBatches += 1;
       this.log.error('scoring a batch failed; its windows are not scored', { windows: batch.length, error: errorMessage(error) });
-      for (const w of batch) w.done();
+      finish();
       return;
     }
     this.batchSeconds.observe((performance.now() - started) / 1000);
     this.batchSizes.observe(batch.length);
     this.counters.batches += 1;
     this.counters.scored += batch.length;
-    const finish = (): void => {
-      for (const w of batch) w.done();
-    };
     try {
-      const stored = this.options.sink(results);
-      if (stored) void stored.then(finish, finish);
-      else finish();
+      await this.options.sink(results, model);
     } catch (error) {
       this.log.error('scored windows not stored', { windows: batch.length, error: errorMessage(error) });
-      finish();
     }
+    finish();
   }
 }

@@ -5,7 +5,8 @@
  *
  * - The page loads and lists the fleet.
  * - A vehicle with a developing vacuum leak (severity 0.9, as in the ingest-scoring test) turns red
- *   and its alert appears; a healthy one turns blue.
+ *   and its alert appears with what moved in words; a healthy one whose baseline has learnt turns
+ *   blue; the simulated fleet, just started, shows grey "learning n %".
  * - A key-guessing client (API log lines as the log shipper sends them) appears under threats and
  *   blocks, and API traffic shows up by country.
  * - A reload, and a dashboard started afresh (empty memory, as after an ingest restart), show the
@@ -29,6 +30,7 @@ import { startDashboard, type RunningDashboard } from '../../ingest/dashboard/da
 import type { IngestService } from '../../ingest/ingest-service.ts';
 import { ModelProvider } from '../../ingest/scoring/model-provider.ts';
 import { DEFAULT_MODEL_PATH } from '../../ingest/scoring/scoring-options.ts';
+import { VehiclePaths } from '../../ingest/scoring/vehicle-paths.ts';
 import { SimulatedFleet } from '../../simulator/fleet.ts';
 import { publishSamples } from '../ingest/fixtures.ts';
 import { layOut, simulatedWindows, WINDOW_MS } from '../ingest/scoring-fixtures.ts';
@@ -86,7 +88,8 @@ describe.skipIf(!chromiumInstalled())('live dashboard in a browser', () => {
           idleTimeoutMs: 20_000,
           httpPort: 0,
           apiLogs: processor,
-          scoring: { provider, modelPollMs: 0, maxDelayMs: 50 },
+          // Baselines learn from 3 min of warm driving here (3 h in production), so fine-car is learnt within the test.
+          scoring: { provider, modelPollMs: 0, maxDelayMs: 50, paths: new VehiclePaths({ baseline: { learnHours: 0.05 } }) },
           stopDrainMs: 5000,
         },
       }),
@@ -127,13 +130,19 @@ describe.skipIf(!chromiumInstalled())('live dashboard in a browser', () => {
     const publisher = await mqtt.connectAsync(broker.url, { clientId: 'dashboard-publisher' });
     clients.push(publisher);
     const base = Math.floor((Date.now() - 8 * 60_000) / WINDOW_MS) * WINDOW_MS;
-    await publishSamples(publisher, 'fine-car', layOut(simulatedWindows(undefined, 0, 5), base), 30);
-    const sick = layOut(simulatedWindows('vacuum_leak', 0.9, 5), base);
+    // Warm windows: a cold engine's first minutes have no warm idle, where a vacuum leak shows.
+    await publishSamples(publisher, 'fine-car', layOut(simulatedWindows(undefined, 0, 12, 16), base), 30);
+    const sick = layOut(simulatedWindows('vacuum_leak', 0.9, 12, 16), base);
     await publishSamples(publisher, 'sick-car', sick, 30);
     expect(await waitFor(async () => (await tileState(page, 'sick-car')) === 'anomalous', 30_000, 250), `sick-car is ${await tileState(page, 'sick-car')}`).toBe(true);
     expect(await waitFor(async () => (await tileState(page, 'fine-car')) === 'healthy', 10_000, 250), `fine-car is ${await tileState(page, 'fine-car')}`).toBe(true);
     expect(await waitFor(async () => (await page.locator('#alerts li[data-alert-vehicle="sick-car"][data-alert-state="raised"]').count()) === 1, 10_000, 250)).toBe(true);
+    expect(await page.locator('#alerts li[data-alert-vehicle="sick-car"][data-alert-state="raised"] .why').textContent()).toMatch(/^fuel trim [\d.]+ % above /);
     expect(await page.locator('#alerts li[data-alert-vehicle="fine-car"]').count()).toBe(0);
+    // The fleet started with the test: scored, normal so far, its own baselines still learning.
+    const learningTile = page.locator('#tiles .tile[data-state="learning"]').first();
+    expect(await waitFor(async () => (await learningTile.count()) === 1, 30_000, 250)).toBe(true);
+    expect(await learningTile.textContent()).toMatch(/learning \d+ %/);
 
     // A key guesser among normal customers in three countries.
     const lines = [
@@ -179,7 +188,7 @@ describe.skipIf(!chromiumInstalled())('live dashboard in a browser', () => {
     expect(await page.locator('#backfill').textContent()).toMatch(/opened with InfluxDB history: \d+ vehicles, 1 alerts, 1 blocks/);
     await page.locator('#tiles .tile[data-vehicle="sick-car"]').click();
     await page.waitForSelector('body[data-history-loaded="sick-car"]', { timeout: 10_000 });
-    expect(await page.locator('#selected-note').textContent()).toMatch(new RegExp(`^history from InfluxDB: ${sick.length} samples, [45] windows$`)); // the 5th closes when sick-car idles 20 s
+    expect(await page.locator('#selected-note').textContent()).toMatch(new RegExp(`^history from InfluxDB: ${sick.length} samples, 1[12] windows$`)); // the 12th closes when sick-car idles 20 s
     await page.screenshot({ path: join(ARTIFACTS, 'dashboard-backfill.png'), fullPage: true });
 
     const metrics = await (await fetch(`${ingest.httpUrl}/metrics`)).text();

@@ -1,13 +1,15 @@
 /**
  * `fleetpulse up` as a user runs it: the whole pipeline with a managed influxd, 20 vehicles
- * in InfluxDB within 60 s, and Ctrl-C (SIGINT) leaving no process behind.
+ * in InfluxDB within 60 s, every demo vehicle scored against a learnt baseline from its first
+ * window (seeded from its own simulated history: blue or red, never grey "learning"), the faulty
+ * vehicle with a vacuum leak red within minutes, and Ctrl-C (SIGINT) leaving no process behind.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { isAlive, startCli } from '../support/cli.ts';
-import { influxQuery, waitFor } from '../support/influx.ts';
+import { influxQuery, rowsOf, waitFor } from '../support/influx.ts';
 
 describe('fleetpulse up', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'fleetpulse-up-'));
@@ -28,6 +30,15 @@ describe('fleetpulse up', () => {
         return vehicles === 20;
       }, 60_000, 500);
       expect(filled, `vehicles in InfluxDB: ${vehicles}`).toBe(true);
+      expect(up.output()).toMatch(/Baselines 20 demo vehicles start with their own baseline learnt \(from 4 h of their own simulated driving/);
+
+      // Every vehicle's windows are scored against its seeded baseline: none is grey "learning".
+      const statusOf = async () => rowsOf((await influxQuery(influxUrl, 'fleetpulse', `SELECT score, baseline, vehicle FROM anomaly`))[0]);
+      expect(await waitFor(async () => new Set((await statusOf()).map((r) => r.vehicle)).size === 20, 120_000, 1000)).toBe(true);
+      expect(new Set((await statusOf()).map((r) => r.baseline))).toEqual(new Set(['learned']));
+      // The seed-42 fleet's vacuum leak (sim-012) shows at its first warm idle: red within minutes.
+      const red = await waitFor(async () => rowsOf((await influxQuery(influxUrl, 'fleetpulse', `SELECT count(score) AS n FROM anomaly WHERE anomalous = true`))[0]).length > 0, 300_000, 2000);
+      expect(red, 'no anomalous window within 5 min').toBe(true);
       const dashboardUrl = /Dashboard\s+(http:\/\/\S+)/.exec(up.output())![1]!;
       expect(await (await fetch(dashboardUrl)).text()).toContain('fleetpulse');
 
@@ -39,5 +50,5 @@ describe('fleetpulse up', () => {
     } finally {
       if (up.child.exitCode === null) up.child.kill('SIGKILL');
     }
-  });
+  }, 480_000);
 });

@@ -4,6 +4,7 @@ import { computeFeatures, FEATURE_SET_ID } from '../../models/features.ts';
 import { ModelProvider } from '../../ingest/scoring/model-provider.ts';
 import { DEFAULT_MODEL_PATH } from '../../ingest/scoring/scoring-options.ts';
 import { BatchingWindowScorer, type ScoredWindow } from '../../ingest/scoring/window-scorer.ts';
+import { waitFor } from '../support/influx.ts';
 import { layOut, simulatedWindows, WINDOW_MS } from './scoring-fixtures.ts';
 
 describe('BatchingWindowScorer', () => {
@@ -41,6 +42,44 @@ describe('BatchingWindowScorer', () => {
     }
   });
 
+  it('scores what `inputs` returns, and starts a batch only once the previous one is stored', async () => {
+    const provider = await ModelProvider.load(DEFAULT_MODEL_PATH);
+    try {
+      const features = simulatedWindows('vacuum_leak', 0.9, 4).map((w) => computeFeatures(layOut([w], 0)));
+      const seen: number[][] = [];
+      const order: string[] = [];
+      let release!: () => void;
+      const firstStored = new Promise<void>((resolve) => (release = resolve));
+      const scorer = new BatchingWindowScorer<string>({
+        provider,
+        batchSize: 2,
+        maxDelayMs: 10_000,
+        inputs: async (batch) => {
+          seen.push(batch.map((w) => w.startMs));
+          order.push(`inputs ${batch[0]!.startMs}`);
+          return batch.map((w) => ({ features: {}, extra: `x${w.startMs}` }));
+        },
+        sink: (scored) => {
+          order.push(`sink ${scored[0]!.startMs}`);
+          expect(scored.map((w) => w.extra)).toEqual(scored.map((w) => `x${w.startMs}`));
+          expect(scored.every((w) => Object.keys(w.features).length === 0)).toBe(true);
+          return scored[0]!.startMs === 0 ? firstStored : undefined;
+        },
+      });
+      features.forEach((f, i) => void scorer.onWindow({ vehicle: 'q', startMs: i * WINDOW_MS, endMs: (i + 1) * WINDOW_MS, features: f, featureSetId: FEATURE_SET_ID, samples: [] }));
+      const flushed = scorer.flush();
+      expect(await waitFor(() => order.length === 2, 10_000, 5)).toBe(true);
+      await new Promise((r) => setTimeout(r, 30));
+      expect(order).toEqual(['inputs 0', 'sink 0']); // the second batch waits for the first one's store
+      release();
+      await flushed;
+      expect(order).toEqual(['inputs 0', 'sink 0', `inputs ${2 * WINDOW_MS}`, `sink ${2 * WINDOW_MS}`]);
+      expect(seen).toEqual([[0, WINDOW_MS], [2 * WINDOW_MS, 3 * WINDOW_MS]]);
+    } finally {
+      await provider.close();
+    }
+  });
+
   it("settles each window's promise only once its batch's results are stored; a dropped window gets none", async () => {
     const provider = await ModelProvider.load(DEFAULT_MODEL_PATH);
     try {
@@ -53,12 +92,13 @@ describe('BatchingWindowScorer', () => {
       const promises = features.map((f, i) => scorer.onWindow({ vehicle: 'p', startMs: i * WINDOW_MS, endMs: (i + 1) * WINDOW_MS, features: f, featureSetId: FEATURE_SET_ID, samples: [] }));
       expect(promises[2]).toBeUndefined(); // over maxQueue: dropped, nothing to wait for
       promises.forEach((p, i) => void p?.then(() => settled.push(i)));
-      await scorer.flush();
-      expect(sinkCalls).toBe(1);
+      const flushed = scorer.flush();
+      expect(await waitFor(() => sinkCalls === 1, 10_000, 5)).toBe(true);
       await new Promise((r) => setTimeout(r, 20));
       expect(settled).toEqual([]); // scored, but the sink has not stored them yet
       store();
       await Promise.all([promises[0], promises[1]]);
+      await flushed; // flush waits for what the sink stores
       expect(settled.sort()).toEqual([0, 1]);
     } finally {
       await provider.close();

@@ -110,7 +110,9 @@ export async function startTestPipeline(options: TestPipelineOptions = {}): Prom
     if (!(await waitFor(() => ingest.stats().mqttConnected, READY_TIMEOUT_MS))) {
       throw new Error(`ingest ${clientId} did not connect to ${broker.url} within ${READY_TIMEOUT_MS} ms`);
     }
-    const expected = [...(rest.shards ?? ALL_SHARDS).map((s) => topics.shardFilter(s, 'telemetry')), ...(rest.apiLogs ? [topics.apiLogsFilter()] : [])];
+    const shards = rest.shards ?? ALL_SHARDS;
+    const commands = scoring?.commandKinds ?? [];
+    const expected = [...shards.map((s) => topics.shardFilter(s, 'telemetry')), ...shards.flatMap((s) => commands.map((k) => topics.shardFilter(s, k))), ...(rest.apiLogs ? [topics.apiLogsFilter()] : [])];
     const missing = () => expected.filter((f) => !subscribed.get(clientId)?.has(f));
     if (!(await waitFor(() => missing().length === 0, READY_TIMEOUT_MS, 20))) {
       throw new Error(`ingest ${clientId} not subscribed to ${missing().join(', ')} within ${READY_TIMEOUT_MS} ms`);

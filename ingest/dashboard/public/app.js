@@ -139,11 +139,12 @@ const idx = (name) => model.signals.indexOf(name);
 
 function render() {
   const vehicles = [...model.vehicles.values()].sort((a, b) => a.id.localeCompare(b.id, undefined, { numeric: true }));
-  const counts = { anomalous: 0, healthy: 0, unscored: 0 };
+  const counts = { anomalous: 0, healthy: 0, learning: 0, unscored: 0 };
   for (const v of vehicles) counts[v.state] = (counts[v.state] ?? 0) + 1;
   $('n-vehicles').textContent = vehicles.length;
   $('n-anomalous').textContent = counts.anomalous;
   $('n-healthy').textContent = counts.healthy;
+  $('n-learning').textContent = counts.learning;
   $('n-alerts').textContent = vehicles.filter((v) => v.alerting).length;
   $('n-blocks').textContent = model.threats.size;
   renderTiles(vehicles);
@@ -173,8 +174,8 @@ function renderTiles(vehicles) {
     existing.delete(v.id);
     el.dataset.state = v.state;
     el.classList.toggle('selected', v.id === model.selected);
-    el.title = `${v.id}: ${v.state}${v.alerting ? ' (alert raised)' : ''}`;
-    el.innerHTML = `<b>${esc(v.id)}</b>${v.score === undefined ? 'no score' : `score ${fmt(v.score, 2)}`}`;
+    el.title = `${v.id}: ${v.state}${v.alerting ? ' (alert raised)' : ''}${learningText(v) ? ` · baseline ${learningText(v)}` : ''}`;
+    el.innerHTML = `<b>${esc(v.id)}</b>${v.score === undefined ? 'no score' : v.state === 'learning' ? esc(learningText(v)) : `score ${fmt(v.score, 2)}`}`;
   }
   for (const el of existing.values()) el.remove();
   // Keep the tile order the sorted order.
@@ -184,12 +185,17 @@ function renderTiles(vehicles) {
   });
 }
 
+// "learning 40 %" while the vehicle's own baseline learns (it is judged on fleet evidence meanwhile).
+function learningText(v) {
+  return v.baseline && v.baseline.status === 'learning' ? `learning ${Math.floor(100 * (v.baseline.progress ?? 0))} %` : '';
+}
+
 function renderFleet(vehicles) {
   const body = $('fleet').tBodies[0];
   const rows = vehicles.map((v) => {
     const val = (name) => (v.values ? v.values[idx(name)] : undefined);
     const trim = val('SHORT_FUEL_TRIM_1') === null || val('LONG_FUEL_TRIM_1') === null || val('SHORT_FUEL_TRIM_1') === undefined ? undefined : val('SHORT_FUEL_TRIM_1') + val('LONG_FUEL_TRIM_1');
-    return `<tr data-vehicle="${esc(v.id)}" data-state="${esc(v.state)}" class="${v.id === model.selected ? 'selected' : ''}"><td><span class="dot ${esc(v.state)}"></span>${esc(v.id)}${v.alerting ? ' ⚠' : ''}</td><td>${fmt(v.score, 2)}</td><td>${fmt(val('RPM'))}</td><td>${fmt(val('SPEED'))}</td><td>${fmt(val('COOLANT_TEMP'))}</td><td>${fmt(trim, 1)}</td><td>${v.t ? ago(v.t) : '–'}</td></tr>`;
+    return `<tr data-vehicle="${esc(v.id)}" data-state="${esc(v.state)}" class="${v.id === model.selected ? 'selected' : ''}"><td><span class="dot ${esc(v.state)}"></span>${esc(v.id)}${v.alerting ? ' ⚠' : ''}</td><td>${fmt(v.score, 2)}</td><td class="baseline">${v.baseline ? (v.baseline.status === 'learned' ? 'learned' : esc(learningText(v))) : '–'}</td><td>${fmt(val('RPM'))}</td><td>${fmt(val('SPEED'))}</td><td>${fmt(val('COOLANT_TEMP'))}</td><td>${fmt(trim, 1)}</td><td>${v.t ? ago(v.t) : '–'}</td></tr>`;
   });
   body.innerHTML = rows.join('');
   for (const tr of body.rows) tr.addEventListener('click', () => select(tr.dataset.vehicle));
@@ -198,7 +204,7 @@ function renderFleet(vehicles) {
 function renderAlerts() {
   const list = [...model.alerts.values()].sort((a, b) => b.atMs - a.atMs).slice(0, 50);
   $('alerts').innerHTML = list.length
-    ? list.map((a) => `<li class="${esc(a.state)}" data-alert-vehicle="${esc(a.vehicle)}" data-alert-state="${esc(a.state)}"><span class="when">${new Date(a.atMs).toLocaleTimeString([], { hourCycle: 'h23' })}</span><b>${a.state === 'raised' ? 'raised' : 'cleared'}</b> ${esc(a.vehicle)} · score ${fmt(a.score, 2)} / ${fmt(a.threshold, 2)}<div class="why">${esc(a.topFeatures.slice(0, 3).join(', '))}</div></li>`).join('')
+    ? list.map((a) => `<li class="${esc(a.state)}" data-alert-vehicle="${esc(a.vehicle)}" data-alert-state="${esc(a.state)}"><span class="when">${new Date(a.atMs).toLocaleTimeString([], { hourCycle: 'h23' })}</span><b>${a.state === 'raised' ? 'raised' : 'cleared'}</b> ${esc(a.vehicle)} · score ${fmt(a.score, 2)} / ${fmt(a.threshold, 2)}<div class="why">${esc(a.text ?? a.topFeatures.slice(0, 3).join(', '))}</div></li>`).join('')
     : '<li class="muted">No alerts yet. A vehicle raises one after 3 anomalous windows in a row.</li>';
 }
 
