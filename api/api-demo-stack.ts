@@ -39,6 +39,8 @@ export async function startApiDemoStack(options: {
   username: string;
   password: string;
   nginxPort: number;
+  /** The option that chose `nginxPort`, named when it is taken. */
+  nginxPortOption: string;
   trafficRate: number;
   logger: Logger;
 }): Promise<ApiDemoStack> {
@@ -53,7 +55,7 @@ export async function startApiDemoStack(options: {
     maxPixels: 40_000_000,
     maxRegions: 64,
     mqtt: { url: options.mqttUrl, username: options.username, password: options.password, clientId: `${options.username}:api` },
-    nginx: { prefixDir: join(options.dataDir, 'nginx'), port: options.nginxPort, portOption: '--api-port' },
+    nginx: { prefixDir: join(options.dataDir, 'nginx'), port: options.nginxPort, portOption: options.nginxPortOption },
     logger: options.logger.child('api'),
   });
   const shipper = new LogShipper({

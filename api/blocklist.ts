@@ -1,13 +1,10 @@
 /**
  * The blocklist the privacy API enforces, replaced wholesale by every retained publish of
- * `topics.apiBlocklist()` (see contracts/api-logs.ts). Entries past their `untilMs` are ignored.
+ * `topics.apiBlocklist()` (see contracts/api-logs.ts; blocklist-subscriber.ts receives them).
+ * Entries past their `untilMs` are ignored.
  */
 import { BlockList, isIP } from 'node:net';
-import mqtt, { type MqttClient } from 'mqtt';
 import { apiBlocklistSchema, type BlockEntry } from '../contracts/api-logs.ts';
-import { topics } from '../contracts/topics.ts';
-import { errorMessage } from '../common/errors.ts';
-import { type Logger, silentLogger } from '../common/logger.ts';
 import { KEY_PREFIX_LENGTH } from './customer-table.ts';
 
 export class Blocklist {
@@ -77,27 +74,4 @@ export class Blocklist {
   stats(): { entries: number; updates: number; invalidUpdates: number; blocked: number } {
     return { entries: this.ips.size + this.keys.size + this.nets.length, ...this.counters };
   }
-}
-
-export interface BlocklistSubscription {
-  readonly client: MqttClient;
-  close(): Promise<void>;
-}
-
-/** Keeps `blocklist` in step with the retained topic; reconnects on its own while the broker is down. */
-export function subscribeBlocklist(blocklist: Blocklist, options: { mqttUrl: string; username?: string; password?: string; clientId: string; logger?: Logger }): BlocklistSubscription {
-  const log = options.logger ?? silentLogger;
-  const client = mqtt.connect(options.mqttUrl, { clientId: options.clientId, clean: true, reconnectPeriod: 1000, username: options.username, password: options.password });
-  client.on('connect', () => {
-    client.subscribe(topics.apiBlocklist(), { qos: 1 }, (error) => {
-      if (error) log.warn('blocklist subscribe failed', { error: errorMessage(error) });
-    });
-  });
-  client.on('message', (topic, payload) => {
-    if (topic !== topics.apiBlocklist()) return;
-    if (blocklist.applyPayload(payload)) log.info('blocklist updated', { entries: blocklist.stats().entries });
-    else log.warn('invalid blocklist payload ignored', { bytes: payload.length });
-  });
-  client.on('error', (error) => log.warn('blocklist broker connection error', { error: errorMessage(error) }));
-  return { client, close: () => client.endAsync() };
 }

@@ -53,7 +53,7 @@ export function openApiDocument(limits: { maxBytes: number; maxPixels: number; m
           },
         },
       },
-      '/healthz': { get: { summary: 'Liveness', security: [], responses: { '200': { description: 'OK' } } } },
+      '/healthz': { get: { summary: 'Liveness: status ok, or degraded while the blocklist source (the broker) is not connected', security: [], responses: { '200': { description: 'Serving' } } } },
       '/openapi.json': { get: { summary: 'This document', security: [], responses: { '200': { description: 'OpenAPI 3.1' } } } },
     },
   };

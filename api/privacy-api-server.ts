@@ -10,7 +10,8 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { type Logger, silentLogger } from '../common/logger.ts';
 import { listenNamingOption } from '../common/net.ts';
-import { Blocklist, subscribeBlocklist, type BlocklistSubscription } from './blocklist.ts';
+import { Blocklist } from './blocklist.ts';
+import { BlocklistSubscriber, type BlocklistSubscriberOptions } from './blocklist-subscriber.ts';
 import { TrustedProxies } from './client-ip.ts';
 import { CustomerTable } from './customer-table.ts';
 import { startManagedNginx, type ManagedNginx } from './nginx/managed-nginx.ts';
@@ -35,7 +36,7 @@ export interface PrivacyApiServerOptions {
   /** How long stop() lets work finish before cancelling it (default WORK_DEFAULTS.drainMs). */
   drainMs?: number;
   /** Blocklist source; without it nothing is blocked. */
-  mqtt?: { url: string; username?: string; password?: string; clientId: string };
+  mqtt?: Omit<BlocklistSubscriberOptions, 'logger'>;
   /** Runs nginx in front when given. */
   nginx?: { prefixDir: string; port: number; accessLog?: string; /** The option that chose `port` (default `--nginx-port`). */ portOption?: string };
   logger?: Logger;
@@ -63,10 +64,12 @@ export async function startPrivacyApi(options: PrivacyApiServerOptions): Promise
   const log = options.logger ?? silentLogger;
   const customers = new CustomerTable(options.customersFile, { reloadIntervalMs: 1000, logger: log.child('customers') });
   const blocklist = new Blocklist();
+  const subscriber = options.mqtt ? new BlocklistSubscriber(blocklist, { ...options.mqtt, logger: log.child('blocklist') }) : undefined;
   const deadlineMs = options.deadlineMs ?? WORK_DEFAULTS.deadlineMs;
   const { app, stats, drainWork } = buildPrivacyApi({
     customers,
     blocklist,
+    ...(subscriber ? { blocklistSource: subscriber } : {}),
     trustedProxies: new TrustedProxies(options.trustedProxies),
     maxBytes: options.maxBytes,
     maxPixels: options.maxPixels,
@@ -87,8 +90,7 @@ export async function startPrivacyApi(options: PrivacyApiServerOptions): Promise
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : options.port;
   const apiUrl = `http://${options.host}:${port}`;
-  let subscription: BlocklistSubscription | undefined;
-  if (options.mqtt) subscription = subscribeBlocklist(blocklist, { mqttUrl: options.mqtt.url, username: options.mqtt.username, password: options.mqtt.password, clientId: options.mqtt.clientId, logger: log.child('blocklist') });
+  subscriber?.start();
   let nginx: ManagedNginx | undefined;
   try {
     if (options.nginx) {
@@ -105,7 +107,7 @@ export async function startPrivacyApi(options: PrivacyApiServerOptions): Promise
       log.info('nginx started', { url: nginx.url, accessLog: nginx.accessLog, pid: nginx.pid });
     }
   } catch (error) {
-    await subscription?.close();
+    await subscriber?.stop();
     await app.close();
     customers.close();
     throw error;
@@ -119,7 +121,7 @@ export async function startPrivacyApi(options: PrivacyApiServerOptions): Promise
     async stop() {
       await drainWork(options.drainMs ?? WORK_DEFAULTS.drainMs);
       await nginx?.stop();
-      await subscription?.close();
+      await subscriber?.stop();
       await app.close();
       customers.close();
     },

@@ -12,6 +12,9 @@
  * (503 deadline_exceeded), when its client disconnects (nothing to answer) or when the API shuts
  * down after the drain period (503 shutting_down); each 503 says when to retry.
  *
+ * `/healthz` is 200 while the API serves: `status` `ok`, or `degraded` while the blocklist's broker
+ * connection is down (`blocklist.mqtt` says why; the last blocklist received stays in force).
+ *
  * The client address used for the blocklist is resolved through the trusted proxies (nginx on
  * loopback by default), the same way ingest resolves it from the access log, so both agree on
  * who a client is.
@@ -22,6 +25,7 @@ import { type Logger, silentLogger } from '../common/logger.ts';
 import { runBlur } from './blur.ts';
 import { planBlur, type BlurMethod, type Region } from './blur-plan.ts';
 import type { Blocklist } from './blocklist.ts';
+import type { BlocklistSourceHealth } from './blocklist-subscriber.ts';
 import type { TrustedProxies } from './client-ip.ts';
 import type { CustomerTable } from './customer-table.ts';
 import { openApiDocument } from './openapi.ts';
@@ -30,6 +34,8 @@ import { WorkQueue, type CancelReason, type WorkQueueStats } from './work-queue.
 export interface PrivacyApiOptions {
   customers: CustomerTable;
   blocklist: Blocklist;
+  /** Where the blocklist comes from, for /healthz; without it nothing updates the blocklist. */
+  blocklistSource?: { health(): BlocklistSourceHealth };
   trustedProxies: TrustedProxies;
   maxBytes: number;
   maxPixels: number;
@@ -112,7 +118,13 @@ export function buildPrivacyApi(options: PrivacyApiOptions): PrivacyApi {
   });
   app.setNotFoundHandler((req, reply) => fail(reply, 404, 'not_found', `no route ${req.method} ${req.url.split('?')[0]}`));
 
-  app.get('/healthz', async () => ({ status: 'ok', blocklist: options.blocklist.stats(), work: work.stats() }));
+  app.get('/healthz', async () => {
+    const source = options.blocklistSource?.health();
+    // Degraded, not down: without its broker the API still serves, enforcing the last blocklist it received.
+    const status = source && !source.mqttConnected ? 'degraded' : 'ok';
+    const blocklist = { ...options.blocklist.stats(), updatedMs: options.blocklist.lastUpdatedMs, ...(source ? { source: 'broker', ...source } : { source: 'none' }) };
+    return { status, blocklist, work: work.stats() };
+  });
   app.get('/openapi.json', async () => openApiDocument(options));
 
   // Blocklist and key checks run before the body is read, so a blocked or keyless client's upload costs nothing.

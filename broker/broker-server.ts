@@ -109,6 +109,8 @@ export interface BrokerOptions {
   host: string;
   /** TCP port; 0 picks a free port (tests). */
   port: number;
+  /** The option that chose `port`, named when it is taken (default `--port`; `fleetpulse up` says `--mqtt-port`). */
+  portOption?: string;
   logger?: Logger;
   /** Unique per broker of a cluster; default random (Aedes' own). */
   brokerId?: string;
@@ -420,7 +422,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   let metricsPort: number | undefined;
   let wss: WebSocketServer | undefined;
   try {
-    port = await listen(createServer(handleStream), options.port, options.host, '--port');
+    port = await listen(createServer(handleStream), options.port, options.host, options.portOption ?? '--port');
 
     if (options.tls) {
       const tls = options.tls;

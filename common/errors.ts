@@ -59,9 +59,11 @@ export class PortUnavailableError extends FleetpulseError {
   readonly option: string;
   readonly address: string;
 
-  constructor(option: string, address: string, reason: 'in-use' | 'denied', options?: { cause?: unknown }) {
+  /** `alternative`: what else the user can do, appended as `… (0 = any free port) or <alternative>`. */
+  constructor(option: string, address: string, reason: 'in-use' | 'denied', options?: { cause?: unknown; alternative?: string | undefined }) {
     const why = reason === 'in-use' ? 'is already in use' : 'may not be bound by this user (ports below 1024 need privileges)';
-    super(reason === 'in-use' ? 'FP_PORT_IN_USE' : 'FP_PORT_DENIED', `${option}: ${address} ${why}; choose another port with ${option} N (0 = any free port)`, options);
+    const or = options?.alternative ? ` or ${options.alternative}` : '';
+    super(reason === 'in-use' ? 'FP_PORT_IN_USE' : 'FP_PORT_DENIED', `${option}: ${address} ${why}; choose another port with ${option} N (0 = any free port)${or}`, { cause: options?.cause });
     this.name = 'PortUnavailableError';
     this.option = option;
     this.address = address;

@@ -1,6 +1,6 @@
 /**
- * One long-running MQTT connection, kept up for as long as its owner runs: the agent, ingest and
- * the log shipper all connect through it.
+ * One long-running MQTT connection, kept up for as long as its owner runs: the agent, ingest,
+ * the log shipper and the privacy API's blocklist subscriber all connect through it.
  *
  * - **Every attempt is a fresh mqtt.js client with mqtt.js' own reconnect off.** mqtt.js stops
  *   reconnecting for good after a refused CONNACK: its CONNACK handler sets `reconnectSuppressed`,

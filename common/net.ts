@@ -32,13 +32,16 @@ export function formatAddress(host: string, port: number): string {
   return `${host.includes(':') ? `[${host}]` : host}:${port}`;
 }
 
+/** The flag that chose a port, named when the port cannot be bound, and optionally what else the user can do. */
+export type PortOption = string | { option: string; alternative: string };
+
 /**
  * Runs a listen call and turns "address in use" / "permission denied" into a one-line
  * PortUnavailableError naming `option` (the flag that chose the port); any other error passes
  * through unchanged. Every service's listen goes through this, so a taken port reads the same
  * everywhere instead of as an unexpected error with a stack trace.
  */
-export async function listenNamingOption<T>(option: string, host: string, port: number, listen: () => Promise<T>): Promise<T> {
+export async function listenNamingOption<T>(option: PortOption, host: string, port: number, listen: () => Promise<T>): Promise<T> {
   try {
     return await listen();
   } catch (error) {
@@ -47,15 +50,19 @@ export async function listenNamingOption<T>(option: string, host: string, port: 
 }
 
 /** The PortUnavailableError for a listen failure, or undefined when it is not about the port. */
-export function portError(error: unknown, option: string, host: string, port: number): PortUnavailableError | undefined {
+export function portError(error: unknown, option: PortOption, host: string, port: number): PortUnavailableError | undefined {
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
-  if (code === 'EADDRINUSE') return new PortUnavailableError(option, formatAddress(host, port), 'in-use', { cause: error });
-  if (code === 'EACCES') return new PortUnavailableError(option, formatAddress(host, port), 'denied', { cause: error });
-  return undefined;
+  if (code !== 'EADDRINUSE' && code !== 'EACCES') return undefined;
+  const { option: name, alternative } = typeof option === 'string' ? { option, alternative: undefined } : option;
+  return new PortUnavailableError(name, formatAddress(host, port), code === 'EADDRINUSE' ? 'in-use' : 'denied', { cause: error, alternative });
 }
 
-/** Throws a PortUnavailableError naming `option` when host:port cannot be bound (checked before a child process is handed the port). */
-export async function assertPortFree(host: string, port: number, option: string): Promise<void> {
+/**
+ * Throws a PortUnavailableError naming `option` when host:port cannot be bound: checked before a
+ * child process is handed the port, or before anything starts. Port 0 (any free port) always passes.
+ */
+export async function assertPortFree(host: string, port: number, option: PortOption): Promise<void> {
+  if (port === 0) return;
   const probe = createServer();
   await listenNamingOption(option, host, port, () => new Promise<void>((resolve, reject) => {
     probe.once('error', reject);

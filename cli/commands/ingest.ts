@@ -6,8 +6,7 @@ import { IngestService } from '../../ingest/ingest-service.ts';
 import { apiLogOptions, createApiLogProcessor } from '../../ingest/apilogs/api-log-options.ts';
 import { clockOptions, clockSanityOf } from '../../ingest/windows/clock-options.ts';
 import { attachScoring, scoringOptions } from '../../ingest/scoring/scoring-options.ts';
-import { dashboardOptions, startConfiguredDashboard } from '../../ingest/dashboard/dashboard-options.ts';
-import { assertPortFree } from '../../ingest/dashboard/dashboard-server.ts';
+import { assertDashboardPortFree, dashboardOptions, startConfiguredDashboard } from '../../ingest/dashboard/dashboard-options.ts';
 import { defineCommand } from '../command.ts';
 import { sharedOptions } from '../shared-options.ts';
 
@@ -59,7 +58,7 @@ export default defineCommand({
     if (config.windowSlideS > 0 && (config.windowSlideS > config.windowS || config.windowS % config.windowSlideS !== 0)) {
       throw new ConfigError('fleetpulse ingest', [{ field: 'windowSlideS', message: `must divide windowS (${config.windowS})` }]);
     }
-    if (config.dashboard) await assertPortFree(config.dashboardHost, config.dashboardPort, 'fleetpulse ingest');
+    await assertDashboardPortFree(config);
     const spoolDir = config.spoolDir === '-' ? join(resolve(config.dataDir), 'ingest-spool', config.influxDatabase, config.clientId) : resolve(config.spoolDir);
     const MiB = 1024 * 1024;
     const clock = clockSanityOf(config);

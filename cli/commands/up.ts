@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path';
 import { opt } from '../../common/config.ts';
 import { errorMessage } from '../../common/errors.ts';
 import { createLogger } from '../../common/logger.ts';
+import { assertPortFree } from '../../common/net.ts';
 import { startBroker } from '../../broker/broker-server.ts';
 import { brokerPaths } from '../../broker/broker-paths.ts';
 import { provisionLocalCredentials } from '../../broker/local-credentials.ts';
@@ -20,8 +21,15 @@ import { createApiLogProcessor, defaultApiLogConfig } from '../../ingest/apilogs
 import { attachScoring, defaultScoringConfig, scoringOptions, vehicleStateFile } from '../../ingest/scoring/scoring-options.ts';
 import { VehicleStateStore } from '../../ingest/scoring/vehicle-state-store.ts';
 import { seedDemoBaselines, type DemoBaselineResult } from '../demo-baselines.ts';
-import { dashboardOptions, startConfiguredDashboard } from '../../ingest/dashboard/dashboard-options.ts';
-import { assertPortFree } from '../../ingest/dashboard/dashboard-server.ts';
+import { assertDashboardPortFree, dashboardOptions, startConfiguredDashboard } from '../../ingest/dashboard/dashboard-options.ts';
+
+/** Everything up runs listens on loopback. */
+const HOST = '127.0.0.1';
+/**
+ * up's own names for the ports of the services it runs, named when a port is taken (the broker
+ * alone calls its port `--port`, nginx under `fleetpulse api` `--nginx-port`).
+ */
+const PORT_OPTION = { mqtt: '--mqtt-port', influx: '--influx-port', api: '--api-port' } as const;
 
 export default defineCommand({
   path: 'up',
@@ -58,14 +66,18 @@ export default defineCommand({
       }
     };
     try {
-      // Before anything starts: a taken dashboard port fails at once, naming the option.
-      if (config.dashboard) await assertPortFree(config.dashboardHost, config.dashboardPort, 'fleetpulse up');
+      // Before anything starts: a taken port fails at once, in one line naming up's option. (The
+      // local influxd checks its own port once it has stopped a leftover of ours that may hold it.)
+      const withApi = config.api === 'on' || (config.api === 'auto' && nginxExecutable() !== undefined);
+      await assertDashboardPortFree(config);
+      await assertPortFree(HOST, config.mqttPort, PORT_OPTION.mqtt);
+      if (withApi) await assertPortFree(HOST, config.apiPort, PORT_OPTION.api);
       const dataDir = resolve(config.dataDir);
       let influxUrl = config.influxUrl;
       let influxNote = '(external server)';
       if (influxUrl === 'local') {
         ensureInfluxdInstalled(log, ctx.print);
-        const influxd = await startLocalInfluxd({ dataDir: join(dataDir, 'influxdb'), port: config.influxPort, logger: log });
+        const influxd = await startLocalInfluxd({ dataDir: join(dataDir, 'influxdb'), host: HOST, port: config.influxPort, portOption: PORT_OPTION.influx, logger: log });
         stops.push({ name: 'influxd', stop: () => influxd.stop() });
         influxUrl = influxd.url;
         influxNote = `(local influxd, pid ${influxd.pid}, data in ${influxd.dataDir})`;
@@ -77,15 +89,15 @@ export default defineCommand({
       const vehicleIds = fleetVehicleIds(config.vehicles, 'sim-');
       const ingestUser = 'fleetpulse-ingest';
       const edgeUser = 'fleetpulse-edge';
-      const withApi = config.api === 'on' || (config.api === 'auto' && nginxExecutable() !== undefined);
       const passwords = await provisionLocalCredentials(brokerFiles.devicesFile, brokerFiles.localCredentialsFile, [
         { username: ingestUser, role: 'ingest' },
         ...(withApi ? [{ username: edgeUser, role: 'logship' as const }] : []),
         ...vehicleIds.map((id) => ({ username: id, role: 'vehicle' as const })),
       ]);
       const broker = await startBroker({
-        host: '127.0.0.1',
+        host: HOST,
         port: config.mqttPort,
+        portOption: PORT_OPTION.mqtt,
         logger: createLogger('broker'),
         auth: { devicesFile: brokerFiles.devicesFile },
         persistence: { kind: 'level', dir: brokerFiles.sessionsDir },
@@ -153,7 +165,7 @@ export default defineCommand({
 
       let apiSummary: string[] = [];
       if (withApi) {
-        const stack = await apiStack!.startApiDemoStack({ dataDir, mqttUrl: broker.url, username: edgeUser, password: passwords.get(edgeUser) ?? '', nginxPort: config.apiPort, trafficRate: config.apiTrafficRate, logger: createLogger('api') });
+        const stack = await apiStack!.startApiDemoStack({ dataDir, mqttUrl: broker.url, username: edgeUser, password: passwords.get(edgeUser) ?? '', nginxPort: config.apiPort, nginxPortOption: PORT_OPTION.api, trafficRate: config.apiTrafficRate, logger: createLogger('api') });
         stops.push({ name: 'api', stop: () => stack.stop() });
         apiSummary = stack.summary;
       }

@@ -5,7 +5,8 @@
  */
 import { opt, type ConfigOf } from '../../common/config.ts';
 import type { Logger } from '../../common/logger.ts';
-import { startDashboard, type DashboardHost, type RunningDashboard } from './dashboard-server.ts';
+import { assertPortFree } from '../../common/net.ts';
+import { DASHBOARD_PORT_OPTION, startDashboard, type DashboardHost, type RunningDashboard } from './dashboard-server.ts';
 
 export function dashboardOptions(onByDefault: boolean) {
   return {
@@ -17,6 +18,11 @@ export function dashboardOptions(onByDefault: boolean) {
 }
 
 export type DashboardConfig = ConfigOf<ReturnType<typeof dashboardOptions>>;
+
+/** Fails with the one-line PortUnavailableError naming --dashboard-port when the configured port is taken (run before anything starts). */
+export async function assertDashboardPortFree(config: DashboardConfig): Promise<void> {
+  if (config.dashboard) await assertPortFree(config.dashboardHost, config.dashboardPort, DASHBOARD_PORT_OPTION);
+}
 
 /** Starts the dashboard when configured; undefined with --no-dashboard. */
 export async function startConfiguredDashboard(ingest: DashboardHost, config: DashboardConfig, influx: { url: string; database: string }, logger: Logger): Promise<RunningDashboard | undefined> {

@@ -12,11 +12,11 @@
  * (`fleetpulse_ingest_dashboard_*`).
  */
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import Fastify from 'fastify';
-import { ConfigError, errorMessage } from '../../common/errors.ts';
+import { errorMessage } from '../../common/errors.ts';
 import { type Logger, silentLogger } from '../../common/logger.ts';
+import { listenNamingOption, type PortOption } from '../../common/net.ts';
 import type { MetricsText } from '../http/metrics.ts';
 import type { IngestEventListener } from '../ingest-events.ts';
 import { InfluxBackfill } from './backfill.ts';
@@ -36,8 +36,8 @@ export interface DashboardOptions {
   port: number;
   influxUrl: string;
   influxDatabase: string;
-  /** Option name used in the error when the port is taken (e.g. `dashboardPort`). */
-  portField?: string;
+  /** The option named in the error when the port is taken (default DASHBOARD_PORT_OPTION). */
+  portOption?: PortOption;
   stream?: EventStreamOptions;
   state?: LiveStateOptions;
   logger?: Logger;
@@ -54,19 +54,8 @@ const PUBLIC_DIR = join(import.meta.dirname, 'public');
 const ASSETS: Record<string, string> = { '/': 'index.html', '/index.html': 'index.html', '/app.js': 'app.js', '/style.css': 'style.css' };
 const TYPES: Record<string, string> = { html: 'text/html; charset=utf-8', js: 'text/javascript; charset=utf-8', css: 'text/css; charset=utf-8' };
 
-function portTakenError(host: string, port: number, field: string, context = 'live dashboard'): ConfigError {
-  return new ConfigError(context, [{ field, message: `${host}:${port} is already in use; choose another port with --${field.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} N (0 = any free port) or turn the dashboard off with --no-dashboard` }]);
-}
-
-/** Throws a ConfigError naming `field` when host:port cannot be bound (checked before anything else starts). */
-export async function assertPortFree(host: string, port: number, context: string, field = 'dashboardPort'): Promise<void> {
-  if (port === 0) return;
-  await new Promise<void>((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', (error: NodeJS.ErrnoException) => reject(error.code === 'EADDRINUSE' ? portTakenError(host, port, field, context) : error));
-    probe.listen({ host, port, exclusive: true }, () => probe.close(() => resolve()));
-  });
-}
+/** The dashboard's port option as `ingest` and `up` spell it, named when the port is taken. */
+export const DASHBOARD_PORT_OPTION: PortOption = { option: '--dashboard-port', alternative: 'turn the dashboard off with --no-dashboard' };
 
 export async function startDashboard(ingest: DashboardHost, options: DashboardOptions): Promise<RunningDashboard> {
   const log = options.logger ?? silentLogger;
@@ -131,10 +120,9 @@ export async function startDashboard(ingest: DashboardHost, options: DashboardOp
   });
 
   try {
-    await app.listen({ host: options.host, port: options.port });
+    await listenNamingOption(options.portOption ?? DASHBOARD_PORT_OPTION, options.host, options.port, () => app.listen({ host: options.host, port: options.port }));
   } catch (error) {
     await app.close();
-    if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') throw portTakenError(options.host, options.port, options.portField ?? 'dashboardPort');
     throw error;
   }
   stream.start();

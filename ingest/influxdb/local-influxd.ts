@@ -8,13 +8,15 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync, rmSync } from 'node
 import { join, resolve } from 'node:path';
 import { FleetpulseError } from '../../common/errors.ts';
 import { type Logger, silentLogger } from '../../common/logger.ts';
-import { freePort, isPortOpen } from '../../common/net.ts';
+import { assertPortFree, formatAddress, freePort } from '../../common/net.ts';
 import { findExecutable, spawnManaged, type ManagedProcess } from '../../common/child-process.ts';
 
 export interface LocalInfluxdOptions {
   dataDir: string;
   /** HTTP port; 0 picks a free one. */
   port: number;
+  /** The option that chose `port`, named when it is taken (default `--influx-port`, as `fleetpulse up` spells it). */
+  portOption?: string;
   host?: string;
   logger?: Logger;
   startTimeoutMs?: number;
@@ -135,12 +137,8 @@ export async function startLocalInfluxd(options: LocalInfluxdOptions): Promise<L
   const logFile = join(dir, 'influxd.log');
   stopLeftover(pidFile, configPath, log);
 
-  if (options.port !== 0 && (await isPortOpen(options.port, host))) {
-    throw new FleetpulseError(
-      'FP_PROCESS_FAILED',
-      `port ${options.port} on ${host} is already in use; stop what holds it, choose another port, or set FLEETPULSE_INFLUX_URL to use that server`,
-    );
-  }
+  // influxd would only say so in its log after a start timeout: checked first, naming up's option.
+  await assertPortFree(host, options.port, { option: options.portOption ?? '--influx-port', alternative: `use the server there with --influx-url http://${formatAddress(host, options.port)}` });
 
   // With a free port picked for us, another process may grab it first: try a few times.
   for (let attempt = 1; ; attempt++) {

@@ -24,11 +24,12 @@ describe('dashboard options', () => {
   it.each([
     ['up', ['up', '--dashboard-port']],
     ['ingest', ['ingest', '--dashboard', '--dashboard-port']],
-  ] as const)('%s fails at start when the dashboard port is taken', async (_name, args) => {
+  ] as const)('%s fails at start when the dashboard port is taken, in one line naming --dashboard-port', async (_name, args) => {
     const result = await runCli([...args, String(port), '--data-dir', dataDir], { FLEETPULSE_INFLUX_URL: '' });
     expect(result.code).not.toBe(0);
-    expect(result.stderr).toContain(`dashboardPort: 127.0.0.1:${port} is already in use`);
-    expect(result.stderr).toContain('--dashboard-port');
+    expect(result.stderr.trim().split('\n'), result.stderr).toEqual([
+      `fleetpulse: --dashboard-port: 127.0.0.1:${port} is already in use; choose another port with --dashboard-port N (0 = any free port) or turn the dashboard off with --no-dashboard`,
+    ]);
     // Nothing was started before the check: no InfluxDB data directory.
     expect(result.stderr).not.toMatch(/influxd started/);
   });
