@@ -20,7 +20,7 @@ import type { AsyncBuffer, FileMetaData } from 'hyparquet';
 import type { Sample } from '../contracts/telemetry.ts';
 import { ConfigError } from '../common/errors.ts';
 import { ARCHIVE_SIGNALS, DAY_DIR, PART_FILE } from '../ingest/archive/archive-layout.ts';
-import { FEATURE_NAMES, FEATURE_SET_ID, FEATURE_VERSION, type FeatureVector } from './features.ts';
+import { FEATURE_NAMES, FEATURE_SET_ID, FEATURE_VERSION, type FeatureVector, WINDOW_FEATURE_NAMES } from './features.ts';
 import type { BaselineOptions } from './vehicle-baseline.ts';
 import { type DatasetVehicle, DEFAULT_LABEL_SEVERITY, DEFAULT_WINDOW_MS, featureRow, type Split, VehicleFeaturePath, vehicleWindower, type WindowDataset } from './window-dataset.ts';
 
@@ -203,12 +203,14 @@ export async function buildArchiveDataset(o: ArchiveDatasetOptions, stats: Archi
   const vehicleIndex: number[] = [];
   const t: number[] = [];
   const learned: number[] = [];
+  const own: number[] = [];
   let windower: ReturnType<typeof vehicleWindower<Sample>> | undefined;
   let path: VehicleFeaturePath | undefined;
   const take = (windows: { startMs: number; samples: Sample[] }[]): void => {
     for (const w of windows) {
       const row = path!.window(w.startMs, w.samples);
       for (const v of featureRow(row.features)) x.push(v);
+      for (const v of featureRow(row.own, WINDOW_FEATURE_NAMES)) own.push(v);
       vehicleIndex.push(vehicles.length - 1);
       t.push(w.startMs);
       learned.push(row.learned ? 1 : 0);
@@ -243,17 +245,23 @@ export async function buildArchiveDataset(o: ArchiveDatasetOptions, stats: Archi
     ttfS: new Float64Array(n).fill(Number.NaN),
     label: new Int8Array(n).fill(-1),
     learned: Uint8Array.from(learned),
+    own: Float32Array.from(own),
   };
 }
 
-/** The windows' feature vectors (absent features left out), e.g. the recent side of drift. */
+/**
+ * The windows' own feature vectors (absent features left out), e.g. the recent side of drift: what
+ * ingest stores in `features`, which the drift reference describes too.
+ */
 export function featureVectors(d: WindowDataset): FeatureVector[] {
-  const F = d.featureNames.length;
+  const names = d.own ? WINDOW_FEATURE_NAMES : d.featureNames;
+  const data = d.own ?? d.x;
+  const F = names.length;
   const out: FeatureVector[] = [];
   for (let i = 0; i < d.t.length; i++) {
     const v: FeatureVector = {};
-    d.featureNames.forEach((name, j) => {
-      const value = d.x[i * F + j]!;
+    names.forEach((name, j) => {
+      const value = data[i * F + j]!;
       if (!Number.isNaN(value)) v[name] = value;
     });
     out.push(v);

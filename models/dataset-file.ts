@@ -8,9 +8,9 @@ import { join } from 'node:path';
 import { ConfigError } from '../common/errors.ts';
 import { datasetHash, type WindowDataset } from './window-dataset.ts';
 
-const COLUMNS = ['x', 'vehicle', 't', 'severity', 'ttfS', 'label', 'learned'] as const;
+const COLUMNS = ['x', 'vehicle', 't', 'severity', 'ttfS', 'label', 'learned', 'own'] as const;
 type Column = (typeof COLUMNS)[number];
-const CTORS = { x: Float32Array, vehicle: Uint32Array, t: Float64Array, severity: Float32Array, ttfS: Float64Array, label: Int8Array, learned: Uint8Array } as const;
+const CTORS = { x: Float32Array, vehicle: Uint32Array, t: Float64Array, severity: Float32Array, ttfS: Float64Array, label: Int8Array, learned: Uint8Array, own: Float32Array } as const;
 
 export function writeDataset(dir: string, d: WindowDataset): string {
   mkdirSync(dir, { recursive: true });
@@ -18,6 +18,7 @@ export function writeDataset(dir: string, d: WindowDataset): string {
   const parts: Buffer[] = [];
   for (const c of COLUMNS) {
     const a = d[c];
+    if (a === undefined) continue; // optional column (`own`)
     // Pad each column to 8 bytes so every typed array can be viewed in place on load.
     const bytes = Buffer.from(a.buffer, a.byteOffset, a.byteLength);
     const pad = (8 - (bytes.length % 8)) % 8;
@@ -26,7 +27,7 @@ export function writeDataset(dir: string, d: WindowDataset): string {
   }
   writeFileSync(join(dir, 'columns.bin'), Buffer.concat(parts));
   const hash = datasetHash(d);
-  const { x: _x, vehicle: _v, t: _t, severity: _s, ttfS: _f, label: _l, learned: _d, ...meta } = d;
+  const { x: _x, vehicle: _v, t: _t, severity: _s, ttfS: _f, label: _l, learned: _d, own: _o, ...meta } = d;
   writeFileSync(join(dir, 'dataset.json'), `${JSON.stringify({ schema: 'fleetpulse.window-dataset/2', hash, rows: d.label.length, layout, ...meta }, null, 1)}\n`);
   return hash;
 }

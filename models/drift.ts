@@ -10,7 +10,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { z } from 'zod';
 import { ConfigError } from '../common/errors.ts';
-import type { FeatureVector } from './features.ts';
+import { type FeatureVector, WINDOW_FEATURE_NAMES } from './features.ts';
+import type { WindowDataset } from './window-dataset.ts';
 
 export const PSI_MODERATE = 0.1;
 export const PSI_MAJOR = 0.25;
@@ -40,7 +41,7 @@ function binOf(edges: readonly number[], v: number | undefined): number {
 /** Reference distributions from rows of a row-major matrix (NaN = absent). */
 export function buildReference(names: readonly string[], featureSetId: string, data: Float32Array, rows: number): DriftReference {
   const F = names.length;
-  const features = names.map((name, j) => {
+  const features = names.flatMap((name, j) => (CONTEXT_FEATURE.test(name) ? [] : [{ name, j }])).map(({ name, j }) => {
     const present: number[] = [];
     for (let i = 0; i < rows; i++) {
       const v = data[i * F + j]!;
@@ -75,7 +76,11 @@ export function readReference(path: string): DriftReference {
  * Features that follow the weather, the fuel tank and trip length rather than how the engine
  * behaves: reported, but not counted towards the retrain advice (they would raise it every week).
  */
-export const CONTEXT_FEATURE = /^(barometric_pressure|fuel_level|run_time)_/;
+/**
+ * Deviations from each vehicle's own baseline are relative to that vehicle, absent while it learns
+ * and mean nothing as a fleet distribution: they are left out of the reference and of the verdict.
+ */
+export const CONTEXT_FEATURE = /_dev$/;
 
 export interface FeatureDrift {
   name: string;
@@ -118,4 +123,17 @@ export function detectDrift(ref: DriftReference, recent: readonly FeatureVector[
     ? `${major.length} feature(s) with PSI > ${PSI_MAJOR} (${major.slice(0, 5).map((f) => f.name).join(', ') || 'none'}), ${shifted.length} of ${counted.length} engine features with PSI > ${PSI_MODERATE}`
     : `${major.length} engine feature(s) with PSI > ${PSI_MAJOR}; ${shifted.length} of ${counted.length} with PSI > ${PSI_MODERATE}`;
   return { windows: recent.length, features, retrain, reason };
+}
+
+/**
+ * The drift reference of a dataset's rows: their own window features (what ingest stores in
+ * `features`), or the model inputs for a dataset made before those were kept.
+ */
+export function datasetReference(d: WindowDataset, rows: readonly number[]): DriftReference {
+  const names = d.own ? WINDOW_FEATURE_NAMES : d.featureNames;
+  const src = d.own ?? d.x;
+  const F = names.length;
+  const data = new Float32Array(rows.length * F);
+  rows.forEach((r, i) => data.set(src.subarray(r * F, (r + 1) * F), i * F));
+  return buildReference(names, d.featureSetId, data, rows.length);
 }

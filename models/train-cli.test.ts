@@ -18,12 +18,14 @@ describe('fleetpulse train (tiny fleet, end to end through the CLI)', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/dataset: 24\/24 vehicles/);
     expect(r.stdout).toMatch(/mlp epoch 12\/12/);
-    expect(r.stdout).toMatch(/gbt round 120\/120/);
+    expect(r.stdout).toMatch(/gam round 400\/400/);
     const meta = readModelMetadata(join(dir, 'model', 'model.json'));
     expect(meta.featureNames).toEqual(FEATURE_NAMES);
-    expect(meta.selection.candidates.map((c) => c.family)).toEqual(['mlp', 'gbt']);
+    expect(meta.selection.candidates.map((c) => c.family)).toEqual(['gam', 'mlp']);
+    // The healthy fleet's value of every input, for explanations against the fleet.
+    expect(Object.keys(meta.featureReference ?? {})).toEqual(FEATURE_NAMES);
     const report = readFileSync(join(dir, 'report.md'), 'utf8');
-    expect(report).toContain('## Window metrics on held-out vehicles');
+    expect(report).toContain('## Window metrics on held-out simulated vehicles');
     expect(readFileSync(join(dir, 'img', 'model-roc.svg'), 'utf8')).toMatch(/^<svg/);
   }, 120_000);
 

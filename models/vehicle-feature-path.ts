@@ -19,6 +19,8 @@ import { type BaselineOptions, type BaselineSnapshot, type BaselineStatus, type 
 export interface ScoredInputs {
   /** Model inputs (window features as recent evidence, deviations) plus the window's context values. */
   features: FeatureVector;
+  /** The window's own features (`computeFeatures`): what ingest stores in `features` and drift compares. */
+  own: FeatureVector;
   /** Whether the baseline was learned for this window (its deviations are present). */
   learned: boolean;
   status: BaselineStatus;
@@ -51,7 +53,7 @@ export class VehicleFeaturePath {
     const view = this.baseline.observe(startMs, recent, { warmRunningS: own.warm_running_s ?? 0 }, measured);
     const context: FeatureVector = {};
     for (const name of WINDOW_CONTEXT_NAMES) if (own[name] !== undefined) context[name] = own[name]!;
-    return { features: { ...context, ...recent, ...view.deviations }, learned: view.status === 'learned', status: view.status, progress: view.progress };
+    return { features: { ...context, ...recent, ...view.deviations }, own, learned: view.status === 'learned', status: view.status, progress: view.progress };
   }
 
   /** Forgets the learned normal (after a repair); recent evidence is kept. */

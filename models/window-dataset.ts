@@ -24,7 +24,7 @@ import { planFleet } from '../simulator/fleet-plan.ts';
 import { drawObservationProfile, FULL_OBSERVATION, type ObservationProfile, Observer } from '../simulator/observation.ts';
 import { createRng } from '../simulator/rng.ts';
 import type { VehicleSpec } from '../simulator/simulated-vehicle.ts';
-import { FEATURE_NAMES, FEATURE_SET_ID, FEATURE_VERSION, type FeatureVector } from './features.ts';
+import { FEATURE_NAMES, FEATURE_SET_ID, FEATURE_VERSION, type FeatureVector, WINDOW_FEATURE_NAMES } from './features.ts';
 import { VehicleFeaturePath } from './vehicle-feature-path.ts';
 import type { BaselineOptions } from './vehicle-baseline.ts';
 
@@ -74,6 +74,12 @@ export interface WindowDataset {
   label: Int8Array;
   /** 1 when the window was scored with the vehicle's baseline already learned. */
   learned: Uint8Array;
+  /**
+   * The windows' own features (WINDOW_FEATURE_NAMES order, NaN where absent), row-major: what
+   * ingest stores in `features`, and what drift compares (a model input is a vehicle's recent
+   * evidence, which moves with the trips a few vehicles happened to make).
+   */
+  own?: Float32Array;
 }
 
 export function rowCount(d: WindowDataset): number {
@@ -154,12 +160,15 @@ class ColumnBuilder {
   ttfS = new Float64Array(this.cap);
   label = new Int8Array(this.cap);
   learned = new Uint8Array(this.cap);
+  own: Float32Array;
   constructor(private readonly width: number) {
     this.x = new Float32Array(this.cap * width);
+    this.own = new Float32Array(this.cap * WINDOW_FEATURE_NAMES.length);
   }
-  push(x: ArrayLike<number>, vehicle: number, t: number, severity: number, ttfS: number, label: number, learned: boolean): void {
+  push(x: ArrayLike<number>, own: ArrayLike<number>, vehicle: number, t: number, severity: number, ttfS: number, label: number, learned: boolean): void {
     if (this.n === this.cap) this.grow();
     this.learned[this.n] = learned ? 1 : 0;
+    this.own.set(own, this.n * WINDOW_FEATURE_NAMES.length);
     this.x.set(x, this.n * this.width);
     this.vehicle[this.n] = vehicle;
     this.t[this.n] = t;
@@ -182,6 +191,7 @@ class ColumnBuilder {
     this.ttfS = g(this.ttfS);
     this.label = g(this.label);
     this.learned = g(this.learned);
+    this.own = g(this.own, WINDOW_FEATURE_NAMES.length);
   }
 }
 
@@ -251,7 +261,7 @@ export function buildFleetDataset(o: FleetDatasetOptions): WindowDataset {
     const rng = createRng(o.seed).fork(`observe-${spec.vehicleId}`);
     const profile: ObservationProfile = randomise ? drawObservationProfile(rng) : FULL_OBSERVATION;
     const dtc = simulateVehicleWindows(spec, o.seed, o.startMs, endMs, windowMs, profile, rng, o.baseline ?? {}, (w) => {
-      cols.push(featureRow(w.features), vi, w.startMs, w.truth.severity, w.truth.timeToFailureS ?? Number.NaN, labelFor(w.truth, labelSeverity), w.learned);
+      cols.push(featureRow(w.features), featureRow(w.own, WINDOW_FEATURE_NAMES), vi, w.startMs, w.truth.severity, w.truth.timeToFailureS ?? Number.NaN, labelFor(w.truth, labelSeverity), w.learned);
     });
     vehicles.push({
       id: spec.vehicleId,
@@ -284,6 +294,7 @@ export function buildFleetDataset(o: FleetDatasetOptions): WindowDataset {
     ttfS: cols.ttfS.slice(0, n),
     label: cols.label.slice(0, n),
     learned: cols.learned.slice(0, n),
+    own: cols.own.slice(0, n * WINDOW_FEATURE_NAMES.length),
   };
 }
 
@@ -309,6 +320,7 @@ function faultyFromStart(specs: VehicleSpec[], seed: number, startMs: number, fr
 interface SimulatedWindow {
   startMs: number;
   features: FeatureVector;
+  own: FeatureVector;
   learned: boolean;
   truth: GroundTruth;
 }
@@ -341,8 +353,8 @@ export function simulateVehicleWindows(
     for (const w of closed) {
       const truth = w.samples[w.samples.length - 1]!.truth!;
       const samples = w.samples.map(({ truth: _, ...wire }) => wire as Sample);
-      const { features, learned } = path.window(w.startMs, samples);
-      onWindow({ startMs: w.startMs, features, learned, truth });
+      const { features, own, learned } = path.window(w.startMs, samples);
+      onWindow({ startMs: w.startMs, features, own, learned, truth });
     }
   };
   let batch: Array<Sample & { truth?: GroundTruth }> = [];

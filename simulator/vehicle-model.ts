@@ -571,7 +571,8 @@ export class VehicleModel {
     const capacity = this.phase === 'running' ? this.alternatorCapacityA() : 0;
     const restV = 11.55 + 1.15 * this.soc;
     if (capacity > 0) {
-      const setPoint = this.profile.regulatorV + this.regulatorOffsetV + clamp((20 - this.ambientC()) * 0.007, -0.1, 0.15) - 0.9 * alt ** 2;
+      const smart = this.soc > 0.85 ? this.variation.smartChargingDropV : 0;
+      const setPoint = this.profile.regulatorV + this.regulatorOffsetV - smart + clamp((20 - this.ambientC()) * 0.007, -0.1, 0.15) - 0.9 * alt ** 2;
       const charge = setPoint > restV ? 1 + 35 * (1 - this.soc) : 0; // A the battery would accept
       const demand = load + charge;
       if (capacity >= demand) {

@@ -16,7 +16,9 @@
  * - short-term fuel trim: spread 2.4–3.5 % against the nominal 1.6 %;
  * - manifold pressure at warm idle 24–40 kPa against the nominal 35–40 kPa;
  * - catalyst temperature at warm idle 110–540 °C (sensor position) against 440–570 °C;
- * - charging voltage 13.3–14.3 V; voltage quantised at about 0.02 V by its ECU.
+ * - charging voltage 13.3–14.3 V; voltage quantised at about 0.02 V by its ECU; other cars charge
+ *   "smartly" (12.6–13.2 V with a full battery), and thermostats of other makes regulate at
+ *   80–105 °C.
  */
 import type { Rng } from './rng.ts';
 
@@ -49,6 +51,11 @@ export interface VehicleVariation {
   weatherSwingC: number;
   /** Electrical accessories (lights, fan, heated seats) change from trip to trip. */
   accessoriesVaryByTrip: boolean;
+  /**
+   * "Smart" charging: the set point drops by this much (V) while the battery is nearly full, as
+   * many cars since about 2010 do to save fuel; 0 for a classic regulator.
+   */
+  smartChargingDropV: number;
 }
 
 export const NOMINAL_VARIATION: Readonly<VehicleVariation> = Object.freeze({
@@ -66,6 +73,7 @@ export const NOMINAL_VARIATION: Readonly<VehicleVariation> = Object.freeze({
   mafScale: 1,
   weatherSwingC: 0,
   accessoriesVaryByTrip: false,
+  smartChargingDropV: 0,
 });
 
 /** A healthy car drawn from the widened real-world ranges (see the module header). */
@@ -82,9 +90,11 @@ export function drawVariation(rng: Rng): VehicleVariation {
     regulatorSpreadV: 0.22,
     voltageNoiseV: logUniform(0.004, 0.02),
     thermalMassFactor: logUniform(0.6, 1.5),
-    thermostatOffsetC: rng.uniform(-4, 4),
+    // Thermostats regulate at 80 °C on some engines, above 100 °C on others (map-controlled ones).
+    thermostatOffsetC: rng.uniform(-6, 10),
     mafScale: rng.uniform(0.92, 1.08),
     weatherSwingC: rng.uniform(2, 9),
     accessoriesVaryByTrip: true,
+    smartChargingDropV: rng.next() < 0.25 ? rng.uniform(0.3, 0.9) : 0,
   };
 }

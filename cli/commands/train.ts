@@ -21,7 +21,7 @@ import { resolveModelFile } from '../../ingest/scoring/model-provider.ts';
 import { buildArchiveDataset, featureVectors } from '../../models/archive-reader.ts';
 import { withArchiveWindows } from '../../models/archive-retrain.ts';
 import { readDataset, writeDataset } from '../../models/dataset-file.ts';
-import { buildReference, detectDrift, readReference, writeReference } from '../../models/drift.ts';
+import { datasetReference, detectDrift, readReference, writeReference } from '../../models/drift.ts';
 import { evaluate } from '../../models/evaluation.ts';
 import { FEATURE_SET_ID, type FeatureVector } from '../../models/features.ts';
 import { metadataPathFor } from '../../models/model-metadata.ts';
@@ -166,11 +166,7 @@ export const trainCommand = defineCommand({
     writeDataset(c.datasetDir, d);
     const result = await trainAndExport(d, { seed: c.seed, families: c.families, modelVersion: c.modelVersion, negativesPerPositive: 2, maxTrainRows: c.maxTrainRows, log: ctx.print });
     const modelPath = writeModel(c.out, result);
-    const trainRows = splitRows(d, 'train');
-    const F = d.featureNames.length;
-    const data = new Float32Array(trainRows.length * F);
-    trainRows.forEach((r, i) => data.set(d.x.subarray(r * F, (r + 1) * F), i * F));
-    writeReference(join(c.out, 'reference.json'), buildReference(d.featureNames, d.featureSetId, data, trainRows.length));
+    writeReference(join(c.out, 'reference.json'), datasetReference(d, splitRows(d, 'train')));
     const model = await OnnxModel.load(modelPath, FEATURE_SET_ID);
     try {
       const runS = (performance.now() - t0) / 1000;
@@ -217,7 +213,7 @@ async function retrainFromArchive(
   // Written next to the model in service, never over it: ingest picks the highest version.
   const dir = join(statSync(c.out).isDirectory() ? c.out : dirname(c.out), `v${version}`);
   const modelPath = writeModel(dir, result);
-  writeReference(join(dir, 'reference.json'), buildReference(archive.featureNames, archive.featureSetId, archive.x, archive.t.length));
+  writeReference(join(dir, 'reference.json'), datasetReference(archive, Array.from(archive.t, (_, i) => i)));
   const next = await OnnxModel.load(modelPath, FEATURE_SET_ID);
   try {
     const scores = await next.scoreMatrix(archive.x, archive.t.length);

@@ -13,8 +13,9 @@
  * tenth of the strongest one.
  *
  * Against what: the car's own normal (its learned baseline's mean for the feature) when the
- * baseline has one; otherwise the fleet's typical value (the middle decile of the training
- * windows, FeatureReference.typical), and the text says which.
+ * baseline has one; otherwise the fleet's typical value (the healthy training windows' median, the
+ * model metadata's `featureReference`; for an older model the middle decile of reference.json),
+ * and the text says which.
  *
  * Cost: one inference of (1 + inputs present) rows per explained window; only windows that change
  * an alert's state are explained.
@@ -101,7 +102,7 @@ export function describeSignal(feature: string, contribution: number, w: Explain
   const when = d?.baseline?.when ? ` ${d.baseline.when}` : '';
   const value = w.features[feature];
   const own = w.path?.baseline.normal(feature);
-  const normal = own?.mean ?? loaded?.reference?.typical(feature);
+  const normal = own?.mean ?? loaded?.model.metadata.featureReference?.[feature] ?? loaded?.reference?.typical(feature);
   const reference: 'own' | 'fleet' = own ? 'own' : 'fleet';
   const rounded = Math.round(contribution * 1000) / 1000;
   if (value === undefined || normal === undefined) {

@@ -61,7 +61,7 @@ describe('ingest windows', () => {
     expect(ingest.stats().windows.lateSamples).toBe(0);
     expect((await storedTimes(influx.url, db, 'backlog-car')).length).toBe(7200);
     const windowS = rowsOf((await influxQuery(influx.url, db, `SELECT window_s, feature_version FROM features WHERE vehicle = 'backlog-car' LIMIT 1`))[0])[0];
-    expect(windowS).toMatchObject({ window_s: 30, feature_version: 1 });
+    expect(windowS).toMatchObject({ window_s: 30, feature_version: 2 });
   });
 
   it('stores the same telemetry and features with two workers on split shards as with one', async () => {
@@ -81,7 +81,7 @@ describe('ingest windows', () => {
     const total = vehicles.length * 300;
     const windows = vehicles.length * expectedFeatures(makeSamples(base, 300, 1000, 0), WINDOW_MS).size;
     for (const db of ['one', 'two']) {
-      expect(await waitFor(async () => (await countRows(influx.url, db, 'telemetry', 'rpm')) === total && (await countRows(influx.url, db, 'features', 'rpm_mean')) === windows, 30_000, 500), db).toBe(true);
+      expect(await waitFor(async () => (await countRows(influx.url, db, 'telemetry', 'rpm')) === total && (await countRows(influx.url, db, 'features', 'running_s')) === windows, 30_000, 500), db).toBe(true);
     }
     const dump = async (db: string, m: string) => JSON.stringify(await influxQuery(influx.url, db, `SELECT * FROM ${m} GROUP BY vehicle`));
     expect(await dump('two', 'telemetry')).toEqual(await dump('one', 'telemetry'));
