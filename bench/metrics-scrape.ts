@@ -11,23 +11,40 @@
  * the HTTP client's share included), the same for a 404 from the same server (HTTP alone: the
  * difference is the rendering), and the bytes of one response.
  */
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import mqtt from 'mqtt';
 import { startBroker } from '../broker/broker-server.ts';
-import { freePort } from '../common/net.ts';
 import { encodeTelemetry, type TelemetryBatch } from '../contracts/telemetry.ts';
 import { topics } from '../contracts/topics.ts';
-import { IngestService } from '../ingest/ingest-service.ts';
-import { ModelProvider } from '../ingest/scoring/model-provider.ts';
-import { ScoringPipeline } from '../ingest/scoring/scoring-pipeline.ts';
-import { DEFAULT_MODEL_PATH } from '../ingest/scoring/scoring-options.ts';
 import { waitFor } from '../test/support/influx.ts';
+import { startIngestWithoutInflux } from '../test/support/ingest-without-influx.ts';
+import { sleep } from '../common/backoff.ts';
+import { cpuSeconds } from './process-cpu.ts';
 
-const { values } = parseArgs({ options: { scrapes: { type: 'string', default: '2000' } } });
+const { values } = parseArgs({ options: { scrapes: { type: 'string', default: '2000' }, 'idle-seconds': { type: 'string', default: '20' } } });
 const SCRAPES = Number(values.scrapes);
+const IDLE_SECONDS = Number(values['idle-seconds']);
+
+/**
+ * CPU of an idle node process per second of wall time, with and without a ServiceMetrics (whose
+ * default metrics keep an event-loop delay monitor running), measured from /proc after 10 s to settle.
+ */
+async function idleCpu(withMetrics: boolean): Promise<number> {
+  const script = withMetrics ? "const { ServiceMetrics } = await import('./common/metrics.ts'); new ServiceMetrics('idle');" : '';
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', `${script} setInterval(() => {}, 1 << 30);`], { cwd: join(import.meta.dirname, '..'), stdio: 'ignore' });
+  try {
+    await sleep(10_000);
+    const before = cpuSeconds(child.pid!);
+    await sleep(IDLE_SECONDS * 1000);
+    return ((cpuSeconds(child.pid!) - before) / IDLE_SECONDS) * 1000;
+  } finally {
+    child.kill();
+  }
+}
 
 /** CPU microseconds of this process per fetch of `url`, over SCRAPES fetches after 100 to warm up. */
 async function cpuPerFetch(url: string): Promise<number> {
@@ -40,21 +57,8 @@ async function cpuPerFetch(url: string): Promise<number> {
 
 const dir = mkdtempSync(join(tmpdir(), 'fleetpulse-bench-metrics-'));
 const broker = await startBroker({ host: '127.0.0.1', port: 0, metrics: { port: 0 } });
-const ingest = new IngestService({
-  mqttUrl: broker.url,
-  influxUrl: `http://127.0.0.1:${await freePort()}`,
-  influxDatabase: 'bench',
-  clientId: 'bench-metrics',
-  shards: Array.from({ length: 64 }, (_, i) => i),
-  spoolDir: join(dir, 'spool'),
-  flushIntervalMs: 100,
-  httpPort: 0,
-});
-const provider = await ModelProvider.load(DEFAULT_MODEL_PATH);
-const scoring = ScoringPipeline.attach(ingest, { provider, modelPollMs: 0 });
+const { ingest, stop } = await startIngestWithoutInflux(broker.url, dir, 'bench-metrics');
 try {
-  await ingest.start();
-  if (!(await waitFor(() => ingest.stats().mqttConnected, 10_000))) throw new Error('ingest did not connect');
   const client = await mqtt.connectAsync(broker.url, { clientId: 'bench-load' });
   for (let seq = 0; seq < 20; seq++) {
     const batch: TelemetryBatch = { v: 1, vehicle: 'bench-1', seq, samples: [{ t: Date.now(), RPM: 800 + seq, SPEED: 10 }] };
@@ -74,9 +78,12 @@ try {
     const transport = await cpuPerFetch(new URL('/no-such-path', url).href);
     console.log(`${service}: ${scrape.toFixed(0)} µs CPU per scrape, ${transport.toFixed(0)} µs of it HTTP (a 404 costs that), ${bytes} bytes`);
   }
+  if (IDLE_SECONDS > 0) {
+    const [without, withMetrics] = await Promise.all([idleCpu(false), idleCpu(true)]);
+    console.log(`idle process: ${withMetrics.toFixed(2)} ms CPU per s with the default metrics, ${without.toFixed(2)} without (${IDLE_SECONDS} s)`);
+  }
 } finally {
-  await ingest.stop();
-  await scoring.close(); // closes the provider too
+  await stop();
   await broker.close();
   rmSync(dir, { recursive: true, force: true });
 }

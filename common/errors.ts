@@ -11,7 +11,8 @@ export type ErrorCode =
   | 'FP_PROCESS_FAILED'
   | 'FP_TIMEOUT'
   | 'FP_PORT_IN_USE'
-  | 'FP_PORT_DENIED';
+  | 'FP_PORT_DENIED'
+  | 'FP_METRIC_DUPLICATE';
 
 export class FleetpulseError extends Error {
   readonly code: ErrorCode;
