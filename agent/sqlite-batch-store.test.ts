@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigError } from '../common/errors.ts';
 import type { TelemetryBatch } from '../contracts/telemetry.ts';
 import { SqliteBatchStore } from './sqlite-batch-store.ts';
+import { thrownBy } from '../test/support/errors.ts';
 
 const T0 = 1_763_900_000_000;
 const batch = (seq: number, samples: number, vehicle = 'car-1'): TelemetryBatch => ({
@@ -88,7 +89,7 @@ describe('SqliteBatchStore', () => {
     const file = tempFile();
     open(file).append(batch(0, 1));
     // Still open by the first store: locked.
-    expect(() => new SqliteBatchStore({ file, vehicleId: 'car-1', maxBytes: 1 << 20 })).toThrow(/in use by another agent/);
+    expect(thrownBy(() => new SqliteBatchStore({ file, vehicleId: 'car-1', maxBytes: 1 << 20 }))).toMatchObject({ code: 'FP_CONFIG_INVALID', issues: [{ field: 'bufferFile' }] });
     stores.splice(0).forEach((s) => s.close());
     const error = (() => {
       try {

@@ -18,7 +18,7 @@
  *   measured, and carry their full name; a source hands them over with `histogram(h)`.
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { FleetpulseError } from './errors.ts';
+import { codedError } from './errors.ts';
 
 export type MetricLabels = Readonly<Record<string, string>>;
 /** One value per label set, e.g. `[[{ reason: 'not_json' }, 3]]`. */
@@ -112,7 +112,7 @@ class ScrapedFamilies implements ScrapeMetrics {
 
   /** Marks `full` written; a family written twice in one scrape is a programming error. */
   private claim(full: string): string {
-    if (this.written.has(full)) throw new FleetpulseError('FP_METRIC_DUPLICATE', `metric ${full} is written twice in one scrape`);
+    if (this.written.has(full)) throw codedError('FP_METRIC_DUPLICATE', full);
     this.written.add(full);
     return full;
   }
