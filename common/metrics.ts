@@ -42,7 +42,7 @@ export const METRICS_CONTENT_TYPE: string = Registry.PROMETHEUS_CONTENT_TYPE;
 /**
  * How often the event-loop delay monitor behind `nodejs_eventloop_lag_{min,max,mean,p50,p90,p99}_seconds`
  * samples, ms. prom-client's 10 ms kept an idle process at 2.8-4.0 ms of CPU per second (0.3-0.4 % of a
- * core, every service process, all the time); 100 ms costs 0.4-0.5 ms (bench/metrics-scrape.ts). A stall
+ * core, every service process, all the time); 100 ms costs 0.33-0.44 ms (bench/metrics-scrape.ts). A stall
  * of D ms still delays the next sample by at least D − 100 ms, so stalls worth an alert show in the
  * maximum and the upper quantiles; `nodejs_eventloop_lag_seconds` itself is measured at each scrape.
  */
