@@ -31,6 +31,7 @@ export class MemoryBatchStore implements BatchStore {
 
   append(batch: TelemetryBatch, protect: ReadonlySet<number> = new Set()): DropReport {
     if (batch.seq < this.seq) throw new RangeError(`batch seq ${batch.seq} is below the next seq ${this.seq}`);
+    if (!batch.samples[0]) throw new RangeError('an empty batch cannot be stored');
     // Approximate stored size (what JSON storage would take), for stats only.
     const bytes = 16 + batch.samples.length * 60;
     this.entries.set(batch.seq, { seq: batch.seq, samples: batch.samples.length, bytes, batch });

@@ -8,6 +8,7 @@ import { MAX_LOG_BYTES, loadDriveLog, readLogText } from './replay-file.ts';
 import { pickVehicle } from './replay-formats.ts';
 import { RELATIVE_LOG_START_MS, readDriveLogFile } from './replay-drive-log.ts';
 import { ReplaySource } from './replay-source.ts';
+import { thrownBy } from '../test/support/errors.ts';
 
 const FIXTURES = join(import.meta.dirname, '..', 'test', 'fixtures', 'replay');
 const fx = (name: string): string => join(FIXTURES, name);
@@ -92,9 +93,9 @@ describe('reading log files', () => {
     const packed = join(dir, 'big.csv.gz');
     writeFileSync(packed, gzipSync(text));
     expect(readLogText(plain, text.length)).toBe(text);
-    expect(() => readLogText(plain, text.length - 1)).toThrow(/big\.csv: larger than/);
+    expect(thrownBy(() => readLogText(plain, text.length - 1))).toMatchObject({ code: 'FP_CONFIG_INVALID', issues: [{ field: 'replay', message: expect.stringContaining('big.csv') }] });
     expect(readLogText(packed, text.length)).toBe(text);
-    expect(() => readLogText(packed, text.length - 1)).toThrow(/big\.csv\.gz is larger than .* uncompressed/);
+    expect(thrownBy(() => readLogText(packed, text.length - 1))).toMatchObject({ code: 'FP_CONFIG_INVALID', issues: [{ field: 'replay', message: expect.stringContaining('big.csv.gz') }] });
     expect(MAX_LOG_BYTES).toBe(256 * 1024 * 1024);
   });
 });

@@ -4,6 +4,7 @@ import { CAROBD_FORMAT, CARSCANNER_FORMAT, TORQUE_FORMAT, detectFormat, parseCus
 import { parseDateTime, splitCsvLine, splitHeader } from './replay-csv.ts';
 import { eventTimes } from './replay-event-times.ts';
 import { ConfigError } from '../common/errors.ts';
+import { thrownBy } from '../test/support/errors.ts';
 
 /** The rows of a log that is not split by vehicle. */
 const rowsOf = (d: ParsedDriveLog): readonly ReplayRow[] => d.vehicles[0]?.rows ?? [];
@@ -145,7 +146,7 @@ describe('Torque', () => {
 
   it('refuses a unit it cannot convert, naming the column', () => {
     const text = 'Device Time,Engine RPM(rpm),Speed (OBD)(knots)\n18-Jun-2019 10:48:42.435,800,3';
-    expect(() => parseDriveLog(text, TORQUE_FORMAT)).toThrow(/Speed \(OBD\).*knots/);
+    expect(thrownBy(() => parseDriveLog(text, TORQUE_FORMAT))).toMatchObject({ code: 'FP_CONFIG_INVALID', issues: [{ field: 'replay', message: expect.stringContaining('"Speed (OBD)"') }] });
   });
 });
 
@@ -169,8 +170,8 @@ describe('custom mappings', () => {
       { t: 1_700_000_000_500, values: { RPM: 950, SPEED: 32.18688 } },
     ]);
     expect(() => parseCustomFormat('{"columns": {"rev": "REVS"}}')).toThrow(ConfigError);
-    expect(() => parseCustomFormat('{"columns": {}}')).toThrow(/at least one/);
-    expect(() => parseCustomFormat('not json')).toThrow(/not valid JSON/);
+    expect(thrownBy(() => parseCustomFormat('{"columns": {}}'))).toMatchObject({ code: 'FP_CONFIG_INVALID', issues: [{ field: 'replay mapping: columns' }] });
+    expect(thrownBy(() => parseCustomFormat('not json'))).toMatchObject({ code: 'FP_CONFIG_INVALID', issues: [{ field: 'replay mapping' }] });
   });
 
   it('reads a short row by position; the last line of a file cut off mid-line loses only its last field, which may be cut', () => {
@@ -185,6 +186,6 @@ describe('custom mappings', () => {
 
   it('refuses a log with no mapped column or no clock column', () => {
     expect(() => parseDriveLog('a,b\n1,2\n', CAROBD_FORMAT)).toThrow(ConfigError);
-    expect(() => parseDriveLog('', CAROBD_FORMAT)).toThrow(/empty/);
+    expect(thrownBy(() => parseDriveLog('', CAROBD_FORMAT))).toMatchObject({ code: 'FP_CONFIG_INVALID', issues: [{ field: 'replay' }] });
   });
 });

@@ -12,6 +12,7 @@ import { splitCsvLine } from './replay-csv.ts';
 import { loadDriveLog, type ReplayFormatChoice } from './replay-file.ts';
 import { CAROBD_FORMAT, parseDriveLog, type ParsedDriveLog, type ReplayRow } from './replay-formats.ts';
 import { replaySourceFromConfig } from './replay-source.ts';
+import { thrownBy } from '../test/support/errors.ts';
 
 const FIXTURES = join(import.meta.dirname, '..', 'test', 'fixtures', 'replay');
 const fx = (name: string): string => join(FIXTURES, name);
@@ -94,15 +95,24 @@ describe('replay of real logs as they come', () => {
       { t: T + 500, values: { RPM: 950, SPEED: 11 } },
       { t: T + 1000, values: { RPM: 990, SPEED: 12 } },
     ]);
-    expect(() => load('two-vehicles.csv', { mapping: 'two-vehicles.mapping.json', vehicleColumn: 'van' })).toThrow(/"van" is not a column of the log.*ts, vehicle, rpm, speed/);
+    expect(thrownBy(() => load('two-vehicles.csv', { mapping: 'two-vehicles.mapping.json', vehicleColumn: 'van' }))).toMatchObject({
+      code: 'FP_CONFIG_INVALID',
+      issues: [{ field: 'replayVehicleColumn', message: expect.stringMatching(/"van".*ts, vehicle, rpm, speed/) }],
+    });
   });
 
   it('fails at start naming a mapped column missing from the header, and listing the columns the log has', () => {
-    expect(() => load('semicolon-empty-last.csv', { mapping: 'missing-column.mapping.json' })).toThrow(/"boost_psi" is not a column of the log.*time_s, rpm, speed_kmh/);
+    expect(thrownBy(() => load('semicolon-empty-last.csv', { mapping: 'missing-column.mapping.json' }))).toMatchObject({
+      code: 'FP_CONFIG_INVALID',
+      issues: [{ field: 'replayMapping', message: expect.stringMatching(/"boost_psi".*time_s, rpm, speed_kmh/) }],
+    });
   });
 
   it('fails at start naming an unknown signal name, and listing the valid ones', () => {
-    expect(() => load('semicolon-empty-last.csv', { mapping: 'unknown-signal.mapping.json' })).toThrow(/columns\.rpm.*"REVS" is not a signal.*RPM, SPEED, COOLANT_TEMP/s);
+    expect(thrownBy(() => load('semicolon-empty-last.csv', { mapping: 'unknown-signal.mapping.json' }))).toMatchObject({
+      code: 'FP_CONFIG_INVALID',
+      issues: [{ field: expect.stringMatching(/columns\.rpm$/), message: expect.stringMatching(/"REVS".*RPM, SPEED, COOLANT_TEMP/) }],
+    });
   });
 
   it('says why there are no usable rows: which lines, for which reason', () => {

@@ -7,6 +7,7 @@ import { ConfigError } from '../common/errors.ts';
 import { CAROBD_FORMAT, TORQUE_FORMAT, parseDriveLog, pickVehicle } from './replay-formats.ts';
 import { loadDriveLog } from './replay-file.ts';
 import { ReplaySource } from './replay-source.ts';
+import { thrownBy } from '../test/support/errors.ts';
 
 // 6 rows over 3 s of run time, two of them identical.
 const CSV = 'ENGINE_RUN_TINE (),ENGINE_RPM (),VEHICLE_SPEED (),\r\n0, 800, 0,\r\n0, 800, 0,\r\n1, 900, 5,\r\n1, 950, 6,\r\n2, 1000, 8,\r\n3, 1100, 9,\r\n';
@@ -129,10 +130,10 @@ describe('loadDriveLog', () => {
   });
 
   it('fails with a config error naming the problem', () => {
-    expect(() => loadDriveLog(join(dir, 'missing.csv'))).toThrow(/cannot read/);
+    expect(thrownBy(() => loadDriveLog(join(dir, 'missing.csv')))).toMatchObject({ code: 'FP_CONFIG_INVALID', issues: [{ field: 'replay', message: expect.stringContaining('missing.csv') }] });
     const odd = join(dir, 'odd.csv');
     writeFileSync(odd, 'a,b\n1,2\n');
-    expect(() => loadDriveLog(odd)).toThrow(/cannot tell the format/);
-    expect(() => loadDriveLog(odd, { format: 'custom' })).toThrow(/replayMapping/);
+    expect(thrownBy(() => loadDriveLog(odd))).toMatchObject({ code: 'FP_CONFIG_INVALID', issues: [{ field: 'replayFormat' }] });
+    expect(thrownBy(() => loadDriveLog(odd, { format: 'custom' }))).toMatchObject({ code: 'FP_CONFIG_INVALID', issues: [{ field: 'replayMapping' }] });
   });
 });

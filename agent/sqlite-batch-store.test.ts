@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigError } from '../common/errors.ts';
 import type { TelemetryBatch } from '../contracts/telemetry.ts';
 import { SqliteBatchStore } from './sqlite-batch-store.ts';
+import { thrownBy } from '../test/support/errors.ts';
 
 const T0 = 1_763_900_000_000;
 const batch = (seq: number, samples: number, vehicle = 'car-1'): TelemetryBatch => ({
@@ -33,62 +34,13 @@ afterEach(() => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
+// What every BatchStore does is checked by batch-store.conformance.test.ts; here what only the disk store does.
 describe('SqliteBatchStore', () => {
-  it('hands batches back oldest first, as stored, and forgets them on acknowledgement', () => {
-    const store = open(tempFile());
-    for (let seq = 0; seq < 5; seq++) store.append(batch(seq, 3));
-    expect(store.next(-1)?.batch).toEqual(batch(0, 3));
-    expect(store.next(1)?.seq).toBe(2);
-    expect(store.next(1, 1)).toBeUndefined();
-    expect(store.acknowledge(0)).toBe(3);
-    expect(store.acknowledge(0)).toBeUndefined();
-    expect(store.acknowledge(3)).toBe(3);
-    const seqs: number[] = [];
-    for (let e = store.next(-1); e; e = store.next(e.seq)) seqs.push(e.seq);
-    expect(seqs).toEqual([1, 2, 4]);
-    expect(store.stats()).toMatchObject({ queuedBatches: 3, queuedSamples: 9, droppedBatches: 0 });
-    expect(store.maxStoredSeq()).toBe(4);
-  });
-
-  it('keeps unacknowledged batches, the sequence and the last event time across a reopen', () => {
-    const file = tempFile();
-    const first = open(file);
-    for (let seq = 0; seq < 4; seq++) first.append(batch(seq, 2));
-    first.acknowledge(0);
-    first.acknowledge(3);
-    first.close();
-    const again = open(file);
-    expect(again.nextSeq).toBe(4);
-    expect(again.lastEventTime).toBe(T0 + 3 * 1000 + 1);
-    expect(again.next(-1)?.seq).toBe(1);
-    expect(again.stats()).toMatchObject({ queuedBatches: 2, queuedSamples: 4 });
-    expect(() => again.append(batch(2, 1))).toThrow(RangeError);
-  });
-
-  it('drops the oldest batches not on the wire at the byte bound, counts them, and keeps the count across a reopen', () => {
-    const file = tempFile();
-    const one = Buffer.byteLength(JSON.stringify(batch(0, 10).samples)) + 32;
-    const store = open(file, one * 5 + 10);
-    for (let seq = 0; seq < 5; seq++) expect(store.append(batch(seq, 10)).batches).toBe(0);
-    // Batch 0 is on the wire: it is skipped, 1 goes.
-    const report = store.append(batch(5, 10), new Set([0]));
-    expect(report).toEqual({ batches: 1, samples: 10, seqs: [1] });
-    expect(store.append(batch(6, 10), new Set([0])).seqs).toEqual([2]);
-    expect(store.stats()).toMatchObject({ queuedBatches: 5, droppedBatches: 2, droppedSamples: 20 });
-    expect(store.stats().queuedBytes).toBeLessThanOrEqual(one * 5 + 10);
-    store.close();
-    const again = open(file, one * 5 + 10);
-    expect(again.stats()).toMatchObject({ queuedBatches: 5, queuedSamples: 50, droppedBatches: 2, droppedSamples: 20 });
-    const seqs: number[] = [];
-    for (let e = again.next(-1); e; e = again.next(e.seq)) seqs.push(e.seq);
-    expect(seqs).toEqual([0, 3, 4, 5, 6]);
-  });
-
   it('refuses a file of another vehicle and a file another process holds', () => {
     const file = tempFile();
     open(file).append(batch(0, 1));
     // Still open by the first store: locked.
-    expect(() => new SqliteBatchStore({ file, vehicleId: 'car-1', maxBytes: 1 << 20 })).toThrow(/in use by another agent/);
+    expect(thrownBy(() => new SqliteBatchStore({ file, vehicleId: 'car-1', maxBytes: 1 << 20 }))).toMatchObject({ code: 'FP_CONFIG_INVALID', issues: [{ field: 'bufferFile' }] });
     stores.splice(0).forEach((s) => s.close());
     const error = (() => {
       try {

@@ -44,15 +44,19 @@ export class Blocklist {
       this.replace([], Date.now());
       return true;
     }
+    let json: unknown;
     try {
-      const parsed = apiBlocklistSchema.safeParse(JSON.parse(payload.toString('utf8')));
-      if (!parsed.success) throw new Error('schema');
-      this.replace(parsed.data.entries, parsed.data.updatedMs);
-      return true;
+      json = JSON.parse(payload.toString('utf8'));
     } catch {
+      json = undefined; // refused by the schema below, and counted there
+    }
+    const parsed = apiBlocklistSchema.safeParse(json);
+    if (!parsed.success) {
       this.counters.invalidUpdates += 1;
       return false;
     }
+    this.replace(parsed.data.entries, parsed.data.updatedMs);
+    return true;
   }
 
   /** The entry that blocks this client (address and optional API key), if any. */

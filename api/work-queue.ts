@@ -13,6 +13,8 @@
  * - The outcome is a value: the job's result, or the reason it did not run to the end. A job that
  *   throws anything but the cancellation rejects `submit` (a programming or processing error).
  */
+import { ERRORS } from '../common/error-codes.ts';
+import { FleetpulseError } from '../common/errors.ts';
 export type CancelReason = 'deadline' | 'client_gone' | 'shutting_down';
 
 export type JobOutcome<T> = { ok: true; value: T } | { ok: false; reason: 'busy' | CancelReason };
@@ -25,9 +27,9 @@ export interface JobControl {
 }
 
 /** The abort reason of a job's signal, thrown by `signal.throwIfAborted()`. */
-export class JobCancelled extends Error {
+export class JobCancelled extends FleetpulseError {
   constructor(readonly reason: CancelReason) {
-    super(`job cancelled: ${reason}`);
+    super('FP_JOB_CANCELLED', ERRORS.FP_JOB_CANCELLED.message(reason));
     this.name = 'JobCancelled';
   }
 }

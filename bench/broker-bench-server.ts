@@ -24,10 +24,11 @@ const broker = await startBroker({
   ...(devicesFile && !values['insecure-no-auth'] ? { auth: { devicesFile, maxFailedLogins: 100_000 } } : {}),
   persistence: { kind: 'memory' },
 });
-const stop = (): void => {
+const stop = async (): Promise<void> => {
   // Diagnostic: the broker's counters at the end of the run.
-  if (process.env.BENCH_SERVER_STATS_DIR) writeFileSync(`${process.env.BENCH_SERVER_STATS_DIR}/stats-${process.pid}.txt`, broker.metrics.render({ connected: broker.stats().connectedClients }));
-  void broker.close().then(() => process.exit(0));
+  if (process.env.BENCH_SERVER_STATS_DIR) writeFileSync(`${process.env.BENCH_SERVER_STATS_DIR}/stats-${process.pid}.txt`, await broker.metricsText());
+  await broker.close();
+  process.exit(0);
 };
-process.once('SIGTERM', stop);
-process.once('SIGINT', stop);
+process.once('SIGTERM', () => void stop());
+process.once('SIGINT', () => void stop());

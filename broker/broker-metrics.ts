@@ -1,9 +1,12 @@
 /**
- * The broker's counters, rendered as Prometheus text (`/metrics`) and as `$SYS` messages.
- * Counters only ever grow; gauges are read when rendered.
+ * The broker's counters, served on `/metrics` (prom-client, through common/metrics.ts) and as
+ * `$SYS` messages. They are plain numbers the broker increments; a scrape reads them. Counters only
+ * ever grow; gauges are read by the broker at each scrape.
  */
 import { createServer, type Server } from 'node:http';
 import { once } from 'node:events';
+import { errorMessage } from '../common/errors.ts';
+import { METRICS_CONTENT_TYPE, type ScrapeMetrics } from '../common/metrics.ts';
 import { listenNamingOption } from '../common/net.ts';
 
 export type DenialAction = 'publish' | 'subscribe' | 'forward';
@@ -71,47 +74,44 @@ export class BrokerMetrics {
     return n;
   }
 
-  /** Prometheus text exposition format 0.0.4. */
-  render(gauges: Record<string, number>): string {
-    const lines: string[] = [];
-    const counter = (name: string, help: string, value: number): void => {
-      lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} counter`, `${name} ${value}`);
-    };
-    for (const [name, value] of Object.entries(gauges)) lines.push(`# TYPE ${name} gauge`, `${name} ${value}`);
-    counter('fleetpulse_broker_connects_total', 'Client connections accepted by the protocol layer.', this.connects);
-    counter('fleetpulse_broker_disconnects_total', 'Client disconnections.', this.disconnects);
-    counter('fleetpulse_broker_client_errors_total', 'Client and connection errors.', this.clientErrors);
-    counter('fleetpulse_broker_messages_published_total', 'PUBLISH packets accepted from clients.', this.messagesPublished);
-    counter('fleetpulse_broker_bytes_published_total', 'Payload bytes accepted from clients.', this.bytesPublished);
-    counter('fleetpulse_broker_oversize_packets_total', 'Connections closed for a packet above the size limit.', this.oversizePackets);
-    counter('fleetpulse_broker_connections_refused_total', 'Connections refused at a connection limit.', this.connectionsRefused);
-    counter('fleetpulse_broker_revoked_disconnects_total', 'Live clients disconnected after revocation or rotation.', this.revokedDisconnects);
-    counter('fleetpulse_broker_subscriptions_narrowed_total', 'Subscriptions narrowed to what the client may read.', this.subscriptionsNarrowed);
-    counter('fleetpulse_broker_offline_messages_dropped_total', 'Messages not queued for an offline persistent subscriber at its queue bound.', this.offlineDropped);
-    counter('fleetpulse_broker_bus_parked_batches_total', 'Publisher socket reads held back while the message bus was at its backlog bound.', this.busParkedBatches);
-    counter('fleetpulse_broker_bus_backpressure_engaged_total', 'Times the message bus reached its backlog bound.', this.busBackpressureEngaged);
-    counter('fleetpulse_broker_store_write_errors_total', 'Session store write errors (each makes the store refuse writes until it is reopened).', this.storeWriteErrors);
-    counter('fleetpulse_broker_store_reopens_total', 'Session store reopened after a write error.', this.storeReopens);
-    counter('fleetpulse_broker_store_low_space_total', 'Times the session store disk fell below its low-space mark.', this.storeLowSpace);
-    lines.push('# HELP fleetpulse_broker_refusals_total Refused CONNECTs and PUBLISHes by reason.', '# TYPE fleetpulse_broker_refusals_total counter');
-    for (const [reason, value] of this.refusals) lines.push(`fleetpulse_broker_refusals_total{reason="${reason}"} ${value}`);
-    lines.push('# HELP fleetpulse_broker_auth_total Authentication attempts by result.', '# TYPE fleetpulse_broker_auth_total counter');
-    for (const [result, value] of this.auth) lines.push(`fleetpulse_broker_auth_total{result="${result}"} ${value}`);
-    lines.push('# HELP fleetpulse_broker_acl_denials_total ACL denials by action and role.', '# TYPE fleetpulse_broker_acl_denials_total counter');
-    for (const [key, value] of this.denials) {
-      const [action, role] = key.split('\u0000');
-      lines.push(`fleetpulse_broker_acl_denials_total{action="${action}",role="${role}"} ${value}`);
-    }
-    return `${lines.join('\n')}\n`;
+  /** Writes the counters to a scrape (prefix `fleetpulse_broker`). */
+  write(m: ScrapeMetrics): void {
+    m.counter('connects_total', 'Client connections accepted by the protocol layer.', this.connects)
+      .counter('disconnects_total', 'Client disconnections.', this.disconnects)
+      .counter('client_errors_total', 'Client and connection errors.', this.clientErrors)
+      .counter('messages_published_total', 'PUBLISH packets accepted from clients.', this.messagesPublished)
+      .counter('bytes_published_total', 'Payload bytes accepted from clients.', this.bytesPublished)
+      .counter('oversize_packets_total', 'Connections closed for a packet above the size limit.', this.oversizePackets)
+      .counter('connections_refused_total', 'Connections refused at a connection limit.', this.connectionsRefused)
+      .counter('revoked_disconnects_total', 'Live clients disconnected after revocation or rotation.', this.revokedDisconnects)
+      .counter('subscriptions_narrowed_total', 'Subscriptions narrowed to what the client may read.', this.subscriptionsNarrowed)
+      .counter('offline_messages_dropped_total', 'Messages not queued for an offline persistent subscriber at its queue bound.', this.offlineDropped)
+      .counter('bus_parked_batches_total', 'Publisher socket reads held back while the message bus was at its backlog bound.', this.busParkedBatches)
+      .counter('bus_backpressure_engaged_total', 'Times the message bus reached its backlog bound.', this.busBackpressureEngaged)
+      .counter('store_write_errors_total', 'Session store write errors (each makes the store refuse writes until it is reopened).', this.storeWriteErrors)
+      .counter('store_reopens_total', 'Session store reopened after a write error.', this.storeReopens)
+      .counter('store_low_space_total', 'Times the session store disk fell below its low-space mark.', this.storeLowSpace)
+      .counter('refusals_total', 'Refused CONNECTs and PUBLISHes by reason.', [...this.refusals].map(([reason, n]) => [{ reason }, n] as const))
+      .counter('auth_total', 'Authentication attempts by result.', [...this.auth].map(([result, n]) => [{ result }, n] as const))
+      .counter(
+        'acl_denials_total',
+        'ACL denials by action and role.',
+        [...this.denials].map(([key, n]) => {
+          const [action = '', role = ''] = key.split('\u0000');
+          return [{ action, role }, n] as const;
+        }),
+      );
   }
 }
 
 /** A tiny HTTP server answering `GET /metrics`; everything else is 404. */
-export async function startMetricsServer(host: string, port: number, render: () => string): Promise<{ server: Server; port: number }> {
+export async function startMetricsServer(host: string, port: number, render: () => Promise<string>): Promise<{ server: Server; port: number }> {
   const server = createServer((req, res) => {
     if (req.method === 'GET' && (req.url === '/metrics' || req.url?.startsWith('/metrics?'))) {
-      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
-      res.end(render());
+      render().then(
+        (text) => res.writeHead(200, { 'content-type': METRICS_CONTENT_TYPE }).end(text),
+        (error: unknown) => res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' }).end(`${errorMessage(error)}\n`),
+      );
       return;
     }
     res.writeHead(404).end();

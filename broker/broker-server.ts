@@ -21,6 +21,7 @@ import { listenNamingOption } from '../common/net.ts';
 import { topics } from '../contracts/topics.ts';
 import { AccessControl } from './access-control.ts';
 import { acknowledgeAfterStore, type PublishingBroker } from './acknowledge-after-store.ts';
+import { ServiceMetrics } from '../common/metrics.ts';
 import { BrokerMetrics, startMetricsServer } from './broker-metrics.ts';
 import { FileDeviceStore } from './device-store.ts';
 import { watchFreeSpace, type FreeSpaceWatch } from './free-space-watch.ts';
@@ -167,6 +168,8 @@ export interface RunningBroker {
   readonly metricsUrl?: string;
   readonly aedes: Aedes;
   readonly metrics: BrokerMetrics;
+  /** What `GET /metrics` answers (also without `metrics` options). */
+  metricsText(): Promise<string>;
   stats(): BrokerStats;
   /** Re-reads the device store now and disconnects revoked clients (also happens on its own). */
   reloadDevices(): number;
@@ -421,6 +424,17 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   let wsPort: number | undefined;
   let metricsPort: number | undefined;
   let wss: WebSocketServer | undefined;
+  const scrape = new ServiceMetrics('fleetpulse_broker');
+  scrape.addSource((m) => {
+    m.gauge('connected_clients', 'Clients connected (past CONNECT).', clientCount())
+      .gauge('open_connections', 'Open network connections, including those not past CONNECT yet.', sockets.size)
+      .gauge('bus_queue_length', 'Messages waiting in the message bus.', busQueue.length)
+      .gauge('bus_waiting_publishers', 'Publishers whose socket reads are held back at the bus backlog bound.', backpressure?.waiting ?? 0);
+    if (writeGuard) m.gauge('store_writable', '1 while the session store accepts writes (0 from a write error until it is reopened).', writeGuard.writable ? 1 : 0);
+    if (freeSpace?.freeBytes !== undefined) m.gauge('store_free_bytes', "Free bytes on the session store's file system at the last check.", freeSpace.freeBytes);
+    metrics.write(m);
+  });
+
   try {
     port = await listen(createServer(handleStream), options.port, options.host, options.portOption ?? '--port');
 
@@ -465,16 +479,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     }
 
     if (options.metrics) {
-      const started = await startMetricsServer(options.metrics.host ?? options.host, options.metrics.port, () =>
-        metrics.render({
-          fleetpulse_broker_connected_clients: clientCount(),
-          fleetpulse_broker_open_connections: sockets.size,
-          fleetpulse_broker_bus_queue_length: busQueue.length,
-          fleetpulse_broker_bus_waiting_publishers: backpressure?.waiting ?? 0,
-          ...(writeGuard ? { fleetpulse_broker_store_writable: writeGuard.writable ? 1 : 0 } : {}),
-          ...(freeSpace?.freeBytes !== undefined ? { fleetpulse_broker_store_free_bytes: freeSpace.freeBytes } : {}),
-        }),
-      );
+      const started = await startMetricsServer(options.metrics.host ?? options.host, options.metrics.port, () => scrape.text());
       metricsPort = started.port;
       closers.push(() => new Promise<void>((resolve) => started.server.close(() => resolve())));
     }
@@ -560,6 +565,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     ...(metricsPort !== undefined ? { metricsUrl: `http://${metricsHost}:${metricsPort}/metrics` } : {}),
     aedes,
     metrics,
+    metricsText: () => scrape.text(),
     stats: statsOf,
     reloadDevices: () => {
       store?.reload();

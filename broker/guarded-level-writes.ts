@@ -16,6 +16,8 @@
  * Reads are passed through; while the database is closed for the reopen they fail.
  */
 import { Backoff } from '../common/backoff.ts';
+import { ERRORS } from '../common/error-codes.ts';
+import { FleetpulseError } from '../common/errors.ts';
 
 export interface ReopenableLevel {
   put(...args: unknown[]): Promise<unknown>;
@@ -26,10 +28,9 @@ export interface ReopenableLevel {
   close(): Promise<void>;
 }
 
-export class SessionStoreUnavailable extends Error {
-  readonly code = 'SESSION_STORE_UNAVAILABLE';
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
+export class SessionStoreUnavailable extends FleetpulseError {
+  constructor(options?: { cause?: unknown }) {
+    super('FP_STORE_UNAVAILABLE', ERRORS.FP_STORE_UNAVAILABLE.message(), options);
     this.name = 'SessionStoreUnavailable';
   }
 }
@@ -89,7 +90,7 @@ export function guardLevelWrites(db: ReopenableLevel, options: WriteGuardOptions
   };
 
   const unavailable = (cause?: unknown): SessionStoreUnavailable =>
-    new SessionStoreUnavailable('session store is not writable (a write failed; reopening it)', cause === undefined ? undefined : { cause });
+    new SessionStoreUnavailable(cause === undefined ? undefined : { cause });
 
   const guarded = async <T>(write: () => Promise<T>): Promise<T> => {
     if (!writable) throw unavailable();

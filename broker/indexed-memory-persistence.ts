@@ -18,6 +18,7 @@
  */
 import { createRequire } from 'node:module';
 import { Readable } from 'node:stream';
+import { codedError } from '../common/errors.ts';
 
 const require = createRequire(import.meta.url);
 
@@ -170,7 +171,7 @@ export class IndexedMemoryPersistence extends AsyncMemoryPersistence {
   }
 
   async outgoingUpdate(client: { id: string }, packet: QueuedPacket): Promise<void> {
-    if (!this.outgoing.get(client.id)?.update(packet)) throw new Error('no such packet');
+    if (!this.outgoing.get(client.id)?.update(packet)) throw codedError('FP_NO_SUCH_PACKET');
   }
 
   async outgoingClearMessageId(client: { id: string }, packet: QueuedPacket): Promise<QueuedPacket | undefined> {

@@ -15,6 +15,7 @@
  */
 import cluster, { type Worker } from 'node:cluster';
 import { Backoff } from '../common/backoff.ts';
+import { codedError } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
 
 const WORKER_ENV = 'FLEETPULSE_BROKER_WORKER';
@@ -64,7 +65,7 @@ export function startWorkerPool(options: WorkerPoolOptions): WorkerPool {
       if (stopping) return;
       if (!listened && generation === 0) {
         log.error('broker worker exited before it listened; stopping the pool', { worker: index, pid, code, signal });
-        fail(new Error(`broker worker ${index} exited before it listened (code ${code}, signal ${signal})`));
+        fail(codedError('FP_BROKER_WORKER_EXITED', index, code, signal));
         return;
       }
       const delay = backoffs[index]!.next();

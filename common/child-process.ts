@@ -6,6 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, openSync, closeSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
+import { codedError } from './errors.ts';
 
 export function findExecutable(name: string, extraDirs: readonly string[] = ['/usr/sbin', '/sbin']): string | undefined {
   const dirs = [...(process.env.PATH ?? '').split(delimiter), ...extraDirs].filter(Boolean);
@@ -32,7 +33,7 @@ export function spawnManaged(command: string, args: readonly string[], options: 
   // children in order (ingest flushes into InfluxDB before InfluxDB goes down).
   const child = spawn(file, argv, { cwd: options.cwd, env: options.env ?? process.env, stdio: ['ignore', fd, fd], detached: true });
   closeSync(fd);
-  if (child.pid === undefined) throw new Error(`could not start ${command}`);
+  if (child.pid === undefined) throw codedError('FP_PROCESS_NOT_STARTED', command);
   const exited = new Promise<number | string>((resolve) => {
     child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown'));
     child.once('error', () => resolve('spawn-error'));

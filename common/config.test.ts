@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, UsageError } from './errors.ts';
 import { formatHelp, loadConfig, opt } from './config.ts';
+import { thrownBy } from '../test/support/errors.ts';
 
 const spec = {
   mqttUrl: opt.url('Broker', ['mqtt'], { default: 'mqtt://127.0.0.1:1883' }),
@@ -71,8 +72,8 @@ describe('loadConfig', () => {
   });
 
   it('reports a file that is not JSON', () => {
-    expect(() => loadConfig(spec, ctx, ['--config', file('{oops')], {})).toThrow(/not valid JSON/);
-    expect(() => loadConfig(spec, ctx, ['--config', '/nonexistent/x.json'], {})).toThrow(/cannot read config file/);
+    expect(thrownBy(() => loadConfig(spec, ctx, ['--config', file('{oops')], {}))).toMatchObject({ code: 'FP_CONFIG_FILE', cause: expect.any(SyntaxError) });
+    expect(thrownBy(() => loadConfig(spec, ctx, ['--config', '/nonexistent/x.json'], {}))).toMatchObject({ code: 'FP_CONFIG_FILE', cause: { code: 'ENOENT' } });
   });
 
   it('rejects unknown flags as a usage error', () => {

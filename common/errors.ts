@@ -1,17 +1,12 @@
 /**
- * Coded errors for conditions that are programmer or configuration mistakes.
- * Conditions expected in the field (broker unreachable, NO DATA, a malformed
- * message) are values and states, not exceptions: see the modules that own them.
+ * Coded errors for conditions that are programmer or configuration mistakes, or a broken
+ * environment. Every code, and the message of those raised from one kind of place, is in the
+ * catalogue (error-codes.ts). Conditions expected in the field (broker unreachable, NO DATA, a
+ * malformed message) are values and states, not exceptions: see the modules that own them.
  */
-export type ErrorCode =
-  | 'FP_CONFIG_INVALID'
-  | 'FP_CONFIG_FILE'
-  | 'FP_USAGE'
-  | 'FP_DEPENDENCY_MISSING'
-  | 'FP_PROCESS_FAILED'
-  | 'FP_TIMEOUT'
-  | 'FP_PORT_IN_USE'
-  | 'FP_PORT_DENIED';
+import { ERRORS, type CodeWithMessage, type ErrorCode, type MessageArgs } from './error-codes.ts';
+
+export type { ErrorCode } from './error-codes.ts';
 
 export class FleetpulseError extends Error {
   readonly code: ErrorCode;
@@ -29,6 +24,12 @@ export interface ConfigIssue {
   message: string;
   /** Where the offending value came from, e.g. `env FLEETPULSE_INGEST_BATCH_SIZE`. */
   source?: string;
+}
+
+/** The error of a catalogue code with its catalogue message: `throw codedError('FP_SPOOL_CLOSED')`. */
+export function codedError<C extends CodeWithMessage>(code: C, ...args: MessageArgs<C>): FleetpulseError {
+  const message = (ERRORS[code].message as (...a: MessageArgs<C>) => string)(...args);
+  return new FleetpulseError(code, message);
 }
 
 export class ConfigError extends FleetpulseError {

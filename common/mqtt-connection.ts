@@ -24,7 +24,7 @@
  */
 import mqtt, { type IClientOptions, type IClientPublishOptions, type IConnackPacket, type MqttClient } from 'mqtt';
 import { Backoff } from './backoff.ts';
-import { errorMessage } from './errors.ts';
+import { codedError, errorMessage } from './errors.ts';
 import { type Logger, silentLogger } from './logger.ts';
 
 export interface ConnectionTls {
@@ -181,13 +181,13 @@ export class MqttConnection {
     this.up = false;
     if (force) {
       client.end(true);
-      this.failPending(this.pending, 'connection stopped');
+      this.failPending(this.pending, 'stopped');
       return;
     }
     // A graceful DISCONNECT (no will) when the broker answers; never wait on a dead link for long.
     const ended = await Promise.race([client.endAsync(false).then(() => true, () => true), new Promise<boolean>((r) => setTimeout(() => r(false), timeoutMs).unref())]);
     if (!ended) client.end(true);
-    this.failPending(this.pending, 'connection stopped');
+    this.failPending(this.pending, 'stopped');
   }
 
   private attempt(): void {
@@ -258,7 +258,7 @@ export class MqttConnection {
       }
       // The client is done: release its socket, and fail what it will never acknowledge.
       client.end(true);
-      this.failPending(pending, 'connection closed before the broker acknowledged');
+      this.failPending(pending, 'closed');
       if (this.stopped) return;
       const delay = Math.max(50, this.backoff.next());
       this.log.debug('reconnecting', { inMs: delay, attempt: this.backoff.attempts });
@@ -267,9 +267,9 @@ export class MqttConnection {
     });
   }
 
-  private failPending(pending: Set<PublishCallback>, why: string): void {
+  private failPending(pending: Set<PublishCallback>, why: 'stopped' | 'closed'): void {
     if (pending.size === 0) return;
-    const error = new Error(why);
+    const error = codedError('FP_PUBLISH_NOT_ACKNOWLEDGED', why);
     for (const callback of [...pending]) callback(error);
   }
 }

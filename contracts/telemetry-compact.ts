@@ -18,7 +18,8 @@
  *                 [presence bitmap, ⌈n/8⌉ bytes, bit i%8 of byte ⌊i/8⌋ = sample i carries it]
  *                 values of the samples that carry it, by mode:
  *                   0 quantised: zigzag varint deltas of raw = (value − offset) / scale at the signal's
- *                     J1979 resolution (QUANTA_V1), first delta from 0; value = round6(raw·scale + offset)
+ *                     J1979 resolution (QUANTA_V1), first delta from 0; value = raw·scale + offset
+ *                     rounded to six decimals (j1979.ts valueOfRaw)
  *                   1 float32, little endian
  *                   2 float64, little endian
  *
@@ -37,7 +38,8 @@
  * only; the caller validates the result with the same zod schema as the JSON form.
  */
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
-import type { SignalName } from './signals.ts';
+import { rawOfValue, valueOfRaw } from './j1979.ts';
+import { SIGNAL_NAMES, type SignalName, signalInfo } from './signals.ts';
 import type { TelemetryBatch } from './telemetry.ts';
 
 export const COMPACT_MARKER = 0xfc;
@@ -46,49 +48,20 @@ const FLAG_DEFLATE = 0x01;
 const FLAG_SENT_AT = 0x02;
 
 /**
- * Signal codes of format 1: a code is the index here. Append-only within a format version; the
- * catalogue (signals.ts) may only grow by appending here too (5 bits: at most 32 codes).
+ * Signal codes of format 1: a code is the signal's position in the catalogue (signals.ts), which is
+ * append-only, so a new signal gets the next code and the codes and quanta already in use never
+ * change (telemetry-compact-v1.test.ts freezes them). 5 bits: at most 32 codes.
  */
-export const SIGNAL_CODES_V1 = [
-  'RPM',
-  'SPEED',
-  'COOLANT_TEMP',
-  'ENGINE_LOAD',
-  'INTAKE_TEMP',
-  'MAF',
-  'THROTTLE_POS',
-  'SHORT_FUEL_TRIM_1',
-  'LONG_FUEL_TRIM_1',
-  'CONTROL_MODULE_VOLTAGE',
-  'INTAKE_PRESSURE',
-  'BAROMETRIC_PRESSURE',
-  'TIMING_ADVANCE',
-  'O2_B1S1',
-  'CATALYST_TEMP_B1S1',
-  'FUEL_LEVEL',
-  'RUN_TIME',
-] as const satisfies readonly SignalName[];
+export const SIGNAL_CODES_V1: readonly SignalName[] = SIGNAL_NAMES;
+if (SIGNAL_CODES_V1.length > 32) throw new Error(`compact format ${COMPACT_FORMAT_VERSION} has 5-bit signal codes: ${SIGNAL_CODES_V1.length} signals do not fit`);
 
-/** Resolution of each code's SAE J1979 encoding (value = raw · scale + offset), part of format 1. */
-export const QUANTA_V1: Readonly<Record<(typeof SIGNAL_CODES_V1)[number], { scale: number; offset: number }>> = {
-  RPM: { scale: 0.25, offset: 0 },
-  SPEED: { scale: 1, offset: 0 },
-  COOLANT_TEMP: { scale: 1, offset: -40 },
-  ENGINE_LOAD: { scale: 100 / 255, offset: 0 },
-  INTAKE_TEMP: { scale: 1, offset: -40 },
-  MAF: { scale: 0.01, offset: 0 },
-  THROTTLE_POS: { scale: 100 / 255, offset: 0 },
-  SHORT_FUEL_TRIM_1: { scale: 100 / 128, offset: -100 },
-  LONG_FUEL_TRIM_1: { scale: 100 / 128, offset: -100 },
-  CONTROL_MODULE_VOLTAGE: { scale: 0.001, offset: 0 },
-  INTAKE_PRESSURE: { scale: 1, offset: 0 },
-  BAROMETRIC_PRESSURE: { scale: 1, offset: 0 },
-  TIMING_ADVANCE: { scale: 0.5, offset: -64 },
-  O2_B1S1: { scale: 0.005, offset: 0 },
-  CATALYST_TEMP_B1S1: { scale: 0.1, offset: -40 },
-  FUEL_LEVEL: { scale: 100 / 255, offset: 0 },
-  RUN_TIME: { scale: 1, offset: 0 },
-};
+/** Resolution of each code's SAE J1979 encoding (value = raw · scale + offset), from the catalogue. */
+export const QUANTA_V1: Readonly<Record<SignalName, { scale: number; offset: number }>> = Object.fromEntries(
+  SIGNAL_CODES_V1.map((name) => {
+    const { scale, offset } = signalInfo(name)!;
+    return [name, { scale, offset }];
+  }),
+) as Record<SignalName, { scale: number; offset: number }>;
 
 /** Same bound as MAX_SAMPLES_PER_BATCH of telemetry.ts (a test keeps them equal). */
 const MAX_SAMPLES = 5000;
@@ -110,13 +83,12 @@ export interface CompactEncodeOptions {
 export type CompactDecodeResult = { ok: true; batch: TelemetryBatch } | { ok: false; detail: string };
 
 const codeOf = new Map<string, number>(SIGNAL_CODES_V1.map((name, i) => [name, i]));
-const round6 = (v: number): number => Math.round(v * 1e6) / 1e6 + 0;
 
-function quantise(name: (typeof SIGNAL_CODES_V1)[number], value: number): number | undefined {
+function quantise(name: SignalName, value: number): number | undefined {
   const q = QUANTA_V1[name];
-  const raw = Math.round((value - q.offset) / q.scale);
+  const raw = rawOfValue(q, value);
   if (!Number.isSafeInteger(raw) || Math.abs(raw) > 0x7fff_ffff) return undefined;
-  return round6(raw * q.scale + q.offset) === value ? raw : undefined;
+  return valueOfRaw(q, raw) === value ? raw : undefined;
 }
 
 class Writer {
@@ -384,7 +356,7 @@ function decode(payload: Buffer): TelemetryBatch {
       let value: number;
       if (mode === MODE_QUANTISED) {
         raw += r.zigzag(`${name} value`);
-        value = round6(raw * q.scale + q.offset);
+        value = valueOfRaw(q, raw);
       } else if (mode === MODE_FLOAT32) {
         value = r.float32(`${name} value`);
       } else {

@@ -4,12 +4,13 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { codedError } from '../common/errors.ts';
 
 export const AGENT_UNIT_PATH = join(import.meta.dirname, 'fleetpulse-agent.service');
 
 /** The node flags of `ExecStart=/usr/bin/node <flags> …/fleetpulse-agent.mjs agent`. */
 export function agentUnitNodeFlags(unitText = readFileSync(AGENT_UNIT_PATH, 'utf8')): string[] {
   const exec = /^ExecStart=\/usr\/bin\/node (.*?)\S*fleetpulse-agent\.mjs agent$/m.exec(unitText);
-  if (!exec) throw new Error(`${AGENT_UNIT_PATH}: no ExecStart=/usr/bin/node … fleetpulse-agent.mjs agent line`);
+  if (!exec) throw codedError('FP_AGENT_UNIT_INVALID', AGENT_UNIT_PATH);
   return exec[1]!.split(' ').filter(Boolean);
 }

@@ -34,10 +34,10 @@ import { isApiLogsTopic, parseVehicleTopic, topics, type VehicleTopicKind } from
 import { sleep } from '../common/backoff.ts';
 import { errorMessage } from '../common/errors.ts';
 import { type Logger, silentLogger } from '../common/logger.ts';
+import { type MetricsSource, type ScrapeMetrics, ServiceMetrics } from '../common/metrics.ts';
 import { type ConnectionCounters, MqttConnection } from '../common/mqtt-connection.ts';
 import { computeFeatures, FEATURE_NAMES, FEATURE_SET_ID, FEATURE_VERSION, type FeatureVector } from '../models/features.ts';
 import { startIngestHttpServer, type Health, type RunningHttpServer } from './http/ingest-http-server.ts';
-import { MetricsText } from './http/metrics.ts';
 import { deadLetterLine, featureLine, parseFeatureLines, parseTelemetryLines, telemetryLines } from './influxdb/line-protocol.ts';
 import { SequenceTracker } from './sequence-tracker.ts';
 import { DiskSpool, type FsyncPolicy, type SpoolRecordType, type SpoolStats } from './spool/disk-spool.ts';
@@ -195,7 +195,7 @@ export class IngestService {
   private readonly listeners: WindowListener[] = [];
   private readonly eventListeners: IngestEventListener[] = [];
   private eventListenerFailures = 0;
-  private readonly metricsSources: Array<(m: MetricsText) => void> = [];
+  private readonly metrics = new ServiceMetrics('fleetpulse_ingest');
   private readonly archive: ArchiveSink | undefined;
   private connection: MqttConnection | undefined;
   /** API-log windows open at a clean stop, for the next start (in the spool directory). */
@@ -254,6 +254,7 @@ export class IngestService {
     this.archive = options.archiveDir ? new ArchiveSink({ ...options.archive, dir: options.archiveDir, worker: options.clientId, logger: this.log.child('archive') }) : undefined;
     this.spool.retentionFloor = () => Math.min(this.windows.retentionFloor(), this.archive?.retentionFloor() ?? Infinity, this.lowestWindowHold());
     this.apiLogState = options.apiLogs ? new ApiLogStateFile(join(spoolDir, 'api-log-state.json'), this.log.child('apilogs')) : undefined;
+    this.metrics.addSource((m) => this.writeMetrics(m));
   }
 
   /** Adds a consumer of closed windows (e.g. the anomaly scorer). */
@@ -692,9 +693,9 @@ export class IngestService {
     );
   }
 
-  /** Adds lines to /metrics (rendered on every scrape). */
-  addMetrics(source: (m: MetricsText) => void): void {
-    this.metricsSources.push(source);
+  /** Adds metrics to /metrics, written on every scrape after ingest's own. */
+  addMetrics(source: MetricsSource): void {
+    this.metrics.addSource(source);
   }
 
   /** URL of the /healthz and /metrics server, when it runs. */
@@ -722,9 +723,13 @@ export class IngestService {
     };
   }
 
-  metricsText(): string {
+  /** Prometheus text of `/metrics`. */
+  metricsText(): Promise<string> {
+    return this.metrics.text();
+  }
+
+  private writeMetrics(m: ScrapeMetrics): void {
     const s = this.stats();
-    const m = new MetricsText('fleetpulse_ingest');
     m.counter('messages_in_total', 'MQTT messages received', s.messagesIn)
       .counter('batches_accepted_total', 'Telemetry batches accepted', s.batchesAccepted)
       .counter('samples_accepted_total', 'Telemetry samples accepted', s.samplesAccepted)
@@ -760,7 +765,7 @@ export class IngestService {
       .counter('influx_write_failures_total', 'Failed InfluxDB writes (retried)', s.writer.writeFailures)
       .counter('influx_points_written_total', 'Points written to InfluxDB', s.writer.linesWritten)
       .counter('influx_rejected_chunks_total', 'Chunks InfluxDB rejected as malformed', s.writer.rejectedChunks)
-      .histogram('influx_write_seconds', 'Duration of successful InfluxDB writes', this.forwarder.writeSeconds)
+      .histogram(this.forwarder.writeSeconds)
       .gauge('mqtt_connected', '1 while connected to the broker', s.mqttConnected ? 1 : 0);
     if (this.eventListeners.length > 0) m.counter('event_listener_failures_total', 'Ingest event listeners (dashboard) that threw', this.eventListenerFailures);
     if (s.archive) {
@@ -771,7 +776,6 @@ export class IngestService {
         .counter('archive_rows_dropped_total', 'Archive rows dropped at the buffer bound after failed writes', s.archive.rowsDropped)
         .gauge('archive_rows_buffered', 'Samples waiting for the next archive file', s.archive.rowsBuffered);
     }
-    for (const source of this.metricsSources) source(m);
     const api = this.options.apiLogs?.stats();
     if (api) {
       m.counter('api_log_lines_total', 'API access-log lines received', api.lines)
@@ -789,7 +793,6 @@ export class IngestService {
         .gauge('api_blocklist_entries', 'Entries on the API blocklist', api.blocklist.entries)
         .counter('api_blocklist_evicted_total', 'Blocklist entries dropped at its bound', api.blocklist.evicted);
     }
-    return m.toString();
   }
 
   /** Resolves once everything received so far is written to InfluxDB (or dead-lettered there). */

@@ -21,6 +21,7 @@ import { EventEmitter } from 'node:events';
 import { SerialPort, SerialPortMock } from 'serialport';
 import { Backoff, sleep } from '../../common/backoff.ts';
 import { type Logger, silentLogger } from '../../common/logger.ts';
+import { elm327Protocol } from '../../contracts/elm327-protocols.ts';
 import { type ElmCondition, isAtCommand, parseResponse } from './response-lines.ts';
 
 export type SessionState = 'disconnected' | 'connecting' | 'initialising' | 'ready' | 'no-ecu' | 'closed';
@@ -84,22 +85,6 @@ export interface AdapterInfo {
   /** Whether the adapter prints spaces between bytes (ATS0 may be unsupported: v1.0 and some clones). */
   readonly spaces: boolean;
 }
-
-/** Protocol numbers of ATSP/ATDPN, from the ELM327 data sheet. */
-export const ELM_PROTOCOLS: Readonly<Record<string, { name: string; canIdBits?: 11 | 29 }>> = {
-  '1': { name: 'SAE J1850 PWM (41.6 kbaud)' },
-  '2': { name: 'SAE J1850 VPW (10.4 kbaud)' },
-  '3': { name: 'ISO 9141-2 (5 baud init)' },
-  '4': { name: 'ISO 14230-4 KWP (5 baud init)' },
-  '5': { name: 'ISO 14230-4 KWP (fast init)' },
-  '6': { name: 'ISO 15765-4 CAN (11 bit ID, 500 kbaud)', canIdBits: 11 },
-  '7': { name: 'ISO 15765-4 CAN (29 bit ID, 500 kbaud)', canIdBits: 29 },
-  '8': { name: 'ISO 15765-4 CAN (11 bit ID, 250 kbaud)', canIdBits: 11 },
-  '9': { name: 'ISO 15765-4 CAN (29 bit ID, 250 kbaud)', canIdBits: 29 },
-  A: { name: 'SAE J1939 CAN (29 bit ID, 250 kbaud)', canIdBits: 29 },
-  B: { name: 'USER1 CAN (11 bit ID, 125 kbaud)', canIdBits: 11 },
-  C: { name: 'USER2 CAN (11 bit ID, 50 kbaud)', canIdBits: 11 },
-};
 
 export interface Elm327SessionOptions {
   path: string;
@@ -242,7 +227,7 @@ export class Elm327Session extends EventEmitter<Elm327SessionEvents> {
     this.failuresBeforeEcuCheck = options.failuresBeforeEcuCheck ?? 3;
     this.reconnect = new Backoff(options.reconnectBackoff ?? { initialMs: 250, maxMs: 10_000 });
     this.ecuProbe = new Backoff(options.ecuProbeBackoff ?? { initialMs: 500, maxMs: 5000 });
-    if (options.protocol !== undefined && options.protocol !== '0' && !(options.protocol.toUpperCase() in ELM_PROTOCOLS)) {
+    if (options.protocol !== undefined && options.protocol !== '0' && !elm327Protocol(options.protocol.toUpperCase())) {
       throw new TypeError(`Elm327Session: protocol must be 0 or 1…C, got ${options.protocol}`);
     }
   }
@@ -752,7 +737,7 @@ export class Elm327Session extends EventEmitter<Elm327SessionEvents> {
       return;
     }
     const protocol = match[2]!;
-    const entry = ELM_PROTOCOLS[protocol]!;
+    const entry = elm327Protocol(protocol)!;
     this.currentInfo = {
       version: base.version,
       spaces: base.spaces,

@@ -1,13 +1,18 @@
 /**
  * SAE J1979 service 01 PIDs 0x00–0x5F as data: one row per PID with its name, byte count, unit and
- * codec. Names follow python-OBD's (`RPM`, `SPEED` …) and, for the signals of our catalogue, equal
- * contracts/signals.ts names with the same scaling as simulator/pid-encoding.ts (a test checks both).
+ * codec. Names follow python-OBD's (`RPM`, `SPEED` …). The rows of catalogue signals are not written
+ * here: they are derived from contracts/signals.ts (name, PID, unit, description, encoding), as are
+ * the simulator's encodings, so the two cannot disagree. A PID that carries more than its signal
+ * (PID 14: O2_B1S1's voltage and the sensor's trim) has a row here whose primary field is the
+ * catalogue's encoding.
  *
  * Guarantees: `decode` never throws; it reads missing bytes as zero and ignores extra bytes.
  * `encode` never throws for a value `decode` could have produced; numbers are rounded to the PID's
  * resolution and clamped to what its bytes hold, and an object-valued PID with a `primary` field
  * also accepts that field's number alone (e.g. O2_B1S1 encodes 0.45 V as voltage with no trim).
  */
+import { FUEL_TRIM, type LinearEncoding, PERCENT, TEMPERATURE, rawOfValue, valueOfRaw } from '../../contracts/j1979.ts';
+import { SIGNALS, type SignalInfo, signalInfo } from '../../contracts/signals.ts';
 import { decodeSupportedPids, encodeSupportedPids } from './supported-pids.ts';
 import { decodeDtc, encodeDtc } from './dtc.ts';
 
@@ -37,9 +42,6 @@ export interface PidDefinition {
 type Codec = Pick<PidDefinition, 'bytes' | 'unit' | 'formula' | 'decode' | 'encode'> & { primary?: string };
 
 const at = (d: Uint8Array, i: number): number => d[i] ?? 0;
-
-/** Six decimals, the same rounding as simulator/pid-encoding.ts, so both read identical numbers. */
-const round6 = (v: number): number => Math.round(v * 1e6) / 1e6 + 0;
 
 function readUint(d: Uint8Array, offset: number, bytes: number): number {
   let raw = 0;
@@ -75,14 +77,14 @@ function decodeField(f: Field, d: Uint8Array, at0: number): number {
   let raw = readUint(d, at0, f.bytes);
   const span = 2 ** (8 * f.bytes);
   if (f.signed && raw >= span / 2) raw -= span;
-  return round6(raw * f.scale + f.offset);
+  return valueOfRaw(f, raw);
 }
 
 function encodeField(f: Field, out: Uint8Array, at0: number, value: number): void {
   const span = 2 ** (8 * f.bytes);
   const lo = f.signed ? -span / 2 : 0;
   const hi = f.signed ? span / 2 - 1 : span - 1;
-  let raw = Number.isFinite(value) ? Math.round((value - f.offset) / f.scale) : 0;
+  let raw = Number.isFinite(value) ? rawOfValue(f, value) : 0;
   raw = raw < lo ? lo : raw > hi ? hi : raw;
   writeUint(out, at0, f.bytes, raw < 0 ? raw + span : raw);
 }
@@ -102,9 +104,13 @@ function linear(bytes: number, scale: number, offset: number, unit: string, form
   };
 }
 
-const percent = (): Codec => linear(1, 100 / 255, 0, '%', 'A·100/255');
-const temperature = (): Codec => linear(1, 1, -40, '°C', 'A−40');
-const trim = (): Codec => linear(1, 100 / 128, -100, '%', 'A·100/128−100');
+/** A codec for one of the shared J1979 encodings of contracts/j1979.ts. */
+const encoded = (e: LinearEncoding, unit: string): Codec => linear(e.bytes, e.scale, e.offset, unit, e.formula);
+const percent = (): Codec => encoded(PERCENT, '%');
+const temperature = (): Codec => encoded(TEMPERATURE, '°C');
+const trim = (): Codec => encoded(FUEL_TRIM, '%');
+/** A field of a multi-value PID with the shared encoding `e`. */
+const field = (key: string, e: LinearEncoding): Field & { key: string } => ({ key, bytes: e.bytes, scale: e.scale, offset: e.offset });
 
 /**
  * Several linear fields packed into the PID's bytes, decoded to an object. A field may be marked
@@ -383,10 +389,19 @@ const SECONDARY_AIR: Readonly<Record<number, string>> = {
 
 // ---- the table ------------------------------------------------------------------------------
 
+/** The catalogue signal a multi-value PID's primary field carries (its encoding is the catalogue's). */
+function catalogueSignal(name: string): SignalInfo {
+  const signal = signalInfo(name);
+  if (!signal) throw new Error(`PID table: ${name} is not a catalogue signal`);
+  return signal;
+}
+
+// PIDs 14–1B: J1979 gives every narrow-band sensor's voltage the encoding of catalogue signal O2_B1S1.
+const O2_VOLTAGE = catalogueSignal('O2_B1S1');
 const narrowO2 = (): Codec =>
-  fields('V', 'voltage A/200 V; trim B·100/128−100 % (B=FF: not used)', 'voltage', [
-    { key: 'voltage', bytes: 1, scale: 0.005, offset: 0 },
-    { key: 'trim', bytes: 1, scale: 100 / 128, offset: -100, unusedAt: 0xff },
+  fields(O2_VOLTAGE.unit, `voltage ${O2_VOLTAGE.formula} V; trim B·100/128−100 % (B=FF: not used)`, 'voltage', [
+    field('voltage', O2_VOLTAGE),
+    { ...field('trim', FUEL_TRIM), unusedAt: 0xff },
   ]);
 const wideO2Voltage = (): Codec =>
   fields('V', 'ratio (256A+B)·2/65536; voltage (256C+D)·8/65536 V', 'voltage', [
@@ -400,31 +415,21 @@ const wideO2Current = (): Codec =>
   ]);
 const secondaryTrim = (banks: [string, string]): Codec =>
   fields('%', `${banks[0]} A·100/128−100; ${banks[1]} B·100/128−100`, banks[0], [
-    { key: banks[0], bytes: 1, scale: 100 / 128, offset: -100 },
-    { key: banks[1], bytes: 1, scale: 100 / 128, offset: -100 },
+    field(banks[0], FUEL_TRIM),
+    field(banks[1], FUEL_TRIM),
   ]);
 
 type Row = readonly [pid: number, name: string, description: string, codec: Codec];
 
-const ROWS: readonly Row[] = [
+/** Every PID but those of single-value catalogue signals, which are derived below. */
+const OWN_ROWS: readonly Row[] = [
   [0x00, 'PIDS_A', 'Supported PIDs 01–20', supportedBitmap(0x00)],
   [0x01, 'STATUS', 'Monitor status since DTCs cleared', monitorStatus(true)],
   [0x02, 'FREEZE_DTC', 'DTC that caused the freeze frame', dtcValue()],
   [0x03, 'FUEL_STATUS', 'Fuel system status', fuelStatus()],
-  [0x04, 'ENGINE_LOAD', 'Calculated engine load', percent()],
-  [0x05, 'COOLANT_TEMP', 'Engine coolant temperature', temperature()],
-  [0x06, 'SHORT_FUEL_TRIM_1', 'Short-term fuel trim, bank 1', trim()],
-  [0x07, 'LONG_FUEL_TRIM_1', 'Long-term fuel trim, bank 1', trim()],
   [0x08, 'SHORT_FUEL_TRIM_2', 'Short-term fuel trim, bank 2', trim()],
   [0x09, 'LONG_FUEL_TRIM_2', 'Long-term fuel trim, bank 2', trim()],
   [0x0a, 'FUEL_PRESSURE', 'Fuel pressure (gauge)', linear(1, 3, 0, 'kPa', '3A')],
-  [0x0b, 'INTAKE_PRESSURE', 'Intake manifold absolute pressure', linear(1, 1, 0, 'kPa', 'A')],
-  [0x0c, 'RPM', 'Engine speed', linear(2, 0.25, 0, 'rpm', '(256A+B)/4')],
-  [0x0d, 'SPEED', 'Vehicle speed', linear(1, 1, 0, 'km/h', 'A')],
-  [0x0e, 'TIMING_ADVANCE', 'Timing advance before TDC, cylinder 1', linear(1, 0.5, -64, '°', 'A/2−64')],
-  [0x0f, 'INTAKE_TEMP', 'Intake air temperature', temperature()],
-  [0x10, 'MAF', 'Mass air flow rate', linear(2, 0.01, 0, 'g/s', '(256A+B)/100')],
-  [0x11, 'THROTTLE_POS', 'Absolute throttle position', percent()],
   [0x12, 'AIR_STATUS', 'Commanded secondary air status', enumeration(SECONDARY_AIR, 'A: one bit set = state')],
   [0x13, 'O2_SENSORS', 'Oxygen sensors present (2 banks)', flags(1, ['B2S4', 'B2S3', 'B2S2', 'B2S1', 'B1S4', 'B1S3', 'B1S2', 'B1S1'], 'A0–3 bank 1 sensors 1–4, A4–7 bank 2 sensors 1–4')],
   [0x14, 'O2_B1S1', 'Oxygen sensor bank 1 sensor 1: voltage, trim', narrowO2()],
@@ -438,7 +443,6 @@ const ROWS: readonly Row[] = [
   [0x1c, 'OBD_COMPLIANCE', 'OBD standard the vehicle conforms to', enumeration(OBD_STANDARDS)],
   [0x1d, 'O2_SENSORS_ALT', 'Oxygen sensors present (4 banks)', flags(1, ['B4S2', 'B4S1', 'B3S2', 'B3S1', 'B2S2', 'B2S1', 'B1S2', 'B1S1'], 'A0–1 bank 1, A2–3 bank 2, A4–5 bank 3, A6–7 bank 4')],
   [0x1e, 'AUX_INPUT_STATUS', 'Auxiliary input status', flags(1, ['', '', '', '', '', '', '', 'PTO_ACTIVE'], 'A0 power take-off active')],
-  [0x1f, 'RUN_TIME', 'Run time since engine start', linear(2, 1, 0, 's', '256A+B')],
   [0x20, 'PIDS_B', 'Supported PIDs 21–40', supportedBitmap(0x20)],
   [0x21, 'DISTANCE_W_MIL', 'Distance travelled with MIL on', linear(2, 1, 0, 'km', '256A+B')],
   [0x22, 'FUEL_RAIL_PRESSURE_VAC', 'Fuel rail pressure relative to manifold vacuum', linear(2, 0.079, 0, 'kPa', '(256A+B)·0.079')],
@@ -454,11 +458,9 @@ const ROWS: readonly Row[] = [
   [0x2c, 'COMMANDED_EGR', 'Commanded EGR', percent()],
   [0x2d, 'EGR_ERROR', 'EGR error', trim()],
   [0x2e, 'EVAPORATIVE_PURGE', 'Commanded evaporative purge', percent()],
-  [0x2f, 'FUEL_LEVEL', 'Fuel tank level input', percent()],
   [0x30, 'WARMUPS_SINCE_DTC_CLEAR', 'Warm-ups since DTCs cleared', linear(1, 1, 0, 'count', 'A')],
   [0x31, 'DISTANCE_SINCE_DTC_CLEAR', 'Distance travelled since DTCs cleared', linear(2, 1, 0, 'km', '256A+B')],
   [0x32, 'EVAP_VAPOR_PRESSURE', 'Evaporative system vapour pressure', linear(2, 0.25, 0, 'Pa', '(256A+B)/4, signed', true)],
-  [0x33, 'BAROMETRIC_PRESSURE', 'Absolute barometric pressure', linear(1, 1, 0, 'kPa', 'A')],
   [0x34, 'O2_S1_WR_CURRENT', 'Wide-range O2 sensor 1: equivalence ratio, current', wideO2Current()],
   [0x35, 'O2_S2_WR_CURRENT', 'Wide-range O2 sensor 2: equivalence ratio, current', wideO2Current()],
   [0x36, 'O2_S3_WR_CURRENT', 'Wide-range O2 sensor 3: equivalence ratio, current', wideO2Current()],
@@ -467,13 +469,11 @@ const ROWS: readonly Row[] = [
   [0x39, 'O2_S6_WR_CURRENT', 'Wide-range O2 sensor 6: equivalence ratio, current', wideO2Current()],
   [0x3a, 'O2_S7_WR_CURRENT', 'Wide-range O2 sensor 7: equivalence ratio, current', wideO2Current()],
   [0x3b, 'O2_S8_WR_CURRENT', 'Wide-range O2 sensor 8: equivalence ratio, current', wideO2Current()],
-  [0x3c, 'CATALYST_TEMP_B1S1', 'Catalyst temperature, bank 1 sensor 1', linear(2, 0.1, -40, '°C', '(256A+B)/10−40')],
   [0x3d, 'CATALYST_TEMP_B2S1', 'Catalyst temperature, bank 2 sensor 1', linear(2, 0.1, -40, '°C', '(256A+B)/10−40')],
   [0x3e, 'CATALYST_TEMP_B1S2', 'Catalyst temperature, bank 1 sensor 2', linear(2, 0.1, -40, '°C', '(256A+B)/10−40')],
   [0x3f, 'CATALYST_TEMP_B2S2', 'Catalyst temperature, bank 2 sensor 2', linear(2, 0.1, -40, '°C', '(256A+B)/10−40')],
   [0x40, 'PIDS_C', 'Supported PIDs 41–60', supportedBitmap(0x40)],
   [0x41, 'STATUS_DRIVE_CYCLE', 'Monitor status this drive cycle', monitorStatus(false)],
-  [0x42, 'CONTROL_MODULE_VOLTAGE', 'Control module voltage', linear(2, 0.001, 0, 'V', '(256A+B)/1000')],
   [0x43, 'ABSOLUTE_LOAD', 'Absolute load value', linear(2, 100 / 255, 0, '%', '(256A+B)·100/255')],
   [0x44, 'COMMANDED_EQUIV_RATIO', 'Commanded air-fuel equivalence ratio', linear(2, 2 / 65536, 0, 'ratio', '(256A+B)·2/65536')],
   [0x45, 'RELATIVE_THROTTLE_POS', 'Relative throttle position', percent()],
@@ -509,6 +509,28 @@ const ROWS: readonly Row[] = [
   [0x5e, 'FUEL_RATE', 'Engine fuel rate', linear(2, 0.05, 0, 'L/h', '(256A+B)/20')],
   [0x5f, 'EMISSION_REQ', 'Emission requirements the vehicle is designed to', rawByte('A, bit-encoded (kept raw)')],
 ];
+
+/**
+ * A catalogue signal's PID is a row derived from the catalogue, unless a row above carries it as the
+ * primary field of a multi-value PID: that row must then be named after the signal, in its unit.
+ */
+function catalogueRows(): Row[] {
+  const rows: Row[] = [];
+  for (const s of SIGNALS) {
+    const own = OWN_ROWS.find(([pid]) => pid === s.pid);
+    if (!own) {
+      rows.push([s.pid, s.name, s.description, linear(s.bytes, s.scale, s.offset, s.unit, s.formula)]);
+      continue;
+    }
+    const [, name, , codec] = own;
+    if (name !== s.name || codec.primary === undefined || codec.unit !== s.unit) {
+      throw new Error(`PID table: PID 0x${hex2(s.pid)} is catalogue signal ${s.name}; remove its row here (rows of catalogue signals are derived)`);
+    }
+  }
+  return rows;
+}
+
+const ROWS: readonly Row[] = [...OWN_ROWS, ...catalogueRows()];
 
 export const SERVICE_01_PIDS: readonly PidDefinition[] = ROWS.map(([pid, name, description, codec]) => ({
   pid,

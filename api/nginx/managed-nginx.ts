@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { findExecutable, spawnManaged, type ManagedProcess } from '../../common/child-process.ts';
 import { assertPortFree, formatAddress, freePort } from '../../common/net.ts';
-import { FleetpulseError, PortUnavailableError } from '../../common/errors.ts';
+import { codedError, FleetpulseError, PortUnavailableError } from '../../common/errors.ts';
 
 export interface ManagedNginxOptions {
   prefixDir: string;
@@ -65,7 +65,7 @@ export function renderNginxConfig(values: { prefix: string; accessLog: string; l
   };
   return template.replace(/\{\{([A-Z_]+)\}\}/g, (_, name: string) => {
     const value = map[name];
-    if (value === undefined) throw new Error(`nginx template placeholder ${name} has no value`);
+    if (value === undefined) throw codedError('FP_TEMPLATE_PLACEHOLDER', 'nginx', name);
     return value;
   });
 }

@@ -8,7 +8,8 @@ import { resolve } from 'node:path';
 import { opt } from '../../common/config.ts';
 import { ConfigError } from '../../common/errors.ts';
 import { createLogger, type Logger } from '../../common/logger.ts';
-import { type Elm327Answer, Elm327Emulator, PROTOCOL_NAMES } from '../../simulator/elm327/elm327-emulator.ts';
+import { elm327Protocol } from '../../contracts/elm327-protocols.ts';
+import { type Elm327Answer, Elm327Emulator } from '../../simulator/elm327/elm327-emulator.ts';
 import { LiveVehicle, heldFault } from '../../simulator/elm327/live-vehicle.ts';
 import { PtyTransport } from '../../simulator/elm327/serial-transport.ts';
 import { FAULT_KINDS, type FaultKind, faultApplies } from '../../simulator/faults.ts';
@@ -84,7 +85,7 @@ export default defineCommand({
     const dtcs = vehicle.dtcs();
     ctx.print(path);
     ctx.print(
-      `ELM327 emulator on ${path}: ${PROTOCOL_NAMES[config.protocol]}, ${config.baud || 'unpaced'} baud, ECU latency ${config.latencyMs} ms, ` +
+      `ELM327 emulator on ${path}: ${elm327Protocol(config.protocol)?.display}, ${config.baud || 'unpaced'} baud, ECU latency ${config.latencyMs} ms, ` +
         `car ${profile.id} VIN ${emulator.vin}, fault ${kind ?? 'none'}${kind ? ` (severity ${config.faultSeverity})` : ''}, ` +
         `DTCs stored [${dtcs.stored.join(' ')}] pending [${dtcs.pending.join(' ')}]`,
     );

@@ -17,7 +17,7 @@ import Fastify from 'fastify';
 import { errorMessage } from '../../common/errors.ts';
 import { type Logger, silentLogger } from '../../common/logger.ts';
 import { listenNamingOption, type PortOption } from '../../common/net.ts';
-import type { MetricsText } from '../http/metrics.ts';
+import type { ScrapeMetrics } from '../../common/metrics.ts';
 import type { IngestEventListener } from '../ingest-events.ts';
 import { InfluxBackfill } from './backfill.ts';
 import { SseEventStream, type EventStreamOptions } from './event-stream.ts';
@@ -27,7 +27,7 @@ import { mergeBackfill, type PageSnapshot } from './merge-backfill.ts';
 /** What the dashboard needs of ingest: its events and a place for its metrics. */
 export interface DashboardHost {
   addEventListener(listener: IngestEventListener): void;
-  addMetrics(source: (m: MetricsText) => void): void;
+  addMetrics(source: (m: ScrapeMetrics) => void): void;
 }
 
 export interface DashboardOptions {

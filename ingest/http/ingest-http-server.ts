@@ -5,6 +5,7 @@
  * accepting into the spool and nothing is lost.
  */
 import Fastify, { type FastifyInstance } from 'fastify';
+import { METRICS_CONTENT_TYPE } from '../../common/metrics.ts';
 import { listenNamingOption } from '../../common/net.ts';
 
 export interface Health {
@@ -14,7 +15,7 @@ export interface Health {
 
 export interface IngestHttpSource {
   health(): Health;
-  metricsText(): string;
+  metricsText(): Promise<string>;
 }
 
 export interface RunningHttpServer {
@@ -28,7 +29,7 @@ export async function startIngestHttpServer(source: IngestHttpSource, host: stri
     const health = source.health();
     return reply.code(health.status === 'unavailable' ? 503 : 200).send(health);
   });
-  app.get('/metrics', async (_request, reply) => reply.type('text/plain; version=0.0.4; charset=utf-8').send(source.metricsText()));
+  app.get('/metrics', async (_request, reply) => reply.type(METRICS_CONTENT_TYPE).send(await source.metricsText()));
   try {
     await listenNamingOption('--http-port', host, port, () => app.listen({ host, port }));
   } catch (error) {

@@ -263,12 +263,12 @@ export class ScoringPipeline implements WindowListener {
     }
   }
 
-  private metrics(m: import('../http/metrics.ts').MetricsText): void {
+  private metrics(m: import('../../common/metrics.ts').ScrapeMetrics): void {
     const s = this.stats();
     m.counter('windows_scored_total', 'Windows scored by the model', s.scorer.scored)
       .counter('inference_batches_total', 'Inference batches run', s.scorer.batches)
-      .histogram('inference_batch_size', 'Windows per inference batch', this.scorer.batchSizes)
-      .histogram('inference_batch_seconds', 'Duration of one inference batch (onnxruntime)', this.scorer.batchSeconds)
+      .histogram(this.scorer.batchSizes)
+      .histogram(this.scorer.batchSeconds)
       .gauge('scoring_queue_windows', 'Windows waiting to be scored', s.scorer.queued)
       .counter('scoring_dropped_windows_total', 'Windows not scored because the scoring queue was full', s.scorer.dropped)
       .counter('scoring_failed_batches_total', 'Inference batches that failed', s.scorer.failedBatches)

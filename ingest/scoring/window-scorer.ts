@@ -23,7 +23,7 @@
 import { errorMessage } from '../../common/errors.ts';
 import { type Logger, silentLogger } from '../../common/logger.ts';
 import type { FeatureVector } from '../../models/features.ts';
-import { Histogram } from '../http/metrics.ts';
+import { createHistogram } from '../../common/metrics.ts';
 import type { FeatureWindow, WindowListener } from '../ingest-service.ts';
 import type { LoadedModel, ModelProvider } from './model-provider.ts';
 
@@ -79,8 +79,8 @@ interface Pending extends QueuedWindow {
 }
 
 export class BatchingWindowScorer<X = unknown> implements WindowListener {
-  readonly batchSizes = new Histogram([1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096]);
-  readonly batchSeconds = new Histogram([0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1]);
+  readonly batchSizes = createHistogram('fleetpulse_ingest_inference_batch_size', 'Windows per inference batch', [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096]);
+  readonly batchSeconds = createHistogram('fleetpulse_ingest_inference_batch_seconds', 'Duration of one inference batch (onnxruntime)', [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1]);
   private readonly queue: Pending[] = [];
   private readonly batchSize: number;
   private readonly maxDelayMs: number;

@@ -35,7 +35,7 @@
 import { closeSync, fdatasync, fdatasyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readSync, statfs, statSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { Backoff } from '../../common/backoff.ts';
-import { errorMessage } from '../../common/errors.ts';
+import { codedError, errorMessage } from '../../common/errors.ts';
 import { type Logger, silentLogger } from '../../common/logger.ts';
 
 export type FsyncPolicy = 'always' | 'interval' | 'never';
@@ -181,7 +181,7 @@ export class DiskSpool {
     try {
       if (previous) await previous.catch(() => undefined);
       for (;;) {
-        if (this.closed) throw new Error('spool is closed');
+        if (this.closed) throw codedError('FP_SPOOL_CLOSED');
         if (!this.hasRoomFor(bytes.length)) this.releaseSegments(true);
         if (!this.hasRoomFor(bytes.length)) {
           if (!waitedForRoom) {
@@ -226,7 +226,7 @@ export class DiskSpool {
 
   /** Writes one record; false (the error kept, the partial record cut off) when the file system refused it. */
   private tryWrite(bytes: Buffer): boolean {
-    if (this.closed) throw new Error('spool is closed');
+    if (this.closed) throw codedError('FP_SPOOL_CLOSED');
     try {
       if (this.active.size > 0 && this.active.size + bytes.length > this.options.segmentBytes) this.roll();
       let done = 0;

@@ -15,7 +15,7 @@ import { Backoff, sleep } from '../../common/backoff.ts';
 import { errorMessage } from '../../common/errors.ts';
 import { type Logger, silentLogger } from '../../common/logger.ts';
 import type { DiskSpool, SpoolPosition } from './disk-spool.ts';
-import { Histogram } from '../http/metrics.ts';
+import { createHistogram } from '../../common/metrics.ts';
 import { ensureDatabase, influxClient } from '../influxdb/influx-admin.ts';
 
 export interface SpoolForwarderOptions {
@@ -56,7 +56,7 @@ export class SpoolForwarder {
   private failing = false;
   private caughtUp = false;
   private lastError: string | undefined;
-  readonly writeSeconds = new Histogram([0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]);
+  readonly writeSeconds = createHistogram('fleetpulse_ingest_influx_write_seconds', 'Duration of successful InfluxDB writes', [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]);
 
   constructor(private readonly options: SpoolForwarderOptions) {
     this.log = options.logger ?? silentLogger;

@@ -17,6 +17,7 @@
  */
 import type { PidValue } from '../../agent/obd/pid-table.ts';
 import { createLogger, type Logger } from '../../common/logger.ts';
+import { elm327Protocol } from '../../contracts/elm327-protocols.ts';
 import type { VehicleSignals } from '../vehicle-model.ts';
 import { type DisplaySettings, formatResponse, responseFrames } from './elm-format.ts';
 import { type AnswerNote, DtcView, type EmulatedEcu, EngineEcu, TransmissionEcu } from './emulated-ecus.ts';
@@ -111,21 +112,6 @@ const DEFAULTS: Settings = {
   responses: true,
   header: undefined,
   priority: 0x18,
-};
-
-export const PROTOCOL_NAMES: Readonly<Record<string, string>> = {
-  '1': 'SAE J1850 PWM',
-  '2': 'SAE J1850 VPW',
-  '3': 'ISO 9141-2',
-  '4': 'ISO 14230-4 (KWP 5BAUD)',
-  '5': 'ISO 14230-4 (KWP FAST)',
-  '6': 'ISO 15765-4 (CAN 11/500)',
-  '7': 'ISO 15765-4 (CAN 29/500)',
-  '8': 'ISO 15765-4 (CAN 11/250)',
-  '9': 'ISO 15765-4 (CAN 29/250)',
-  A: 'SAE J1939 (CAN 29/250)',
-  B: 'USER1 CAN (11* /125)',
-  C: 'USER2 CAN (11* /50)',
 };
 
 /** Most characters a command line may have before the chip gives up on it ('?'). */
@@ -430,8 +416,8 @@ export class Elm327Emulator {
   private describeProtocol(): string {
     const s = this.settings;
     const p = this.connected ?? s.protocol;
-    if (s.auto) return this.connected ? `AUTO, ${PROTOCOL_NAMES[p]}` : 'AUTO';
-    return PROTOCOL_NAMES[p] ?? 'AUTO';
+    if (s.auto) return this.connected ? `AUTO, ${elm327Protocol(p)?.display}` : 'AUTO';
+    return elm327Protocol(p)?.display ?? 'AUTO';
   }
 
   // ---- OBD requests --------------------------------------------------------------------------
@@ -491,7 +477,7 @@ export class Elm327Emulator {
     done: (lines: string[]) => void,
   ): void {
     const s = this.settings;
-    const isCan = /^[6-9A-C]$/.test(protocol);
+    const isCan = elm327Protocol(protocol)?.canIdBits !== undefined;
     const noData = (): void => {
       this.stats.noData++;
       after(s.timeoutMs, () => done(['NO DATA']));
@@ -512,7 +498,7 @@ export class Elm327Emulator {
     }
     if (protocol !== this.carProtocol || !payload || !this.ecuResponding || !this.vehicle.ignitionOn) return noData();
 
-    const idBits = protocol === '7' ? 29 : 11;
+    const idBits = elm327Protocol(protocol)?.canIdBits ?? 11;
     const targets = this.ecus.filter((ecu) => this.addressed(ecu, idBits));
     const answers: { ecu: EmulatedEcu; payload: Uint8Array; notes: AnswerNote[] }[] = [];
     for (const ecu of targets) {

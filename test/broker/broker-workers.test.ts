@@ -12,6 +12,7 @@ import { findExecutable, spawnManaged, type ManagedProcess } from '../../common/
 import { freePort, isPortOpen } from '../../common/net.ts';
 import { topics } from '../../contracts/topics.ts';
 import { startCli } from '../support/cli.ts';
+import { logged } from '../support/log-records.ts';
 import { connectClient, deviceFixture, waitFor, type Fixture } from './broker-fixture.ts';
 
 const CARS = ['car-w0', 'car-w1', 'car-w2', 'car-w3'];
@@ -28,7 +29,7 @@ describe('broker --workers (one host, Node cluster)', () => {
   const landedOn = new Map<string, string>();
 
   const count = (re: RegExp): number => broker.output().match(re)?.length ?? 0;
-  const workerPids = (): number[] => [...broker.output().matchAll(/broker worker started worker=\d+ pid=(\d+)/g)].map((m) => Number(m[1]));
+  const workerPids = (): number[] => logged(broker.output(), 'broker worker started').map((r) => Number(r.pid));
   const login = (username: string, suffix: string) => ({ clientId: `${username}:${suffix}`, username, password: fixture.passwords.get(username)! });
   const connectTracked = async (username: string, suffix: string): Promise<{ client: MqttClient; brokerId: string }> => {
     const options = login(username, suffix);

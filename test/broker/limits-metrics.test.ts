@@ -8,6 +8,17 @@ import type { RunningBroker } from '../../broker/broker-server.ts';
 import { topics } from '../../contracts/topics.ts';
 import { connectClient, deviceFixture, startAuthBroker, waitFor, type Fixture } from './broker-fixture.ts';
 import { connectPacket, publishPacket, rawConnack } from './mqtt-bytes.ts';
+import { metricFamilies } from '../support/metrics.ts';
+
+/** Families a broker on the memory store serves (a LevelDB store adds store_writable and store_free_bytes). */
+const BROKER_FAMILIES: Record<string, 'counter' | 'gauge'> = {
+  connected_clients: 'gauge', open_connections: 'gauge', bus_queue_length: 'gauge', bus_waiting_publishers: 'gauge',
+  connects_total: 'counter', disconnects_total: 'counter', client_errors_total: 'counter', messages_published_total: 'counter',
+  bytes_published_total: 'counter', oversize_packets_total: 'counter', connections_refused_total: 'counter',
+  revoked_disconnects_total: 'counter', subscriptions_narrowed_total: 'counter', offline_messages_dropped_total: 'counter',
+  bus_parked_batches_total: 'counter', bus_backpressure_engaged_total: 'counter', store_write_errors_total: 'counter',
+  store_reopens_total: 'counter', store_low_space_total: 'counter', refusals_total: 'counter', auth_total: 'counter',
+};
 
 describe('broker limits and metrics', () => {
   let fixture: Fixture;
@@ -76,7 +87,13 @@ describe('broker limits and metrics', () => {
   });
 
   it('serves Prometheus metrics and publishes $SYS metrics to viewers', async () => {
-    const text = await (await fetch(broker.metricsUrl!)).text();
+    const response = await fetch(broker.metricsUrl!);
+    expect(response.headers.get('content-type')).toBe('text/plain; version=0.0.4; charset=utf-8');
+    const text = await response.text();
+    const families = metricFamilies(text);
+    for (const [name, type] of Object.entries(BROKER_FAMILIES)) expect(families.get(`fleetpulse_broker_${name}`), name).toBe(type);
+    expect(text).toMatch(/^process_cpu_seconds_total \d/m);
+    expect(text).toMatch(/^nodejs_eventloop_lag_seconds \d/m);
     expect(text).toMatch(/^fleetpulse_broker_oversize_packets_total 1$/m);
     expect(text).toMatch(/^fleetpulse_broker_connections_refused_total 1$/m);
     expect(text).toMatch(/^fleetpulse_broker_auth_total\{result="bad_credentials"\} 3$/m);

@@ -11,6 +11,7 @@ import { freePort } from '../../common/net.ts';
 import type { RunningBroker } from '../../broker/broker-server.ts';
 import { topics } from '../../contracts/topics.ts';
 import { startCli } from '../support/cli.ts';
+import { logged } from '../support/log-records.ts';
 import { connectClient, deviceFixture, startAuthBroker, waitFor, type Fixture } from './broker-fixture.ts';
 
 const BEFORE_KILL = 100;
@@ -39,8 +40,8 @@ describe('cluster mode through Redis', () => {
     expect(await waitFor(() => isPortOpen(redisPort), 10_000)).toBe(true);
 
     brokerA = startCli(['broker', '--port', '0', '--devices-file', fixture.devicesFile, '--persistence', 'redis', '--cluster', '--redis-url', redisUrl, '--broker-id', 'broker-a']);
-    expect(await waitFor(() => /broker listening url=mqtt:\/\/127\.0\.0\.1:\d+/.test(brokerA.output()), 20_000), brokerA.output()).toBe(true);
-    portA = Number(/broker listening url=mqtt:\/\/127\.0\.0\.1:(\d+)/.exec(brokerA.output())![1]);
+    expect(await waitFor(() => logged(brokerA.output(), 'broker listening').length > 0, 20_000), brokerA.output()).toBe(true);
+    portA = Number(new URL(String(logged(brokerA.output(), 'broker listening')[0]!.url)).port);
     brokerB = await startAuthBroker(fixture, { brokerId: 'broker-b', persistence: { kind: 'redis', url: redisUrl }, clusterRedisUrl: redisUrl });
   });
   afterAll(async () => {

@@ -89,10 +89,10 @@ describe('MqttConnection', () => {
     expect(callback()).toBe(false);
     c.start();
     expect(await waitFor(() => c.connected, 5000)).toBe(true);
-    const outcomes: Array<string | undefined> = [];
-    expect(c.publish('t', 'x', { qos: 1 }, (error) => outcomes.push(error?.message))).toBe(true);
+    const outcomes: Array<Error | undefined> = [];
+    expect(c.publish('t', 'x', { qos: 1 }, (error) => outcomes.push(error))).toBe(true);
     expect(await waitFor(() => outcomes.length > 0, 5000)).toBe(true);
-    expect(outcomes).toEqual(['connection closed before the broker acknowledged']);
+    expect(outcomes).toMatchObject([{ code: 'FP_PUBLISH_NOT_ACKNOWLEDGED' }]);
     expect(await waitFor(() => c.counters.connects >= 2, 5000)).toBe(true);
     expect(outcomes).toHaveLength(1);
     expect(c.counters.drops).toBeGreaterThanOrEqual(1);

@@ -20,6 +20,7 @@ import { freePort } from '../../common/net.ts';
 import { topics } from '../../contracts/topics.ts';
 import { IngestService } from '../../ingest/ingest-service.ts';
 import { startCli } from '../support/cli.ts';
+import { logRecords } from '../support/log-records.ts';
 import { influxQuery, startTestInfluxd, waitFor, type TestInfluxd } from '../support/influx.ts';
 
 const DB = 'e2e_agent_outage';
@@ -27,15 +28,6 @@ const VEHICLE = 'outage-1';
 const OUTAGE_MS = 60_000;
 
 type Cli = ReturnType<typeof startCli>;
-type LogLine = { msg: string; level: string } & Record<string, unknown>;
-
-function logLines(cli: Cli): LogLine[] {
-  return cli
-    .output()
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as LogLine);
-}
 
 async function stopCli(cli: Cli, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
   if (cli.child.exitCode !== null || cli.child.signalCode !== null) return;
@@ -113,7 +105,7 @@ describe('agent store-and-forward through a broker outage and a SIGKILL', () => 
     expect(await waitFor(() => ingest.stats().samplesAccepted >= acceptedAtRestart + 150, 20_000), agents[0]!.output()).toBe(true);
     await stopCli(agents[0]!, 'SIGKILL');
     agents.push(startCli(agentArgs, agentEnv));
-    expect(await waitFor(() => logLines(agents[1]!).some((l) => l.msg === 'backlog drained: all sent'), 30_000), agents[1]!.output()).toBe(true);
+    expect(await waitFor(() => logRecords(agents[1]!.output()).some((l) => l.msg === 'backlog drained: all sent'), 30_000), agents[1]!.output()).toBe(true);
     await new Promise((r) => setTimeout(r, 2000));
     await stopCli(agents[1]!, 'SIGTERM');
     await waitFor(() => statuses.at(-1)?.reason === 'stopped', 5000);
@@ -129,7 +121,7 @@ describe('agent store-and-forward through a broker outage and a SIGKILL', () => 
   });
 
   it('stores every buffered sample exactly once, in order, across the outage and the kill', async () => {
-    const runs = agents.map((a) => logLines(a).filter((l) => l.msg === 'buffered batch'));
+    const runs = agents.map((a) => logRecords(a.output()).filter((l) => l.msg === 'buffered batch'));
     const batches = runs.flat().map((l) => ({ seq: l.seq as number, samples: l.samples as number, firstT: l.firstT as number, lastT: l.lastT as number }));
     const produced = batches.reduce((n, b) => n + b.samples, 0);
     // 10 Hz for more than the 60 s outage.
@@ -167,8 +159,8 @@ describe('agent store-and-forward through a broker outage and a SIGKILL', () => 
   });
 
   it('really went through the outage, the drain and the kill, and reported it', () => {
-    const first = logLines(agents[0]!);
-    const second = logLines(agents[1]!);
+    const first = logRecords(agents[0]!.output());
+    const second = logRecords(agents[1]!.output());
     expect(first.some((l) => l.msg === 'broker connection lost')).toBe(true);
     const drain = first.find((l) => l.msg === 'draining backlog');
     // 60 s at 10 Hz waited in the buffer.

@@ -6,6 +6,7 @@ import { DEFAULT_MODEL_PATH } from '../../ingest/scoring/scoring-options.ts';
 import { BatchingWindowScorer, type ScoredWindow } from '../../ingest/scoring/window-scorer.ts';
 import { waitFor } from '../support/influx.ts';
 import { layOut, simulatedWindows, WINDOW_MS } from './scoring-fixtures.ts';
+import { observationCount } from '../support/metrics.ts';
 
 describe('BatchingWindowScorer', () => {
   it('scores by size and by time, in order, with the same scores as the model on its own', async () => {
@@ -30,7 +31,7 @@ describe('BatchingWindowScorer', () => {
       scorer.onWindow({ vehicle: 'v', startMs: 20 * WINDOW_MS, endMs: 21 * WINDOW_MS, features: features[0]!, featureSetId: FEATURE_SET_ID, samples: [] });
       for (let i = 0; i < 100 && batches.length < 4; i++) await new Promise((r) => setTimeout(r, 20));
       expect(batches.map((b) => b.length)).toEqual([4, 4, 2, 1]);
-      expect(scorer.batchSizes.snapshot().count).toBe(4);
+      expect(await observationCount(scorer.batchSizes)).toBe(4);
 
       // The queue bound: windows beyond maxQueue waiting are not scored, and counted.
       const bounded = new BatchingWindowScorer({ provider, batchSize: 100, maxDelayMs: 10_000, maxQueue: 2, sink: (b) => void batches.push([...b]) });
