@@ -39,13 +39,16 @@ export const GRID_S = 1;
 export const MAX_HOLD_S = 6;
 /** Least time (s) a window must spend in a feature's regime for the feature to exist. */
 export const MIN_REGIME_S = 8;
-/** Successive readings further apart than this are not compared (a gap in the data). */
-const MAX_STEP_S = 6;
 /**
  * Lag (s) of the changes that measure unsteadiness: long enough that a PID polled at 0.5 Hz has a
  * new reading at both ends, so the measure does not depend on the poll rate.
  */
 const STEP_LAG_S = 2;
+/**
+ * Voltage readings further apart than this (s) are not compared for ripple: over 5 s (a PID polled at
+ * 0.2 Hz) a healthy car's voltage follows its electrical load and looks like a failing regulator.
+ */
+const RIPPLE_STEP_S = 2.5;
 
 /** Engine running (above cranking speed). */
 const MIN_RUNNING_RPM = 400;
@@ -287,7 +290,7 @@ const DEFINITIONS: readonly FeatureDefinition[] = [
     unit: 'V',
     faultSide: 'high',
     needs: ['CONTROL_MODULE_VOLTAGE', 'RPM'],
-    description: `Median |change| between successive voltage readings at most ${MAX_STEP_S} s apart with the engine running: a failing regulator ripples; the median ignores load switching`,
+    description: `Median |change| between successive voltage readings at most ${RIPPLE_STEP_S} s apart with the engine running: a failing regulator ripples; the median ignores load switching. Readings further apart see the load change, not the ripple (a car whose voltage is polled slower than every ${RIPPLE_STEP_S} s has no ripple feature)`,
     baseline: { floor: 0.015, what: 'voltage ripple', when: 'with the engine running' },
     compute: (g, r) => {
       const readings = g.readings('CONTROL_MODULE_VOLTAGE');
@@ -298,7 +301,7 @@ const DEFINITIONS: readonly FeatureDefinition[] = [
       for (let i = 1; i < readings.length; i++) {
         const [t, v] = readings[i]!;
         const [t0, v0] = readings[i - 1]!;
-        if (t - t0 > MAX_STEP_S) continue;
+        if (t - t0 > RIPPLE_STEP_S) continue;
         while (j + 1 < rpm.length && rpm[j + 1]![0] <= t) j++;
         if (rpm[j]![1] < MIN_RUNNING_RPM || Math.abs(rpm[j]![0] - t) > MAX_HOLD_S) continue;
         steps.push(Math.abs(v - v0));
