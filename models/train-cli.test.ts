@@ -18,7 +18,7 @@ describe('fleetpulse train (tiny fleet, end to end through the CLI)', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/dataset: 24\/24 vehicles/);
     expect(r.stdout).toMatch(/mlp epoch 12\/12/);
-    expect(r.stdout).toMatch(/gam round 400\/400/);
+    expect(r.stdout).toMatch(/gam round 1500\/1500/);
     const meta = readModelMetadata(join(dir, 'model', 'model.json'));
     expect(meta.featureNames).toEqual(FEATURE_NAMES);
     expect(meta.selection.candidates.map((c) => c.family)).toEqual(['gam', 'mlp']);

@@ -161,7 +161,7 @@ function describeOptions(o: MlpOptions | GbtOptions): Record<string, unknown> {
 }
 
 /** Stumps for the additive family: more rounds of single splits, a gentler step. */
-export const DEFAULT_GAM_OPTIONS: Partial<GbtOptions> = { maxDepth: 1, rounds: 400, learningRate: 0.1 };
+export const DEFAULT_GAM_OPTIONS: Partial<GbtOptions> = { maxDepth: 1, rounds: 1500, learningRate: 0.1 };
 
 /** Per feature, the median of the healthy rows' present values; 0 for `zeroColumns` (deviations). */
 function healthyMedians(x: Matrix, y: Uint8Array, zeroColumns: readonly number[]): Float32Array {

@@ -94,9 +94,10 @@ describe('ingest scoring and alerts', () => {
     expect(JSON.parse(readFileSync(statePath, 'utf8')).vehicles['sick-car'].alerting).toBe(true);
 
     // Phase 2, after a restart (paths come back from the state file): 20 more faulty windows, then
-    // 40 healthy ones (the repair); 40 more healthy ones for fine-car.
+    // 40 healthy ones (the repair: minutes that include warm idling, where the leak showed — the car's
+    // recent evidence of idle fuel trim changes only when it idles again); 40 more healthy ones for fine-car.
     const second = await startIngest(db, DEFAULT_MODEL_PATH, statePath);
-    sickSeq = await publishSamples(publisher, 'sick-car', layOut([...sick.slice(20, 40), ...healthy.slice(40, 80)], base + 60 * WINDOW_MS), 30, sickSeq);
+    sickSeq = await publishSamples(publisher, 'sick-car', layOut([...sick.slice(20, 40), ...healthy.slice(0, 40)], base + 60 * WINDOW_MS), 30, sickSeq);
     fineSeq = await publishSamples(publisher, 'fine-car', layOut(healthy.slice(60, 100), base + 60 * WINDOW_MS), 30, fineSeq);
     expect(await waitFor(async () => (await anomalyRows()) === 120 + 60 + 40, 60_000, 200)).toBe(true);
     await second.ingest.flush();
@@ -167,7 +168,7 @@ describe('ingest scoring and alerts', () => {
     expect(await waitFor(() => alerts.length >= 1, 5000)).toBe(true);
     await publisher.endAsync();
     await subscriber.endAsync();
-    expect(alerts.map((a) => `${a.vehicle} ${a.state}`)).toEqual(['born-sick raised']);
+    expect(alerts.map((a) => `${a.vehicle} ${a.state}`), JSON.stringify(alerts.map((a) => [a.alertId, a.windowStartMs, a.score]))).toEqual(['born-sick raised']);
     expect(alerts[0]!.baseline?.status).toBe('learning');
     expect(alerts[0]!.explanation?.signals[0]).toMatchObject({ feature: 'fuel_trim_idle', reference: 'fleet' });
     expect(alerts[0]!.explanation?.text).toMatch(/fuel trim [\d.]+ % above the fleet's typical value at warm idle/);
