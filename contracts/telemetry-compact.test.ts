@@ -1,7 +1,7 @@
 import { deflateRawSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { defaultVehicleSpec } from '../simulator/fleet-plan.ts';
-import { PID_ENCODINGS } from '../simulator/pid-encoding.ts';
+import { PID_ENCODINGS } from './obd/pid-encoding.ts';
 import { createRng } from '../simulator/rng.ts';
 import { SimulatedVehicle } from '../simulator/simulated-vehicle.ts';
 import { SIGNAL_NAMES } from './signals.ts';
