@@ -16,7 +16,7 @@
  * - Bound: `maxOpenCells` over all sources; at the bound the oldest window of the fullest source
  *   is closed early (counted as `forcedCloses`).
  * - With `jump`, a source's clock jumping forward is followed only once a consistent run of
- *   requests confirms it (ingest/windows/clock-jump-gate.ts); requests of a run still held when the
+ *   requests confirms it (common/windows/clock-jump-gate.ts); requests of a run still held when the
  *   source goes idle are not aggregated (counted).
  * - Restart: `snapshot()` captures every open window (cells with their histograms), each source's
  *   progress and held run; `restore()` resumes them, so a window open at a clean stop closes later
@@ -25,7 +25,7 @@
  */
 import * as hdr from 'hdr-histogram-js';
 import { z } from 'zod';
-import { ClockJumpGate, type HeldRun, type JumpGateOptions } from '../windows/clock-jump-gate.ts';
+import { ClockJumpGate, type HeldRun, type JumpGateOptions } from '../../common/windows/clock-jump-gate.ts';
 
 export interface RequestFacts {
   timeMs: number;

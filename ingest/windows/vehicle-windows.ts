@@ -20,10 +20,10 @@
  * - Each buffered sample remembers the spool segment its record went to, so the spool keeps every
  *   segment an open window still needs (`retentionFloor`) and replay can rebuild open windows.
  * - With `jump`, a vehicle's clock jumping forward is followed only once a consistent run of
- *   samples confirms it (clock-jump-gate.ts); the held samples' segments are retained too, and a
+ *   samples confirms it (common/windows/clock-jump-gate.ts); the held samples' segments are retained too, and a
  *   run still held when the vehicle goes idle or is evicted is dropped from the windows (counted).
  */
-import { ClockJumpGate, type HeldRun, type JumpGateOptions } from './clock-jump-gate.ts';
+import { ClockJumpGate, type HeldRun, type JumpGateOptions } from '../../common/windows/clock-jump-gate.ts';
 
 export interface WindowOptions {
   sizeMs: number;
@@ -62,7 +62,7 @@ interface VehicleState<S> {
   segments: number[];
   minSegment: number;
   maxT: number;
-  /** Samples of a forward clock jump not yet confirmed (clock-jump-gate.ts). */
+  /** Samples of a forward clock jump not yet confirmed (common/windows/clock-jump-gate.ts). */
   held: HeldRun<HeldSample<S>> | undefined;
   /** Every window starting before this is closed. */
   closedUpTo: number;
