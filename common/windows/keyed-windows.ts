@@ -108,6 +108,13 @@ export class KeyedWindows<T, C> {
   private readonly keys = new Map<string, KeyState<T, C>>();
   private readonly gate: ClockJumpGate | undefined;
   private evicted = 0;
+  /** The key whose items the gate is handing back (`add`), and how many of them were late. */
+  private releasing: { key: string; state: KeyState<T, C>; late: number } | undefined;
+  // One function for every call: a closure made per `add` costs more than the windowing (tsx names each one).
+  private readonly admitReleased = (held: HeldItem<T>, t: number): void => {
+    const r = this.releasing!;
+    if (!this.place(r.key, r.state, held.item, t, held.origin)) r.late += 1;
+  };
 
   constructor(readonly options: KeyedWindowOptions<T, C>) {
     for (const { sizeMs, slideMs } of options.shapes) {
@@ -138,16 +145,18 @@ export class KeyedWindows<T, C> {
   add(key: string, items: Iterable<T>, nowMs: number, origin = 0): { closed: ClosedKeyWindow<C, 'watermark' | 'evicted'>[]; late: number } {
     const state = this.touch(key, nowMs);
     let late = 0;
-    const admit = (held: HeldItem<T>, t: number): void => {
-      if (!this.place(key, state, held.item, t, held.origin)) late += 1;
-    };
     const { gate } = this;
     for (const item of items) {
       const t = this.options.timeOf(item);
       if (!gate || gate.continues(state, t)) {
         if (!this.place(key, state, item, t, origin)) late += 1;
         if (t > state.maxT) state.maxT = t;
-      } else gate.offer(state, t, { item, origin }, admit);
+      } else {
+        this.releasing = { key, state, late: 0 };
+        gate.offer(state, t, { item, origin }, this.admitReleased);
+        late += this.releasing.late;
+        this.releasing = undefined;
+      }
     }
     const closed: ClosedKeyWindow<C, 'watermark' | 'evicted'>[] = this.closeUpTo(key, state, state.maxT - this.options.allowedLatenessMs, 'watermark');
     const { maxKeys } = this.options;
@@ -306,8 +315,10 @@ export class KeyedWindows<T, C> {
       const windows = state.open[shape]!;
       if (windows.size === 0) continue;
       const { sizeMs } = shapes[shape]!;
-      const due: number[] = [];
-      for (const start of windows.keys()) if (start + sizeMs <= upToMs) due.push(start);
+      // Allocated only when something is due: most items close nothing.
+      let due: number[] | undefined;
+      for (const start of windows.keys()) if (start + sizeMs <= upToMs) (due ??= []).push(start);
+      if (!due) continue;
       if (due.length > 1) due.sort((a, b) => a - b);
       for (const start of due) closed.push(this.close(key, state, shape, start, windows.get(start)!, reason));
     }

@@ -87,9 +87,11 @@ export class VehicleWindows<S extends WindowSample> {
   private buffered = 0;
   private late = 0;
   private readonly closedBy: Record<CloseReason, number> = { watermark: 0, idle: 0, evicted: 0, bound: 0 };
+  private readonly tumbling: boolean;
 
   constructor(readonly options: WindowOptions) {
     const { sizeMs, slideMs } = options;
+    this.tumbling = sizeMs === slideMs;
     this.windows = new KeyedWindows<S, SampleWindow<S>>({
       shapes: [{ sizeMs, slideMs }],
       allowedLatenessMs: options.allowedLatenessMs,
@@ -110,7 +112,8 @@ export class VehicleWindows<S extends WindowSample> {
     const added = this.windows.add(vehicle, samples, nowMs, segment);
     if (countLate) this.late += added.late;
     const closed = this.emit(added.closed);
-    closed.push(...this.enforceSampleBound(vehicle));
+    // Checked here, before any iterator is made: see enforceSampleBound.
+    if (this.buffered > this.options.maxBufferedSamples) closed.push(...this.enforceSampleBound(vehicle));
     return { closed, late: added.late };
   }
 
@@ -177,7 +180,8 @@ export class VehicleWindows<S extends WindowSample> {
       w.segments[~at] = Math.min(w.segments[~at]!, segment);
     } else {
       w.segments.splice(at, 0, segment);
-      if (startMs === this.lastStart(s.t)) this.buffered += 1;
+      // Counted once, in the sample's last window (the only one with tumbling windows).
+      if (this.tumbling || startMs === this.lastStart(s.t)) this.buffered += 1;
     }
     if (segment < w.minSegment) w.minSegment = segment;
   }
@@ -189,8 +193,8 @@ export class VehicleWindows<S extends WindowSample> {
 
   /** Samples of a window starting at `startMs` for which it is the last window: they leave the buffer with it. */
   private leaving(startMs: number, w: SampleWindow<S>): number {
-    const { sizeMs, slideMs } = this.options;
-    if (sizeMs === slideMs) return w.samples.length;
+    if (this.tumbling) return w.samples.length;
+    const { slideMs } = this.options;
     // The last window of t starts at ⌊t/slide⌋·slide: these are the window's first slide of samples.
     const until = startMs + slideMs;
     let n = 0;
@@ -199,19 +203,21 @@ export class VehicleWindows<S extends WindowSample> {
   }
 
   private emit(windows: readonly ClosedKeyWindow<SampleWindow<S>, CloseReason>[]): ClosedWindow<S>[] {
-    return windows.map(({ key, startMs, endMs, contents, reason }) => {
+    const closed: ClosedWindow<S>[] = [];
+    for (const { key, startMs, endMs, contents, reason } of windows) {
       this.buffered -= this.leaving(startMs, contents);
       this.closedBy[reason] += 1;
-      return { vehicle: key, startMs, endMs, samples: contents.samples, reason };
-    });
+      closed.push({ vehicle: key, startMs, endMs, samples: contents.samples, reason });
+    }
+    return closed;
   }
 
   /** At `maxBufferedSamples`, closes the windows of the least recently seen vehicles (the current one last). */
   private enforceSampleBound(current: string): ClosedWindow<S>[] {
-    // Checked before iterating: `add` moves each vehicle to the end of the Map, and V8 walks the
-    // deleted slots this leaves at the front on every new iterator (at 100,000 vehicles that walk
-    // was most of ingest's time per message), so no iterator is made while under the bound.
-    if (this.buffered <= this.options.maxBufferedSamples) return [];
+    // The caller checks the bound before calling: `add` moves each vehicle to the end of the Map,
+    // and V8 walks the deleted slots this leaves at the front on every new iterator (at 100,000
+    // vehicles that walk was most of ingest's time per message), so no iterator is made while
+    // under the bound.
     const closed: ClosedWindow<S>[] = [];
     for (const [vehicle] of this.windows.entries()) {
       if (this.buffered <= this.options.maxBufferedSamples) break;
