@@ -3,15 +3,7 @@
  * the agent's replay and for offline evaluation alike (agent/replay-formats.ts calls it per
  * vehicle).
  */
-export type ReplayTimeKind =
-  /** Engine run time in seconds; repeats while several rows fall in one second, restarts at 0 after an engine restart. */
-  | 'runtime-seconds'
-  /** Seconds on a relative clock. */
-  | 'seconds'
-  /** Unix time in milliseconds. */
-  | 'epoch-ms'
-  /** Date and time text (`18-Jun-2019 10:48:42.435` or ISO 8601); without a zone it is read as UTC. */
-  | 'datetime';
+import type { ReplayTimeKind } from '../contracts/drive-log-formats.ts';
 
 /**
  * Clock values → strictly increasing whole-ms event times. Rows sharing a clock value are spread

@@ -13,7 +13,8 @@
 import { readFileSync, statSync } from 'node:fs';
 import { constants as zlib, gunzipSync } from 'node:zlib';
 import { ConfigError } from '../common/errors.ts';
-import { CAROBD_FORMAT, detectFormat, parseCustomFormat, parseDriveLog, REPLAY_FORMATS, type ParsedDriveLog, type ReplayFormat } from './replay-formats.ts';
+import { CAROBD_FORMAT, REPLAY_FORMATS, type ReplayFormat } from '../contracts/drive-log-formats.ts';
+import { detectFormat, parseCustomFormat, parseDriveLog, type ParsedDriveLog } from './replay-formats.ts';
 
 /** Largest log read, uncompressed: the whole text is held in memory while it is parsed. */
 export const MAX_LOG_BYTES = 256 * 1024 * 1024;

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { CAROBD_FORMAT, CARSCANNER_FORMAT, TORQUE_FORMAT, detectFormat, parseCustomFormat, parseDriveLog, unitConverter, type ParsedDriveLog, type ReplayRow } from './replay-formats.ts';
+import { CAROBD_FORMAT, CARSCANNER_FORMAT, TORQUE_FORMAT } from '../contracts/drive-log-formats.ts';
+import { detectFormat, parseCustomFormat, parseDriveLog, unitConverter, type ParsedDriveLog, type ReplayRow } from './replay-formats.ts';
 import { parseDateTime, splitCsvLine, splitHeader } from './replay-csv.ts';
 import { eventTimes } from './replay-event-times.ts';
 import { ConfigError } from '../common/errors.ts';

@@ -10,7 +10,8 @@ import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../common/logger.ts';
 import { splitCsvLine } from './replay-csv.ts';
 import { loadDriveLog, type ReplayFormatChoice } from './replay-file.ts';
-import { CAROBD_FORMAT, parseDriveLog, type ParsedDriveLog, type ReplayRow } from './replay-formats.ts';
+import { CAROBD_FORMAT } from '../contracts/drive-log-formats.ts';
+import { parseDriveLog, type ParsedDriveLog, type ReplayRow } from './replay-formats.ts';
 import { replaySourceFromConfig } from './replay-source.ts';
 import { thrownBy } from '../test/support/errors.ts';
 

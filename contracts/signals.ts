@@ -4,8 +4,8 @@
  * InfluxDB field names are the lower-case form; one unit per signal.
  *
  * Derived from this table, never written again elsewhere:
- * - the scaling of these PIDs in the agent's PID table (agent/obd/pid-table.ts),
- * - the simulator's and the ELM327 emulator's encoding (simulator/pid-encoding.ts),
+ * - the scaling of these PIDs in the agent's PID table (contracts/obd/pid-table.ts),
+ * - the simulator's and the ELM327 emulator's encoding (contracts/obd/pid-encoding.ts),
  * - the compact codec's signal codes and quanta (telemetry-compact.ts; format 1's are frozen by a test),
  * - `min`/`max`: the range the encoding can carry, so a value outside it cannot have come from a
  *   real ECU and is rejected at the edge of ingest,

@@ -40,7 +40,7 @@
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { rawOfValue, valueOfRaw } from './j1979.ts';
 import { SIGNAL_NAMES, type SignalName, signalInfo } from './signals.ts';
-import type { TelemetryBatch } from './telemetry.ts';
+import type { TelemetryBatch } from './telemetry-batch.ts';
 
 export const COMPACT_MARKER = 0xfc;
 export const COMPACT_FORMAT_VERSION = 1;

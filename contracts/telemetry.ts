@@ -20,9 +20,10 @@
  *   never the start of JSON); `decodeTelemetry` reads both and validates both with this schema.
  */
 import { z } from 'zod';
-import { SIGNALS, type SignalName } from './signals.ts';
-import { VEHICLE_ID_PATTERN } from './topics.ts';
+import { SIGNALS } from './signals.ts';
+import type { TelemetryBatch } from './telemetry-batch.ts';
 import { decodeCompactTelemetry, isCompactTelemetry } from './telemetry-compact.ts';
+import { VEHICLE_ID_PATTERN } from './topics.ts';
 
 export const TELEMETRY_WIRE_VERSION = 1;
 /** Upper bound on one message; larger payloads are dead-lettered before parsing. */
@@ -32,17 +33,8 @@ export const MAX_SAMPLES_PER_BATCH = 5000;
 export const MIN_EVENT_TIME_MS = 946_684_800_000;
 export const MAX_EVENT_TIME_MS = 4_102_444_800_000;
 
-export type SignalValues = Partial<Record<SignalName, number>>;
-export type Sample = { t: number } & SignalValues;
-
-export interface TelemetryBatch {
-  v: 1;
-  vehicle: string;
-  seq: number;
-  /** The agent's clock at publish, Unix ms (optional; see the module comment). */
-  sentAt?: number;
-  samples: Sample[];
-}
+// The batch's shape lives apart from both codecs (telemetry-batch.ts); the project reads it from here.
+export type { Sample, SignalValues, TelemetryBatch } from './telemetry-batch.ts';
 
 const signalShape = Object.fromEntries(
   SIGNALS.map((s) => [

@@ -1,5 +1,5 @@
 /**
- * Reads the raw telemetry archive (ingest/archive/, layout in archive-layout.ts) back as each
+ * Reads the raw telemetry archive (ingest/archive/, layout in contracts/archive-layout.ts) back as each
  * vehicle's samples in event-time order: the `--from-archive` source of the trainer.
  *
  * Guarantees:
@@ -19,7 +19,7 @@ import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects } from 'h
 import type { AsyncBuffer, FileMetaData } from 'hyparquet';
 import type { Sample } from '../contracts/telemetry.ts';
 import { ConfigError } from '../common/errors.ts';
-import { ARCHIVE_SIGNALS, DAY_DIR, PART_FILE } from '../ingest/archive/archive-layout.ts';
+import { ARCHIVE_SIGNALS, DAY_DIR, PART_FILE } from '../contracts/archive-layout.ts';
 import { FEATURE_NAMES, FEATURE_SET_ID, FEATURE_VERSION, type FeatureVector, WINDOW_FEATURE_NAMES } from './features.ts';
 import type { BaselineOptions } from './vehicle-baseline.ts';
 import { type DatasetVehicle, DEFAULT_LABEL_SEVERITY, DEFAULT_WINDOW_MS, featureRow, type Split, VehicleFeaturePath, vehicleWindower, type WindowDataset } from './window-dataset.ts';

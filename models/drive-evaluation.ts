@@ -1,8 +1,9 @@
 /**
  * Recorded drives through the serving path, offline: ingest's event-time windows
- * (`vehicleWindower` = ingest's `VehicleWindows`), the window features, the vehicle baseline, the
- * model, and ingest's alert hysteresis — to measure how often a model bothers an operator about
- * real, healthy cars (`fleetpulse train evaluate-drives`, the model report's "Real drives").
+ * (`vehicleWindower`: the windowing of common/windows/ that ingest uses), the window features, the
+ * vehicle baseline, the model, and ingest's alert hysteresis — to measure how often a model bothers
+ * an operator about real, healthy cars (`fleetpulse train evaluate-drives`, the model report's "Real
+ * drives").
  *
  * Drives of one car may share a baseline (`sameVehicle`): they are played one after the other in
  * the given order, each starting an hour after the previous one ended (a recorded log's clock

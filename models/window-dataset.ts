@@ -2,9 +2,11 @@
  * Labelled windows from a simulated fleet: the training, validation and test data of the anomaly
  * model.
  *
- * Windowing is ingest's own: each vehicle's samples go through `VehicleWindows` (ingest/windows)
- * with ingest's window length, and every closed window becomes a feature vector through
- * `computeFeatures` (models/features.ts). There is no second implementation of either.
+ * Windowing is ingest's own: each vehicle's samples go through the keyed event-time windows of
+ * common/windows/ with ingest's window length and a window's samples kept as ingest's
+ * `VehicleWindows` keeps them (event-time order, one per event time), and every closed window
+ * becomes a feature vector through `computeFeatures` (models/features.ts). There is no second
+ * implementation of either.
  *
  * Labelling (per window, from the simulator's ground truth at the window's end):
  * - 0  healthy vehicle, or a faulty vehicle before its fault's onset (severity 0);
@@ -16,8 +18,9 @@
  * Splits are by vehicle: a vehicle's windows are all in train, all in validation or all in test.
  */
 import { createHash } from 'node:crypto';
+import { insertByEventTime } from '../common/windows/insert-by-event-time.ts';
+import { KeyedWindows } from '../common/windows/keyed-windows.ts';
 import type { Sample } from '../contracts/telemetry.ts';
-import { VehicleWindows } from '../ingest/windows/vehicle-windows.ts';
 import { FAULT_KINDS, type FaultKind, type GroundTruth } from '../simulator/faults.ts';
 import { createSimulatedVehicle } from '../simulator/fleet-generator.ts';
 import { planFleet } from '../simulator/fleet-plan.ts';
@@ -203,12 +206,20 @@ class ColumnBuilder {
 export function vehicleWindower<S extends { t: number }>(windowMs: number): { push(samples: readonly S[]): { startMs: number; samples: S[] }[]; end(): { startMs: number; samples: S[] }[] } {
   // Lateness 0 and an idle close at the end: for in-order batch data this yields the same windows
   // ingest closes with any lateness (lateness only delays when a window closes, not what is in it).
-  const windows = new VehicleWindows<S>({ sizeMs: windowMs, slideMs: windowMs, allowedLatenessMs: 0, idleTimeoutMs: 0, maxVehicles: 1, maxBufferedSamples: Number.MAX_SAFE_INTEGER });
-  const out = (closed: { startMs: number; samples: S[] }[]) => closed.map((w) => ({ startMs: w.startMs, samples: w.samples }));
+  // One vehicle and no bound: ingest's bounds only close windows early under load.
+  const windows = new KeyedWindows<S, S[]>({
+    shapes: [{ sizeMs: windowMs, slideMs: windowMs }],
+    allowedLatenessMs: 0,
+    idleTimeoutMs: 0,
+    timeOf: (s) => s.t,
+    open: () => [],
+    add: (samples, s) => void insertByEventTime(samples, s),
+  });
+  const out = (closed: readonly { startMs: number; contents: S[] }[]) => closed.map((w) => ({ startMs: w.startMs, samples: w.contents }));
   return {
     push(samples) {
       const closed: { startMs: number; samples: S[] }[] = [];
-      for (let i = 0; i < samples.length; i += 64) closed.push(...out(windows.add('v', samples.slice(i, i + 64), 0, 0).closed));
+      for (let i = 0; i < samples.length; i += 64) closed.push(...out(windows.add('v', samples.slice(i, i + 64), 0).closed));
       return closed;
     },
     end: () => out(windows.closeIdle(Number.POSITIVE_INFINITY)),

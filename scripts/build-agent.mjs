@@ -48,7 +48,7 @@ const lazyMqttTransports = {
 
 mkdirSync(out, { recursive: true });
 const result = await build({
-  entryPoints: [join(root, 'agent', 'main.ts')],
+  entryPoints: [join(root, 'cli', 'agent-main.ts')],
   outfile: join(out, 'fleetpulse-agent.mjs'),
   bundle: true,
   platform: 'node',

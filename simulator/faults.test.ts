@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { groundTruthAt, parseSeverityCurve, severityAt, windowTruth } from './faults.ts';
-import { encodePid, pidEncoding } from './pid-encoding.ts';
+import { encodePid, pidEncoding } from '../contracts/obd/pid-encoding.ts';
 
 describe('fault severity', () => {
   const spec = { kind: 'misfire' as const, onsetMs: 1000, failureMs: 11_000 };

@@ -6,12 +6,12 @@
  * keeps them, since each is a reading the logger took.
  */
 import { readFileSync } from 'node:fs';
+import { CAROBD_FORMAT } from '../contracts/drive-log-formats.ts';
 import type { SignalName } from '../contracts/signals.ts';
-import { CAROBD_FORMAT } from '../agent/replay-formats.ts';
 
 /**
- * carOBD column → our signal name: the replay source's carOBD mapping (agent/replay-formats.ts),
- * minus the run time, which is kept apart as `runTimeS`.
+ * carOBD column → our signal name: the carOBD mapping the agent's replay source reads with
+ * (contracts/drive-log-formats.ts), minus the run time, which is kept apart as `runTimeS`.
  */
 const COLUMNS: Record<string, SignalName> = Object.fromEntries(
   CAROBD_FORMAT.columns.filter((c) => c.signal !== 'RUN_TIME').flatMap((c) => c.names.map((n) => [n, c.signal] as const)),

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { SIGNALS } from '../contracts/signals.ts';
 import { sampleSchema } from '../contracts/telemetry.ts';
-import { PID_ENCODINGS, quantise } from './pid-encoding.ts';
+import { PID_ENCODINGS, quantise } from '../contracts/obd/pid-encoding.ts';
 import { PROFILES } from './profiles.ts';
 import { baseSpec, drive } from './test-support.ts';
 

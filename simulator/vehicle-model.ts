@@ -8,7 +8,7 @@
  * battery rest analytically, so parked time costs nothing to simulate.
  *
  * Guarantees: `read()` returns values inside the signal catalogue's ranges, quantised to their
- * PID resolution (see pid-encoding.ts); the same options (seed) give the same sequence of values
+ * PID resolution (see contracts/obd/pid-encoding.ts); the same options (seed) give the same sequence of values
  * for the same sequence of calls.
  */
 import type { SignalValues } from '../contracts/telemetry.ts';
@@ -16,7 +16,7 @@ import { CycleFollower, type RoadDemand, type Segment } from './driving-cycle.ts
 import { type DriverStyle, STYLE_PARAMS, type DriverStyleParams } from './driver-style.ts';
 import { type ActiveDtcs, EcuMonitors } from './ecu-monitors.ts';
 import { type FaultKind, type FaultSpec, type GroundTruth, faultApplies, groundTruthAt, severityAt } from './faults.ts';
-import { PID_ENCODINGS, type PidEncoding, quantise } from './pid-encoding.ts';
+import { PID_ENCODINGS, type PidEncoding, quantise } from '../contracts/obd/pid-encoding.ts';
 import { PROFILES, type VehicleProfile } from './profiles.ts';
 import type { Rng } from './rng.ts';
 import { NOMINAL_VARIATION, type VehicleVariation } from './vehicle-variation.ts';

@@ -6,8 +6,8 @@
  */
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
-import { pidByNumber, type PidObject } from './pid-table.ts';
-import { decodeSupportedPids } from './supported-pids.ts';
+import { pidByNumber, type PidObject } from '../../contracts/obd/pid-table.ts';
+import { decodeSupportedPids } from '../../contracts/obd/supported-pids.ts';
 
 interface OracleStatic {
   getPid(): string;

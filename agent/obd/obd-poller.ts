@@ -21,8 +21,8 @@
  */
 import { sleep } from '../../common/backoff.ts';
 import { type Logger, silentLogger } from '../../common/logger.ts';
-import { MAX_PIDS_PER_REQUEST } from './multi-pid.ts';
-import { pidByName, pidByNumber } from './pid-table.ts';
+import { MAX_PIDS_PER_REQUEST } from '../../contracts/obd/multi-pid.ts';
+import { pidByName, pidByNumber } from '../../contracts/obd/pid-table.ts';
 import type { Elm327Session } from './elm327-session.ts';
 import { type PidReading, discoverSupportedPids, readPids } from './obd-requests.ts';
 

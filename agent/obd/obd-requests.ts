@@ -4,12 +4,12 @@
  * (service 09 PID 02). Shared by the poller and the probe; the session does the talking, the frame
  * layer (can-frames.ts) the parsing. Nothing here throws for what a car or adapter may answer.
  */
-import { type ObdMessage, parseResponseLines } from './can-frames.ts';
-import { decodeDtcs, dtcPayload } from './dtc.ts';
-import { MAX_PIDS_PER_REQUEST, splitMultiPidResponse } from './multi-pid.ts';
-import { type PidValue, pidByNumber } from './pid-table.ts';
-import { decodeSupportedPids } from './supported-pids.ts';
-import { decodeVin } from './vin.ts';
+import { type ObdMessage, parseResponseLines } from '../../contracts/obd/can-frames.ts';
+import { decodeDtcs, dtcPayload } from '../../contracts/obd/dtc.ts';
+import { MAX_PIDS_PER_REQUEST, splitMultiPidResponse } from '../../contracts/obd/multi-pid.ts';
+import { type PidValue, pidByNumber } from '../../contracts/obd/pid-table.ts';
+import { decodeSupportedPids } from '../../contracts/obd/supported-pids.ts';
+import { decodeVin } from '../../contracts/obd/vin.ts';
 import type { AdapterInfo, ElmReply, ElmStatus } from './elm327-session.ts';
 
 /** What the requests need from a session (an `Elm327Session` fits). */

@@ -15,7 +15,7 @@ import { type Logger, silentLogger } from '../../common/logger.ts';
 import { type SignalName, signalInfo } from '../../contracts/signals.ts';
 import type { Sample } from '../../contracts/telemetry.ts';
 import type { TelemetrySource } from '../telemetry-source.ts';
-import { pidByName, pidByNumber, scalarValue } from './pid-table.ts';
+import { pidByName, pidByNumber, scalarValue } from '../../contracts/obd/pid-table.ts';
 import { Elm327Session, type Elm327SessionOptions, type SessionCounters, type SessionState } from './elm327-session.ts';
 import { ObdPoller, type PollReading, type PollerCounters } from './obd-poller.ts';
 import { readDtcs, readVin } from './obd-requests.ts';

@@ -4,8 +4,8 @@
  * PID. Waits for the session to be ready (or to report that the car does not answer) and never
  * throws for what the adapter or car answers; the report says what could not be read.
  */
-import { MAX_PIDS_PER_REQUEST } from './multi-pid.ts';
-import { type PidValue, pidByNumber } from './pid-table.ts';
+import { MAX_PIDS_PER_REQUEST } from '../../contracts/obd/multi-pid.ts';
+import { type PidValue, pidByNumber } from '../../contracts/obd/pid-table.ts';
 import type { Elm327Session, SessionState } from './elm327-session.ts';
 import { type PidReading, discoverSupportedPids, readDtcs, readPids, readVin } from './obd-requests.ts';
 

@@ -2,7 +2,7 @@ import { opt } from '../../common/config.ts';
 import { createLogger } from '../../common/logger.ts';
 import { MAX_EVENT_TIME_MS, MIN_EVENT_TIME_MS } from '../../contracts/telemetry.ts';
 import { parseSeverityCurve } from '../../simulator/faults.ts';
-import { SimulatedFleet } from '../../simulator/fleet.ts';
+import { SimulatedFleet } from '../../agent/simulated-fleet.ts';
 import { defineCommand } from '../command.ts';
 import { sharedOptions } from '../shared-options.ts';
 

@@ -13,7 +13,7 @@ import { provisionLocalCredentials } from '../../broker/local-credentials.ts';
 import { IngestService } from '../../ingest/ingest-service.ts';
 import { ensureInfluxdInstalled, startLocalInfluxd } from '../../ingest/influxdb/local-influxd.ts';
 import { SHARD_COUNT } from '../../contracts/topics.ts';
-import { SimulatedFleet, fleetVehicleIds } from '../../simulator/fleet.ts';
+import { SimulatedFleet, fleetVehicleIds } from '../../agent/simulated-fleet.ts';
 import { defineCommand } from '../command.ts';
 import { sharedOptions } from '../shared-options.ts';
 import { nginxExecutable } from '../../api/nginx/managed-nginx.ts';

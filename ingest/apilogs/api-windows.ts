@@ -1,6 +1,8 @@
 /**
  * Tumbling event-time windows over API requests, per log source, for several window sizes at once
- * (10 s and 1 min by default), keyed by endpoint × status class × country × customer × plan.
+ * (10 s and 1 min by default), keyed by endpoint × status class × country × customer × plan: the
+ * keyed windows of common/windows/keyed-windows.ts (membership, lateness, closing, idle sources,
+ * clock jumps), keyed by source, one shape per size, each window holding its cells.
  *
  * - Watermark per source: the largest event time seen from that source minus `allowedLatenessMs`.
  *   A window closes when the watermark passes its end. Sources are independent, so one slow
@@ -13,10 +15,10 @@
  * - A request older than its window's close is late: counted, not aggregated.
  * - Latency quantiles come from an HDR histogram per cell (hdr-histogram-js, 2 significant
  *   digits, microseconds up to an hour), never from sorting.
- * - Bound: `maxOpenCells` over all sources; at the bound the oldest window of the fullest source
- *   is closed early (counted as `forcedCloses`).
+ * - Bound: `maxOpenCells` over all sources; at the bound the oldest open window of any source is
+ *   closed early (on a tie, the one of the size listed first; counted as `forcedCloses`).
  * - With `jump`, a source's clock jumping forward is followed only once a consistent run of
- *   requests confirms it (ingest/windows/clock-jump-gate.ts); requests of a run still held when the
+ *   requests confirms it (common/windows/clock-jump-gate.ts); requests of a run still held when the
  *   source goes idle are not aggregated (counted).
  * - Restart: `snapshot()` captures every open window (cells with their histograms), each source's
  *   progress and held run; `restore()` resumes them, so a window open at a clean stop closes later
@@ -25,7 +27,8 @@
  */
 import * as hdr from 'hdr-histogram-js';
 import { z } from 'zod';
-import { ClockJumpGate, type HeldRun, type JumpGateOptions } from '../windows/clock-jump-gate.ts';
+import type { JumpGateOptions } from '../../common/windows/clock-jump-gate.ts';
+import { KeyedWindows, type ClosedKeyWindow } from '../../common/windows/keyed-windows.ts';
 
 export interface RequestFacts {
   timeMs: number;
@@ -138,17 +141,6 @@ interface Cell {
   maxUs: number;
 }
 
-interface SourceState {
-  /** Newest event time counted (the gate's timeline). */
-  maxT: number;
-  held: HeldRun<RequestFacts> | undefined;
-  lastArrivalMs: number;
-  /** Per window size: start → cells by key. */
-  open: Map<number, Map<number, Map<string, Cell>>>;
-  /** Per window size: every window ending at or before this is closed. */
-  closedUpTo: Map<number, number>;
-}
-
 export interface ApiWindowOptions {
   sizesMs: readonly number[];
   allowedLatenessMs: number;
@@ -158,103 +150,53 @@ export interface ApiWindowOptions {
   jump?: JumpGateOptions;
 }
 
+/** One open window of a source: its cells by dimensions. */
+type Cells = Map<string, Cell>;
+
 export class ApiWindows {
-  private readonly sources = new Map<string, SourceState>();
+  private readonly windows: KeyedWindows<RequestFacts, Cells>;
   private openCells = 0;
   private counters = { lateRequests: 0, forcedCloses: 0, windowsClosed: 0 };
-  private readonly jumps: ClockJumpGate | undefined;
 
   constructor(private readonly options: ApiWindowOptions) {
-    this.jumps = options.jump ? new ClockJumpGate(options.jump) : undefined;
+    this.windows = new KeyedWindows<RequestFacts, Cells>({
+      shapes: options.sizesMs.map((sizeMs) => ({ sizeMs, slideMs: sizeMs })),
+      allowedLatenessMs: options.allowedLatenessMs,
+      idleTimeoutMs: options.idleTimeoutMs,
+      jump: options.jump,
+      timeOf: (facts) => facts.timeMs,
+      open: () => new Map(),
+      add: (cells, facts) => this.count(this.cellFor(cells, facts), facts),
+    });
   }
 
   /** Adds one request arriving at `readingMs` (the reading clock); returns the cells of windows this closed. */
   add(source: string, facts: RequestFacts, readingMs: number): ClosedCell[] {
-    let state = this.sources.get(source);
-    if (!state) {
-      state = { maxT: -Infinity, held: undefined, lastArrivalMs: readingMs, open: new Map(), closedUpTo: new Map() };
-      this.sources.set(source, state);
-    }
-    state.lastArrivalMs = readingMs;
-    const counted = state;
-    if (!this.jumps || this.jumps.continues(state, facts.timeMs)) {
-      this.count(state, facts);
-      state.maxT = Math.max(state.maxT, facts.timeMs);
-    } else {
-      this.jumps.offer(state, facts.timeMs, facts, (f) => this.count(counted, f));
-    }
-    const closed = this.closeUpTo(source, state, state.maxT - this.options.allowedLatenessMs);
-    if (this.openCells > this.options.maxOpenCells) closed.push(...this.forceClose());
-    return closed;
-  }
-
-  /** Adds one request to its cell in every window size (or counts it late). */
-  private count(state: SourceState, facts: RequestFacts): void {
-    let late = false;
-    for (const size of this.options.sizesMs) {
-      const start = Math.floor(facts.timeMs / size) * size;
-      if (start + size <= (state.closedUpTo.get(size) ?? -Infinity)) {
-        late = true;
-        continue;
-      }
-      const cell = this.cellFor(state, size, start, facts);
-      const counts = cell.counts;
-      counts.requests += 1;
-      if (facts.status >= 500) counts.errors += 1;
-      else if (facts.status >= 400) counts.clientErrors += 1;
-      counts.bytesIn += facts.bytesIn;
-      counts.bytesOut += facts.bytesOut;
-      const latencyUs = Math.min(HISTOGRAM.highestTrackableValue, Math.max(1, facts.latencyUs));
-      cell.hist.recordValue(latencyUs);
-      if (latencyUs > cell.maxUs) cell.maxUs = latencyUs;
-    }
-    if (late) this.counters.lateRequests += 1;
-  }
-
-  /** The open cell of (size, start, dimensions), created empty when missing. */
-  private cellFor(state: SourceState, size: number, start: number, dims: Cell['facts']): Cell {
-    let windows = state.open.get(size);
-    if (!windows) state.open.set(size, (windows = new Map()));
-    let cells = windows.get(start);
-    if (!cells) windows.set(start, (cells = new Map()));
-    const key = `${dims.endpoint}\u0000${dims.statusClass}\u0000${dims.country}\u0000${dims.customer}\u0000${dims.plan}`;
-    let cell = cells.get(key);
-    if (!cell) {
-      cell = {
-        facts: { endpoint: dims.endpoint, statusClass: dims.statusClass, country: dims.country, customer: dims.customer, plan: dims.plan },
-        counts: { requests: 0, errors: 0, clientErrors: 0, bytesIn: 0, bytesOut: 0 },
-        hist: hdr.build(HISTOGRAM),
-        maxUs: 0,
-      };
-      cells.set(key, cell);
-      this.openCells += 1;
-    }
-    return cell;
+    const { closed, late } = this.windows.add(source, [facts], readingMs);
+    this.counters.lateRequests += late;
+    const cells = this.emit(closed);
+    if (this.openCells > this.options.maxOpenCells) cells.push(...this.forceClose());
+    return cells;
   }
 
   /** Closes windows of sources idle for `idleTimeoutMs` of `readingMs`, up to the wall clock `nowMs`. */
   closeIdle(nowMs: number, readingMs = nowMs): ClosedCell[] {
-    const out: ClosedCell[] = [];
-    for (const [source, state] of this.sources) {
-      if (readingMs - state.lastArrivalMs < this.options.idleTimeoutMs) continue;
-      if (state.held) this.jumps?.drop(state);
-      out.push(...this.closeUpTo(source, state, nowMs - this.options.allowedLatenessMs));
-    }
-    return out;
+    return this.emit(this.windows.closeIdle(readingMs, nowMs - this.options.allowedLatenessMs));
   }
 
   /** Closes every open window (shutdown of a benchmark or test; a service keeps them). */
   closeAll(): ClosedCell[] {
-    const out: ClosedCell[] = [];
-    for (const [source, state] of this.sources) out.push(...this.closeUpTo(source, state, Infinity));
-    return out;
+    return this.emit(this.windows.closeAll('flush'));
   }
 
   /** What the open windows hold so far, without closing them. */
   openCellsSoFar(): ClosedCell[] {
     const out: ClosedCell[] = [];
-    for (const [source, state] of this.sources) {
-      for (const [size, windows] of state.open) for (const [start, cells] of windows) for (const cell of cells.values()) out.push(closedCell(source, size, start, cell));
+    for (const [source, state] of this.windows.entries()) {
+      state.open.forEach((windows, shape) => {
+        const size = this.options.sizesMs[shape]!;
+        for (const [start, cells] of windows) for (const cell of cells.values()) out.push(closedCell(source, size, start, cell));
+      });
     }
     return out;
   }
@@ -262,24 +204,25 @@ export class ApiWindows {
   /** Earliest event time an open window or held run covers (Infinity when none): older requests are late if repeated. */
   oldestOpenMs(): number {
     let oldest = Infinity;
-    for (const state of this.sources.values()) {
-      for (const windows of state.open.values()) for (const start of windows.keys()) oldest = Math.min(oldest, start);
+    for (const [, state] of this.windows.entries()) {
+      for (const windows of state.open) for (const start of windows.keys()) oldest = Math.min(oldest, start);
       if (state.held) oldest = Math.min(oldest, state.held.firstT);
     }
     return oldest;
   }
 
   snapshot(): ApiWindowsSnapshot {
+    const { sizesMs } = this.options;
     return {
-      sources: [...this.sources].map(([source, state]) => ({
+      sources: [...this.windows.entries()].map(([source, state]) => ({
         source,
         maxT: Number.isFinite(state.maxT) ? state.maxT : null,
-        closedUpTo: [...state.closedUpTo],
-        held: state.held?.items ?? [],
-        cells: [...state.open].flatMap(([size, windows]) =>
+        closedUpTo: state.closedUpTo.flatMap((upTo, shape): [number, number][] => (Number.isFinite(upTo) ? [[sizesMs[shape]!, upTo]] : [])),
+        held: state.held?.items.map((h) => h.item) ?? [],
+        cells: state.open.flatMap((windows, shape) =>
           [...windows].flatMap(([start, cells]) =>
             [...cells.values()].map((cell) => ({
-              windowMs: size,
+              windowMs: sizesMs[shape]!,
               startMs: start,
               ...cell.facts,
               ...cell.counts,
@@ -298,23 +241,15 @@ export class ApiWindows {
    * sizes no longer configured are dropped; returns how many cells were resumed.
    */
   restore(snapshot: ApiWindowsSnapshot, readingMs: number): number {
+    const { sizesMs } = this.options;
     let resumed = 0;
     for (const saved of snapshot.sources) {
-      let state = this.sources.get(saved.source);
-      if (!state) {
-        state = { maxT: -Infinity, held: undefined, lastArrivalMs: readingMs, open: new Map(), closedUpTo: new Map() };
-        this.sources.set(saved.source, state);
-      }
-      state.lastArrivalMs = readingMs;
-      state.maxT = Math.max(state.maxT, saved.maxT ?? -Infinity);
-      for (const [size, upTo] of saved.closedUpTo) state.closedUpTo.set(size, Math.max(state.closedUpTo.get(size) ?? -Infinity, upTo));
-      if (saved.held.length > 0 && this.jumps) {
-        const times = saved.held.map((f) => f.timeMs);
-        state.held = { items: [...saved.held], times, firstT: Math.min(...times), lastT: Math.max(...times) };
-      }
+      const closedUpTo = sizesMs.map((size) => saved.closedUpTo.find(([savedSize]) => savedSize === size)?.[1] ?? -Infinity);
+      this.windows.restore(saved.source, { seenMs: readingMs, maxT: saved.maxT ?? -Infinity, closedUpTo, held: saved.held }, readingMs);
       for (const c of saved.cells) {
-        if (!this.options.sizesMs.includes(c.windowMs)) continue;
-        const cell = this.cellFor(state, c.windowMs, c.startMs, c);
+        const shape = sizesMs.indexOf(c.windowMs);
+        if (shape < 0) continue;
+        const cell = this.cellFor(this.windows.window(saved.source, shape, c.startMs, readingMs), c);
         for (const k of Object.keys(cell.counts) as Array<keyof CellCounts>) cell.counts[k] += c[k];
         cell.hist.add(hdr.decodeFromCompressedBase64(c.latencies));
         cell.maxUs = Math.max(cell.maxUs, c.maxUs);
@@ -325,45 +260,62 @@ export class ApiWindows {
   }
 
   stats(): ApiWindowStats {
-    const jumps = this.jumps?.stats();
-    return { openCells: this.openCells, ...this.counters, clockJumpsFollowed: jumps?.confirmed ?? 0, clockJumpRequestsDiscarded: jumps?.discarded ?? 0 };
+    const { clockJumpsFollowed, clockJumpItemsDiscarded } = this.windows.stats();
+    return { openCells: this.openCells, ...this.counters, clockJumpsFollowed, clockJumpRequestsDiscarded: clockJumpItemsDiscarded };
   }
 
-  private closeUpTo(source: string, state: SourceState, watermark: number): ClosedCell[] {
-    const out: ClosedCell[] = [];
-    for (const [size, windows] of state.open) {
-      for (const [start, cells] of windows) {
-        if (start + size > watermark) continue;
-        out.push(...this.emit(source, size, start, cells));
-        windows.delete(start);
-        state.closedUpTo.set(size, Math.max(state.closedUpTo.get(size) ?? -Infinity, start + size));
-      }
+  /** Adds one request to its cell. */
+  private count(cell: Cell, facts: RequestFacts): void {
+    const counts = cell.counts;
+    counts.requests += 1;
+    if (facts.status >= 500) counts.errors += 1;
+    else if (facts.status >= 400) counts.clientErrors += 1;
+    counts.bytesIn += facts.bytesIn;
+    counts.bytesOut += facts.bytesOut;
+    const latencyUs = Math.min(HISTOGRAM.highestTrackableValue, Math.max(1, facts.latencyUs));
+    cell.hist.recordValue(latencyUs);
+    if (latencyUs > cell.maxUs) cell.maxUs = latencyUs;
+  }
+
+  /** The cell of a window for these dimensions, created empty when missing. */
+  private cellFor(cells: Cells, dims: Cell['facts']): Cell {
+    const key = `${dims.endpoint}\u0000${dims.statusClass}\u0000${dims.country}\u0000${dims.customer}\u0000${dims.plan}`;
+    let cell = cells.get(key);
+    if (!cell) {
+      cell = {
+        facts: { endpoint: dims.endpoint, statusClass: dims.statusClass, country: dims.country, customer: dims.customer, plan: dims.plan },
+        counts: { requests: 0, errors: 0, clientErrors: 0, bytesIn: 0, bytesOut: 0 },
+        hist: hdr.build(HISTOGRAM),
+        maxUs: 0,
+      };
+      cells.set(key, cell);
+      this.openCells += 1;
     }
-    return out;
+    return cell;
   }
 
+  /** At `maxOpenCells`: closes the oldest open window of any source and size. */
   private forceClose(): ClosedCell[] {
-    let oldest: { source: string; state: SourceState; size: number; start: number } | undefined;
-    for (const [source, state] of this.sources) {
-      for (const [size, windows] of state.open) {
-        for (const start of windows.keys()) if (!oldest || start < oldest.start) oldest = { source, state, size, start };
-      }
+    let oldest: { source: string; shape: number; start: number } | undefined;
+    for (const [source, state] of this.windows.entries()) {
+      state.open.forEach((windows, shape) => {
+        for (const start of windows.keys()) if (!oldest || start < oldest.start) oldest = { source, shape, start };
+      });
     }
-    if (!oldest) return [];
+    const closed = oldest && this.windows.closeWindow(oldest.source, oldest.shape, oldest.start, 'bound');
+    if (!closed) return [];
     this.counters.forcedCloses += 1;
-    const windows = oldest.state.open.get(oldest.size)!;
-    const cells = windows.get(oldest.start)!;
-    windows.delete(oldest.start);
-    oldest.state.closedUpTo.set(oldest.size, Math.max(oldest.state.closedUpTo.get(oldest.size) ?? -Infinity, oldest.start + oldest.size));
-    return this.emit(oldest.source, oldest.size, oldest.start, cells);
+    return this.emit([closed]);
   }
 
-  private emit(source: string, size: number, start: number, cells: Map<string, Cell>): ClosedCell[] {
-    this.counters.windowsClosed += 1;
+  private emit(windows: readonly ClosedKeyWindow<Cells>[]): ClosedCell[] {
     const out: ClosedCell[] = [];
-    for (const cell of cells.values()) {
-      out.push(closedCell(source, size, start, cell));
-      this.openCells -= 1;
+    for (const { key, shape, startMs, contents } of windows) {
+      this.counters.windowsClosed += 1;
+      for (const cell of contents.values()) {
+        out.push(closedCell(key, this.options.sizesMs[shape]!, startMs, cell));
+        this.openCells -= 1;
+      }
     }
     return out;
   }

@@ -1,6 +1,6 @@
 /**
  * Raw telemetry archive: every sample ingest has durably accepted, also written as Parquet files
- * partitioned by event-time day (layout in archive-layout.ts), the input for retraining.
+ * partitioned by event-time day (layout in contracts/archive-layout.ts), the input for retraining.
  *
  * Where it is fed from: the accepted-batch path of IngestService, right after the batch's record
  * is appended to the spool (and from spool replay on start). Not from the InfluxDB forwarder:
@@ -31,7 +31,7 @@ import type { ColumnSource } from 'hyparquet-writer';
 import type { Sample } from '../../contracts/telemetry.ts';
 import { errorMessage } from '../../common/errors.ts';
 import { type Logger, silentLogger } from '../../common/logger.ts';
-import { ARCHIVE_SIGNALS, dayOf, safeWorker } from './archive-layout.ts';
+import { ARCHIVE_SIGNALS, dayOf, safeWorker } from '../../contracts/archive-layout.ts';
 
 export interface ArchiveSinkOptions {
   dir: string;

@@ -4,7 +4,7 @@
  */
 import { opt, type ConfigOf } from '../../common/config.ts';
 import { DEFAULT_CLOCK_BOUNDS, type ClockBounds } from './clock-sanity.ts';
-import type { JumpGateOptions } from './clock-jump-gate.ts';
+import type { JumpGateOptions } from '../../common/windows/clock-jump-gate.ts';
 
 const DAY_MS = 86_400_000;
 

@@ -12,7 +12,7 @@
  *
  * Refused samples (log lines) become one `clock_skew` dead letter per message, with the offset.
  * A forward jump that is plausible against the receive time is a matter of the windows
- * (clock-jump-gate.ts), not of this check.
+ * (common/windows/clock-jump-gate.ts), not of this check.
  */
 export interface ClockBounds {
   maxAheadMs: number;

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { vehicleWindower } from '../../models/window-dataset.ts';
 import { VehicleWindows, type WindowOptions } from './vehicle-windows.ts';
 
 const base: WindowOptions = { sizeMs: 10_000, slideMs: 10_000, allowedLatenessMs: 2_000, idleTimeoutMs: 5_000, maxVehicles: 100, maxBufferedSamples: 10_000 };
@@ -135,5 +136,24 @@ describe('VehicleWindows', () => {
       windowed.push(...w.closeIdle(10_000).flatMap((c) => c.samples.map((x) => x.t)));
       expect(windowed).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8].map((m) => m * 60_000));
     });
+  });
+
+  it('cuts the same windows as the model\'s window dataset (models/window-dataset.ts), redeliveries and disorder included', () => {
+    // Chunks of 64 as the dataset feeds them; samples repeat (an at-least-once archive) and step back within a chunk.
+    const samples = Array.from({ length: 2000 }, (_, i) => ({ t: 1_000_000 + i * 700 - (i % 7 === 3 ? 1400 : 0), v: i }));
+    const repeated = samples.flatMap((x, i) => (i % 11 === 0 ? [x, { ...x, v: -x.v }] : [x]));
+    const ingest = new VehicleWindows<{ t: number; v: number }>({ ...base, sizeMs: 30_000, slideMs: 30_000, allowedLatenessMs: 0, idleTimeoutMs: 0 });
+    const windower = vehicleWindower<{ t: number; v: number }>(30_000);
+    const fromIngest: unknown[] = [];
+    const fromDataset: unknown[] = [];
+    for (let i = 0; i < repeated.length; i += 64) {
+      const chunk = repeated.slice(i, i + 64);
+      fromIngest.push(...ingest.add('v', chunk, 1, 0).closed.map((c) => [c.startMs, c.samples]));
+      fromDataset.push(...windower.push(chunk).map((c) => [c.startMs, c.samples]));
+    }
+    fromIngest.push(...ingest.closeIdle(Infinity).map((c) => [c.startMs, c.samples]));
+    fromDataset.push(...windower.end().map((c) => [c.startMs, c.samples]));
+    expect(fromIngest.length).toBeGreaterThan(40);
+    expect(fromDataset).toEqual(fromIngest);
   });
 });

@@ -1,5 +1,7 @@
 /**
- * Per-vehicle event-time windows.
+ * Per-vehicle event-time windows of telemetry samples: the keyed windows of
+ * common/windows/keyed-windows.ts (which decide membership, lateness and closing, and are the
+ * model's window dataset's too), keyed by vehicle, one shape, holding samples.
  *
  * Windows are aligned to the Unix epoch: `[k·slide, k·slide + size)`; tumbling when
  * `slide === size`, sliding (every sample in size/slide windows) when `slide < size`.
@@ -10,8 +12,8 @@
  *   or when the vehicle has sent nothing for `idleTimeoutMs` of processing time (`closeIdle`),
  *   so a vehicle that stops sending still gets its last window. A vehicle replaying a backlog
  *   hours late advances only its own watermark and gets the same windows it would have online.
- * - A window's samples are sorted by event time; a repeated event time (redelivery) counts once.
- *   Empty windows are not emitted.
+ * - A window's samples are sorted by event time; a repeated event time (redelivery) counts once
+ *   (common/windows/insert-by-event-time.ts). Empty windows are not emitted.
  * - A sample that belongs only to windows already closed is late: counted, not added (the caller
  *   still stores it raw).
  * - Bounded: at most `maxVehicles` vehicles (the least recently seen is evicted, its windows
@@ -20,10 +22,13 @@
  * - Each buffered sample remembers the spool segment its record went to, so the spool keeps every
  *   segment an open window still needs (`retentionFloor`) and replay can rebuild open windows.
  * - With `jump`, a vehicle's clock jumping forward is followed only once a consistent run of
- *   samples confirms it (clock-jump-gate.ts); the held samples' segments are retained too, and a
- *   run still held when the vehicle goes idle or is evicted is dropped from the windows (counted).
+ *   samples confirms it (common/windows/clock-jump-gate.ts); the held samples' segments are
+ *   retained too, and a run still held when the vehicle goes idle or is evicted is dropped from the
+ *   windows (counted).
  */
-import { ClockJumpGate, type HeldRun, type JumpGateOptions } from './clock-jump-gate.ts';
+import { insertByEventTime } from '../../common/windows/insert-by-event-time.ts';
+import type { JumpGateOptions } from '../../common/windows/clock-jump-gate.ts';
+import { KeyedWindows, type ClosedKeyWindow } from '../../common/windows/keyed-windows.ts';
 
 export interface WindowOptions {
   sizeMs: number;
@@ -51,22 +56,12 @@ export interface ClosedWindow<S extends WindowSample> {
   reason: CloseReason;
 }
 
-interface HeldSample<S> {
-  sample: S;
-  segment: number;
-}
-
-interface VehicleState<S> {
+/** One open window: its samples by event time and the spool segment of each. */
+interface SampleWindow<S> {
   samples: S[];
-  /** Spool segment of each buffered sample (parallel to `samples`). */
+  /** Spool segment of each sample's record (parallel to `samples`). */
   segments: number[];
   minSegment: number;
-  maxT: number;
-  /** Samples of a forward clock jump not yet confirmed (clock-jump-gate.ts). */
-  held: HeldRun<HeldSample<S>> | undefined;
-  /** Every window starting before this is closed. */
-  closedUpTo: number;
-  lastSeen: number;
 }
 
 export interface WindowStats {
@@ -87,17 +82,26 @@ export interface WindowStats {
 }
 
 export class VehicleWindows<S extends WindowSample> {
-  private readonly vehicles = new Map<string, VehicleState<S>>();
+  private readonly windows: KeyedWindows<S, SampleWindow<S>>;
+  /** Distinct samples in open windows: a sample counts from its first window to its last (sliding windows share it). */
   private buffered = 0;
   private late = 0;
-  private evicted = 0;
   private readonly closedBy: Record<CloseReason, number> = { watermark: 0, idle: 0, evicted: 0, bound: 0 };
-  private readonly jumps: ClockJumpGate | undefined;
+  private readonly tumbling: boolean;
 
   constructor(readonly options: WindowOptions) {
     const { sizeMs, slideMs } = options;
-    if (!(slideMs > 0 && sizeMs >= slideMs && sizeMs % slideMs === 0)) throw new RangeError('window size must be a positive multiple of the slide');
-    this.jumps = options.jump ? new ClockJumpGate(options.jump) : undefined;
+    this.tumbling = sizeMs === slideMs;
+    this.windows = new KeyedWindows<S, SampleWindow<S>>({
+      shapes: [{ sizeMs, slideMs }],
+      allowedLatenessMs: options.allowedLatenessMs,
+      idleTimeoutMs: options.idleTimeoutMs,
+      maxKeys: options.maxVehicles,
+      jump: options.jump,
+      timeOf: (s) => s.t,
+      open: () => ({ samples: [], segments: [], minSegment: Infinity }),
+      add: (w, s, startMs, segment) => this.insert(w, s, startMs, segment),
+    });
   }
 
   /**
@@ -105,98 +109,81 @@ export class VehicleWindows<S extends WindowSample> {
    * samples were late. `segment` is the spool segment the samples' record is written to.
    */
   add(vehicle: string, samples: readonly S[], segment: number, nowMs: number, countLate = true): { closed: ClosedWindow<S>[]; late: number } {
-    let st = this.vehicles.get(vehicle);
-    if (st) this.vehicles.delete(vehicle);
-    else st = newState(nowMs);
-    this.vehicles.set(vehicle, st); // Map order = least recently seen first
-    st.lastSeen = nowMs;
-    let late = 0;
-    const state = st;
-    const admit = (s: S, seg: number): void => {
-      if (this.lastStart(s.t) < state.closedUpTo) late += 1;
-      else this.insert(state, s, seg);
-    };
-    const jumps = this.jumps;
-    for (const s of samples) {
-      if (!jumps || jumps.continues(st, s.t)) {
-        admit(s, segment);
-        if (s.t > st.maxT) st.maxT = s.t;
-        continue;
-      }
-      jumps.offer(st, s.t, { sample: s, segment }, (h) => admit(h.sample, h.segment));
-      if (st.held && segment < st.minSegment) st.minSegment = segment;
-    }
-    if (countLate) this.late += late;
-    const closed = this.closeUpTo(vehicle, st, st.maxT - this.options.allowedLatenessMs, 'watermark');
-    closed.push(...this.enforceBounds(vehicle));
-    return { closed, late };
+    const added = this.windows.add(vehicle, samples, nowMs, segment);
+    if (countLate) this.late += added.late;
+    const closed = this.emit(added.closed);
+    // Checked here, before any iterator is made: see enforceSampleBound.
+    if (this.buffered > this.options.maxBufferedSamples) closed.push(...this.enforceSampleBound(vehicle));
+    return { closed, late: added.late };
   }
 
   /** Closes every window of vehicles quiet for `idleTimeoutMs`. Call it every second or so. */
   closeIdle(nowMs: number): ClosedWindow<S>[] {
-    const closed: ClosedWindow<S>[] = [];
-    for (const [vehicle, st] of this.vehicles) {
-      if ((st.samples.length > 0 || st.held) && nowMs - st.lastSeen >= this.options.idleTimeoutMs) {
-        // An unconfirmed jump at the end of a vehicle's stream stays out of its windows.
-        if (st.held) this.dropHeld(st);
-        closed.push(...this.closeUpTo(vehicle, st, Infinity, 'idle'));
-      }
-    }
-    return closed;
+    return this.emit(this.windows.closeIdle(nowMs));
   }
 
   /** Windows of `vehicle` starting before this are closed (spool headers carry it for replay). */
   closedUpTo(vehicle: string): number | undefined {
-    const v = this.vehicles.get(vehicle)?.closedUpTo;
+    const v = this.windows.get(vehicle)?.closedUpTo[0];
     return v === undefined || v === -Infinity ? undefined : v;
   }
 
   /** Replay: windows before `closedUpTo` were already emitted by an earlier run. */
   restoreClosedUpTo(vehicle: string, closedUpTo: number, nowMs: number): void {
-    let st = this.vehicles.get(vehicle);
-    if (!st) {
-      st = newState(nowMs);
-      this.vehicles.set(vehicle, st);
-    }
-    if (closedUpTo > st.closedUpTo) {
-      st.closedUpTo = closedUpTo;
-      this.prune(st);
-    }
+    for (const w of this.windows.restore(vehicle, { closedUpTo: [closedUpTo] }, nowMs)) this.buffered -= this.leaving(w.startMs, w.contents);
   }
 
-  /** Lowest spool segment an open window still needs (Infinity when none). */
+  /** Lowest spool segment an open window or a held sample still needs (Infinity when none). */
   retentionFloor(): number {
     let floor = Infinity;
-    for (const st of this.vehicles.values()) if (st.minSegment < floor) floor = st.minSegment;
+    for (const [, vehicle] of this.windows.entries()) {
+      for (const w of vehicle.open[0]!.values()) if (w.minSegment < floor) floor = w.minSegment;
+      if (vehicle.held) for (const h of vehicle.held.items) if (h.origin < floor) floor = h.origin;
+    }
     return floor;
   }
 
   stats(nowMs: number): WindowStats {
     let open = 0;
     let lag = 0;
-    const { slideMs, sizeMs, allowedLatenessMs } = this.options;
-    for (const st of this.vehicles.values()) {
-      if (st.samples.length === 0) continue;
-      const first = Math.max(st.closedUpTo, this.firstStart(st.samples[0]!.t));
-      open += Math.floor((this.lastStart(st.maxT) - first) / slideMs) + 1;
-      lag = Math.max(lag, nowMs - (st.maxT - allowedLatenessMs));
-    }
-    void sizeMs;
-    const jumps = this.jumps?.stats();
     let held = 0;
-    if (jumps) for (const st of this.vehicles.values()) held += st.held?.items.length ?? 0;
+    const { slideMs, allowedLatenessMs } = this.options;
+    for (const [, vehicle] of this.windows.entries()) {
+      held += vehicle.held?.items.length ?? 0;
+      const windows = vehicle.open[0]!;
+      if (windows.size === 0) continue;
+      // Every window from the first open one up to the newest sample's counts, empty ones between too.
+      let first = Infinity;
+      for (const start of windows.keys()) if (start < first) first = start;
+      open += Math.floor((Math.floor(vehicle.maxT / slideMs) * slideMs - first) / slideMs) + 1;
+      lag = Math.max(lag, nowMs - (vehicle.maxT - allowedLatenessMs));
+    }
+    const { keysEvicted, clockJumpsFollowed, clockJumpItemsDiscarded } = this.windows.stats();
     return {
-      vehicles: this.vehicles.size,
+      vehicles: this.windows.size,
       openWindows: open,
       bufferedSamples: this.buffered,
       lateSamples: this.late,
       windowsClosed: { ...this.closedBy },
-      vehiclesEvicted: this.evicted,
+      vehiclesEvicted: keysEvicted,
       maxWatermarkLagMs: lag,
-      clockJumpsFollowed: jumps?.confirmed ?? 0,
-      clockJumpSamplesDiscarded: jumps?.discarded ?? 0,
+      clockJumpsFollowed,
+      clockJumpSamplesDiscarded: clockJumpItemsDiscarded,
       clockJumpSamplesHeld: held,
     };
+  }
+
+  private insert(w: SampleWindow<S>, s: S, startMs: number, segment: number): void {
+    const at = insertByEventTime(w.samples, s);
+    if (at < 0) {
+      // The same event time again: the earlier record's segment is the one replay needs.
+      w.segments[~at] = Math.min(w.segments[~at]!, segment);
+    } else {
+      w.segments.splice(at, 0, segment);
+      // Counted once, in the sample's last window (the only one with tumbling windows).
+      if (this.tumbling || startMs === this.lastStart(s.t)) this.buffered += 1;
+    }
+    if (segment < w.minSegment) w.minSegment = segment;
   }
 
   /** Start of the last window containing t. */
@@ -204,94 +191,39 @@ export class VehicleWindows<S extends WindowSample> {
     return Math.floor(t / this.options.slideMs) * this.options.slideMs;
   }
 
-  /** Start of the first window containing t. */
-  private firstStart(t: number): number {
-    return this.lastStart(t) - this.options.sizeMs + this.options.slideMs;
-  }
-
-  private insert(st: VehicleState<S>, s: S, segment: number): void {
-    const arr = st.samples;
-    let i = arr.length;
-    // Samples nearly always arrive in order: search from the end.
-    while (i > 0 && arr[i - 1]!.t > s.t) i--;
-    if (i > 0 && arr[i - 1]!.t === s.t) {
-      arr[i - 1] = s; // same event time again: the later copy wins, as in InfluxDB
-      st.segments[i - 1] = Math.min(st.segments[i - 1]!, segment);
-      return;
-    }
-    arr.splice(i, 0, s);
-    st.segments.splice(i, 0, segment);
-    if (segment < st.minSegment) st.minSegment = segment;
-    this.buffered += 1;
-  }
-
-  private closeUpTo(vehicle: string, st: VehicleState<S>, watermark: number, reason: CloseReason): ClosedWindow<S>[] {
-    const closed: ClosedWindow<S>[] = [];
-    const { sizeMs, slideMs } = this.options;
-    while (st.samples.length > 0) {
-      const start = Math.max(st.closedUpTo, this.firstStart(st.samples[0]!.t));
-      const end = start + sizeMs;
-      if (end > watermark) break;
-      const windowSamples: S[] = [];
-      for (const s of st.samples) {
-        if (s.t >= end) break;
-        if (s.t >= start) windowSamples.push(s);
-      }
-      if (windowSamples.length > 0) {
-        closed.push({ vehicle, startMs: start, endMs: end, samples: windowSamples, reason });
-        this.closedBy[reason] += 1;
-      }
-      st.closedUpTo = start + slideMs;
-      this.prune(st);
-    }
-    return closed;
-  }
-
-  /** Drops samples that no open window needs any more. */
-  private prune(st: VehicleState<S>): void {
+  /** Samples of a window starting at `startMs` for which it is the last window: they leave the buffer with it. */
+  private leaving(startMs: number, w: SampleWindow<S>): number {
+    if (this.tumbling) return w.samples.length;
+    const { slideMs } = this.options;
+    // The last window of t starts at ⌊t/slide⌋·slide: these are the window's first slide of samples.
+    const until = startMs + slideMs;
     let n = 0;
-    while (n < st.samples.length && st.samples[n]!.t < st.closedUpTo) n++;
-    if (n === 0) return;
-    st.samples.splice(0, n);
-    st.segments.splice(0, n);
-    this.buffered -= n;
-    this.recomputeMinSegment(st);
+    while (n < w.samples.length && w.samples[n]!.t < until) n++;
+    return n;
   }
 
-  private recomputeMinSegment(st: VehicleState<S>): void {
-    let min = Infinity;
-    for (const seg of st.segments) if (seg < min) min = seg;
-    if (st.held) for (const h of st.held.items) if (h.segment < min) min = h.segment;
-    st.minSegment = min;
-  }
-
-  private dropHeld(st: VehicleState<S>): void {
-    this.jumps?.drop(st);
-    this.recomputeMinSegment(st);
-  }
-
-  private enforceBounds(current: string): ClosedWindow<S>[] {
+  private emit(windows: readonly ClosedKeyWindow<SampleWindow<S>, CloseReason>[]): ClosedWindow<S>[] {
     const closed: ClosedWindow<S>[] = [];
-    while (this.vehicles.size > this.options.maxVehicles) {
-      const [vehicle, st] = this.vehicles.entries().next().value as [string, VehicleState<S>];
-      if (st.held) this.dropHeld(st);
-      closed.push(...this.closeUpTo(vehicle, st, Infinity, 'evicted'));
-      this.vehicles.delete(vehicle);
-      this.evicted += 1;
-    }
-    // Checked before iterating: `add` moves each vehicle to the end of the Map, and V8 walks the
-    // deleted slots this leaves at the front on every new iterator (at 100,000 vehicles that walk
-    // was most of ingest's time per message), so no iterator is made while under the bound.
-    if (this.buffered <= this.options.maxBufferedSamples) return closed;
-    for (const [vehicle, st] of this.vehicles) {
-      if (this.buffered <= this.options.maxBufferedSamples) break;
-      if (vehicle === current && this.vehicles.size > 1) continue;
-      closed.push(...this.closeUpTo(vehicle, st, Infinity, 'bound'));
+    for (const { key, startMs, endMs, contents, reason } of windows) {
+      this.buffered -= this.leaving(startMs, contents);
+      this.closedBy[reason] += 1;
+      closed.push({ vehicle: key, startMs, endMs, samples: contents.samples, reason });
     }
     return closed;
   }
-}
 
-function newState<S>(nowMs: number): VehicleState<S> {
-  return { samples: [], segments: [], minSegment: Infinity, maxT: -Infinity, held: undefined, closedUpTo: -Infinity, lastSeen: nowMs };
+  /** At `maxBufferedSamples`, closes the windows of the least recently seen vehicles (the current one last). */
+  private enforceSampleBound(current: string): ClosedWindow<S>[] {
+    // The caller checks the bound before calling: `add` moves each vehicle to the end of the Map,
+    // and V8 walks the deleted slots this leaves at the front on every new iterator (at 100,000
+    // vehicles that walk was most of ingest's time per message), so no iterator is made while
+    // under the bound.
+    const closed: ClosedWindow<S>[] = [];
+    for (const [vehicle] of this.windows.entries()) {
+      if (this.buffered <= this.options.maxBufferedSamples) break;
+      if (vehicle === current && this.windows.size > 1) continue;
+      closed.push(...this.emit(this.windows.closeKey(vehicle, Infinity, 'bound')));
+    }
+    return closed;
+  }
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseHeaderlessResponse } from '../../agent/obd/can-frames.ts';
+import { parseHeaderlessResponse } from '../../contracts/obd/can-frames.ts';
 import { type DisplaySettings, formatResponse, responseFrames } from './elm-format.ts';
 
 const rpm = Uint8Array.of(0x41, 0x0c, 0x1a, 0xf8);

@@ -11,7 +11,7 @@
  *
  * Spaces off drops the spaces between bytes and after the ID; the `0:` prefix keeps no space.
  */
-import { segmentMessage } from '../../agent/obd/can-frames.ts';
+import { segmentMessage } from '../../contracts/obd/can-frames.ts';
 
 export interface DisplaySettings {
   headers: boolean;

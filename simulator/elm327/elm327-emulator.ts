@@ -15,7 +15,7 @@
  * discarded, as on the chip; expected conditions (ignition off, silent ECU, no bus) are answers, never
  * exceptions. Queued output is bounded (see PacedOutput).
  */
-import type { PidValue } from '../../agent/obd/pid-table.ts';
+import type { PidValue } from '../../contracts/obd/pid-table.ts';
 import { createLogger, type Logger } from '../../common/logger.ts';
 import { elm327Protocol } from '../../contracts/elm327-protocols.ts';
 import type { VehicleSignals } from '../vehicle-model.ts';
@@ -73,7 +73,7 @@ export interface Elm327Answer {
   service: number;
   /** Service 01/09 PID; absent for the DTC services. */
   pid?: number;
-  /** PID name from `agent/obd/pid-table.ts`, or `STORED_DTCS`, `PENDING_DTCS`, `PERMANENT_DTCS`, `VIN`. */
+  /** PID name from `contracts/obd/pid-table.ts`, or `STORED_DTCS`, `PENDING_DTCS`, `PERMANENT_DTCS`, `VIN`. */
   name: string;
   value: PidValue | readonly string[];
   /** The data bytes carrying the value (after the PID), hex. */

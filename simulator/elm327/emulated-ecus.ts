@@ -8,11 +8,11 @@
  * Answers are service payloads (e.g. `41 0C 1A F8`); framing and display are the adapter's job.
  * `undefined` means the ECU stays silent (what an ECU does on a functional request it cannot serve).
  */
-import { encodeDtc } from '../../agent/obd/dtc.ts';
-import { type PidValue, pidByNumber } from '../../agent/obd/pid-table.ts';
-import { encodeSupportedPids } from '../../agent/obd/supported-pids.ts';
-import { encodeVinResponse } from '../../agent/obd/vin.ts';
-import { PID_ENCODINGS } from '../pid-encoding.ts';
+import { encodeDtc } from '../../contracts/obd/dtc.ts';
+import { type PidValue, pidByNumber } from '../../contracts/obd/pid-table.ts';
+import { encodeSupportedPids } from '../../contracts/obd/supported-pids.ts';
+import { encodeVinResponse } from '../../contracts/obd/vin.ts';
+import { PID_ENCODINGS } from '../../contracts/obd/pid-encoding.ts';
 import type { VehicleSignals } from '../vehicle-model.ts';
 import type { LiveVehicle } from './live-vehicle.ts';
 

@@ -1,8 +1,8 @@
 import { existsSync, readlinkSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SerialPort, SerialPortMock } from 'serialport';
-import { assembleMessages, parseFrameLine } from '../../agent/obd/can-frames.ts';
-import { decodeVin } from '../../agent/obd/vin.ts';
+import { assembleMessages, parseFrameLine } from '../../contracts/obd/can-frames.ts';
+import { decodeVin } from '../../contracts/obd/vin.ts';
 import { type MockPortEmulator, type PtyEmulator, startEmulatorOnMockPort, startEmulatorOnPty } from './test-support.ts';
 
 type Port = SerialPort | SerialPortMock;

@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SerialPort } from 'serialport';
-import { assembleMessages, parseFrameLine } from '../../agent/obd/can-frames.ts';
-import { decodeDtcs, dtcPayload } from '../../agent/obd/dtc.ts';
+import { assembleMessages, parseFrameLine } from '../../contracts/obd/can-frames.ts';
+import { decodeDtcs, dtcPayload } from '../../contracts/obd/dtc.ts';
 import { runCli, startCli } from '../../test/support/cli.ts';
 
 const dirs: string[] = [];

@@ -31,7 +31,7 @@ import type { IngestService } from '../../ingest/ingest-service.ts';
 import { ModelProvider } from '../../ingest/scoring/model-provider.ts';
 import { DEFAULT_MODEL_PATH } from '../../ingest/scoring/scoring-options.ts';
 import { VehiclePaths } from '../../ingest/scoring/vehicle-paths.ts';
-import { SimulatedFleet } from '../../simulator/fleet.ts';
+import { SimulatedFleet } from '../../agent/simulated-fleet.ts';
 import { publishSamples } from '../ingest/fixtures.ts';
 import { layOut, simulatedWindows, WINDOW_MS } from '../ingest/scoring-fixtures.ts';
 import { influxQuery, rowsOf, waitFor, type RestartableTestInfluxd } from '../support/influx.ts';

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import mqtt from 'mqtt';
 import type { RunningBroker } from '../../broker/broker-server.ts';
 import type { IngestService } from '../../ingest/ingest-service.ts';
-import { SimulatedFleet } from '../../simulator/fleet.ts';
+import { SimulatedFleet } from '../../agent/simulated-fleet.ts';
 import { encodeTelemetry, type Sample, type TelemetryBatch } from '../../contracts/telemetry.ts';
 import { topics } from '../../contracts/topics.ts';
 import { SIGNAL_NAMES, signalField } from '../../contracts/signals.ts';

@@ -10,7 +10,7 @@ import { startBroker } from '../../broker/broker-server.ts';
 import { decodeTelemetry, type Sample } from '../../contracts/telemetry.ts';
 import { topics } from '../../contracts/topics.ts';
 import { startEmulatorOnPty } from '../../simulator/elm327/test-support.ts';
-import { pidEncoding } from '../../simulator/pid-encoding.ts';
+import { pidEncoding } from '../../contracts/obd/pid-encoding.ts';
 import { startCli } from '../support/cli.ts';
 import { waitFor } from '../support/influx.ts';
 

@@ -8,13 +8,13 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { pidByName, scalarValue } from '../../agent/obd/pid-table.ts';
+import { pidByName, scalarValue } from '../../contracts/obd/pid-table.ts';
 import type { ProbeReport, ProbeValue } from '../../agent/obd/probe.ts';
 import type { Elm327Answer } from '../../simulator/elm327/elm327-emulator.ts';
 import { heldFault } from '../../simulator/elm327/live-vehicle.ts';
 import { startEmulatorOnPty } from '../../simulator/elm327/test-support.ts';
 import { defaultVehicleSpec } from '../../simulator/fleet-plan.ts';
-import { encodePid, pidEncoding } from '../../simulator/pid-encoding.ts';
+import { encodePid, pidEncoding } from '../../contracts/obd/pid-encoding.ts';
 import { PROFILES } from '../../simulator/profiles.ts';
 import { runCli, startCli } from '../support/cli.ts';
 import { waitFor } from '../support/influx.ts';
@@ -25,7 +25,7 @@ const UNQUANTISED_RESOLUTION: Readonly<Record<string, number>> = { DISTANCE_W_MI
 /**
  * Checks one value the probe printed against the last answer the emulator's trace has for that
  * PID from that ECU (the probe keeps the last reading of a PID). Simulator signals are quantised
- * by the simulator's own PID encoding (simulator/pid-encoding.ts), a definition apart from the
+ * by the simulator's own PID encoding (contracts/obd/pid-encoding.ts), a definition apart from the
  * agent's PID table: their decoded value must be identical and the bytes sent must be what that
  * encoding gives, so a wrong decoder, a wrong encoder, or both wrong alike all fail here.
  */

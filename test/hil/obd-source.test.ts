@@ -9,7 +9,7 @@ import { ObdSource, DEFAULT_FAST_PIDS, DEFAULT_SLOW_PIDS } from '../../agent/obd
 import { createLogger } from '../../common/logger.ts';
 import type { Sample } from '../../contracts/telemetry.ts';
 import { defaultVehicleSpec } from '../../simulator/fleet-plan.ts';
-import { pidEncoding } from '../../simulator/pid-encoding.ts';
+import { pidEncoding } from '../../contracts/obd/pid-encoding.ts';
 import type { VehicleSpec } from '../../simulator/simulated-vehicle.ts';
 import { startEmulatorOnMockPort, startEmulatorOnPty } from '../../simulator/elm327/test-support.ts';
 import type { Elm327Emulator } from '../../simulator/elm327/elm327-emulator.ts';

@@ -2,8 +2,8 @@
  * Entry point of the stand-alone agent bundle for the Raspberry Pi (`npm run build:agent`):
  * only the commands that run in a car, so the bundle carries none of the cloud side.
  */
-import agentCommand from '../cli/commands/agent.ts';
-import { reportError, runCommand, type MainIo } from '../cli/run-command.ts';
+import agentCommand from './commands/agent.ts';
+import { reportError, runCommand, type MainIo } from './run-command.ts';
 
 const io: MainIo = {
   out: (t) => process.stdout.write(t.endsWith('\n') ? t : `${t}\n`),

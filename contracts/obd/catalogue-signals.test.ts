@@ -4,11 +4,11 @@
  * must carry it with the catalogue's encoding, derived, with no second table to keep equal.
  */
 import { describe, expect, it } from 'vitest';
-import { maxRaw, valueOfRaw } from '../../contracts/j1979.ts';
-import { SIGNALS } from '../../contracts/signals.ts';
-import { decodeCompactTelemetry, encodeCompactTelemetry, QUANTA_V1, SIGNAL_CODES_V1 } from '../../contracts/telemetry-compact.ts';
-import type { Sample } from '../../contracts/telemetry.ts';
-import { encodePid, pidEncoding, quantise } from '../../simulator/pid-encoding.ts';
+import { maxRaw, valueOfRaw } from '../j1979.ts';
+import { SIGNALS } from '../signals.ts';
+import { decodeCompactTelemetry, encodeCompactTelemetry, QUANTA_V1, SIGNAL_CODES_V1 } from '../telemetry-compact.ts';
+import type { Sample } from '../telemetry.ts';
+import { encodePid, pidEncoding, quantise } from './pid-encoding.ts';
 import { pidByName, pidByNumber, scalarValue } from './pid-table.ts';
 
 /** Every raw value of a 1-byte signal; of a 2-byte one the ends and every 7th. */

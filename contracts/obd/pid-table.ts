@@ -11,8 +11,8 @@
  * resolution and clamped to what its bytes hold, and an object-valued PID with a `primary` field
  * also accepts that field's number alone (e.g. O2_B1S1 encodes 0.45 V as voltage with no trim).
  */
-import { FUEL_TRIM, type LinearEncoding, PERCENT, TEMPERATURE, rawOfValue, valueOfRaw } from '../../contracts/j1979.ts';
-import { SIGNALS, type SignalInfo, signalInfo } from '../../contracts/signals.ts';
+import { FUEL_TRIM, type LinearEncoding, PERCENT, TEMPERATURE, rawOfValue, valueOfRaw } from '../j1979.ts';
+import { SIGNALS, type SignalInfo, signalInfo } from '../signals.ts';
 import { decodeSupportedPids, encodeSupportedPids } from './supported-pids.ts';
 import { decodeDtc, encodeDtc } from './dtc.ts';
 

@@ -2,9 +2,9 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { Sample } from '../contracts/telemetry.ts';
-import { ArchiveSink } from '../ingest/archive/archive-sink.ts';
-import { archiveFiles, readArchive, readArchiveSamples } from './archive-reader.ts';
+import type { Sample } from '../../contracts/telemetry.ts';
+import { ArchiveSink } from './archive-sink.ts';
+import { archiveFiles, readArchive, readArchiveSamples } from '../../models/archive-reader.ts';
 
 const DAY = 86_400_000;
 // 30 minutes before midnight UTC, so a vehicle's samples cross into the next day's partition.

@@ -3,16 +3,16 @@
  * N cars would connect. Used by `fleetpulse simulate fleet`, `fleetpulse up` and the tests.
  * Which vehicles carry which fault is ground truth: it is in `specs`, never on the wire.
  */
-import { Agent, type AgentStats } from '../agent/agent.ts';
-import { SimulatedSource } from '../agent/simulated-source.ts';
+import { Agent, type AgentStats } from './agent.ts';
+import { SimulatedSource } from './simulated-source.ts';
 import { type Logger, silentLogger } from '../common/logger.ts';
-import type { SeverityCurve } from './faults.ts';
-import { createRng } from './rng.ts';
-import { planFleet } from './fleet-plan.ts';
-import type { VehicleSpec } from './simulated-vehicle.ts';
-import type { ScheduleKind } from './trip-schedule.ts';
+import type { SeverityCurve } from '../simulator/faults.ts';
+import { createRng } from '../simulator/rng.ts';
+import { planFleet } from '../simulator/fleet-plan.ts';
+import type { VehicleSpec } from '../simulator/simulated-vehicle.ts';
+import type { ScheduleKind } from '../simulator/trip-schedule.ts';
 
-export { fleetVehicleIds } from './fleet-plan.ts';
+export { fleetVehicleIds } from '../simulator/fleet-plan.ts';
 
 export interface FleetOptions {
   vehicles: number;

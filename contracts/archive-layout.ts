@@ -12,7 +12,7 @@
  * - A file is written under a dot-prefixed temporary name and renamed when complete: any file
  *   matching `PART_FILE` is whole.
  */
-import { SIGNAL_NAMES, type SignalName } from '../../contracts/signals.ts';
+import { SIGNAL_NAMES, type SignalName } from './signals.ts';
 
 export const ARCHIVE_SIGNALS: readonly SignalName[] = SIGNAL_NAMES;
 export const PART_FILE = /^part-[A-Za-z0-9_.-]+\.parquet$/;

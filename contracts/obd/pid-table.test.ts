@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SERVICE_01_PIDS, pidByName, pidByNumber, pidTableMarkdown, scalarValue, type PidValue } from './pid-table.ts';
-import { PID_ENCODINGS, decodeRaw, encodePid } from '../../simulator/pid-encoding.ts';
-import { signalInfo } from '../../contracts/signals.ts';
+import { PID_ENCODINGS, decodeRaw, encodePid } from './pid-encoding.ts';
+import { signalInfo } from '../signals.ts';
 
 const hex = (s: string): Uint8Array => Uint8Array.from(s.split(/\s+/).filter(Boolean).map((b) => parseInt(b, 16)));
 
@@ -118,7 +118,7 @@ describe('service 01 PID table', () => {
   });
 });
 
-describe('agreement with simulator/pid-encoding.ts and contracts/signals.ts', () => {
+describe('agreement with contracts/obd/pid-encoding.ts and contracts/signals.ts', () => {
   it('uses the signal names, PIDs, units and scaling the simulator uses', () => {
     expect(PID_ENCODINGS.length).toBeGreaterThanOrEqual(17);
     for (const e of PID_ENCODINGS) {

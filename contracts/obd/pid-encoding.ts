@@ -6,8 +6,8 @@
  * the bytes an ECU sends for a signal (the ELM327 emulator answers through the agent's PID table,
  * which takes the same encodings from the catalogue).
  */
-import { maxRaw, rawOfValue, valueOfRaw } from '../contracts/j1979.ts';
-import { SIGNALS, type SignalName } from '../contracts/signals.ts';
+import { maxRaw, rawOfValue, valueOfRaw } from '../j1979.ts';
+import { SIGNALS, type SignalName } from '../signals.ts';
 
 export interface PidEncoding {
   readonly signal: SignalName;

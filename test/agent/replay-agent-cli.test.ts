@@ -9,12 +9,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startBroker } from '../broker/broker-server.ts';
-import { decodeTelemetry, type Sample } from '../contracts/telemetry.ts';
-import { topics } from '../contracts/topics.ts';
-import { startCli } from '../test/support/cli.ts';
+import { startBroker } from '../../broker/broker-server.ts';
+import { decodeTelemetry, type Sample } from '../../contracts/telemetry.ts';
+import { topics } from '../../contracts/topics.ts';
+import { startCli } from '../support/cli.ts';
 
-const FIXTURES = join(import.meta.dirname, '..', 'test', 'fixtures', 'replay');
+const FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'replay');
 /** The agent exits well within this; a test never waits longer (the old agent never exited). */
 const EXIT_BOUND_MS = 20_000;
 
