@@ -3,13 +3,12 @@
  * what is stored (streams/ingest-stream.ts is the seam; telemetry, the archive and API logs are
  * its built-in implementations, and `IngestOptions.streams` adds more).
  *
- *   MQTT (persistent session, QoS 1) ─▶ route by topic ─▶ stream.handle() ─▶ StreamResult
- *     ┌───────────────────────────────────────────────────────────────────────┘
- *     ├─▶ dead letters ─────────┐                                  streams/
- *     ├─▶ records, in order ────┴─▶ DiskSpool (WAL) ─▶ SpoolForwarder ─▶ InfluxDB
- *     │        └─ durable ─▶ PUBACK, durable(), events ─▶ addEventListener (dashboard, notifications)
- *     └─▶ appended() (telemetry: closed windows ─▶ addWindowListener: scoring)
- *   timer ─▶ stream.tick()          start ─▶ stream.replay(spool)          /metrics ─▶ stream.metrics()
+ *   MQTT (persistent session, QoS 1) ─▶ first stream that accepts the topic ─▶ handle() ─▶ StreamResult:
+ *     ├─▶ dead letters ──┐
+ *     ├─▶ records ───────┴─▶ OrderedSpool ─▶ DiskSpool (WAL) ─▶ SpoolForwarder ─▶ InfluxDB
+ *     │                                          └─ durable ─▶ PUBACK, durable(), events ─▶ addEventListener
+ *     └─▶ appended()  (telemetry: closed windows ─▶ addWindowListener, e.g. scoring)
+ *   timer ─▶ tick()    start ─▶ replay(spool)    /metrics ─▶ metrics()    stop ─▶ flush(), stop()
  *
  * Delivery: a message is acknowledged (PUBACK) only after its records are in the spool (see
  * DiskSpool for what survives what). Appending is a synchronous write(2) of a few hundred bytes,
@@ -312,7 +311,7 @@ export class IngestService {
     this.ordered.beginStop();
     for (const timer of this.timers.splice(0)) clearInterval(timer);
     // Before the broker connection ends: listeners may still publish (alerts).
-    for (const stream of this.streams) await stream.flush?.().catch((error: unknown) => this.log.error('window listener flush failed', { stream: stream.name, error: errorMessage(error) }));
+    for (const stream of this.streams) await stream.flush?.().catch((error: unknown) => this.log.error('ingest stream flush failed', { stream: stream.name, error: errorMessage(error) }));
     // While an acknowledgement is held mqtt.js reads nothing, so acknowledgements of our own
     // publishes cannot arrive: end without waiting for them then.
     await this.connection?.stop(undefined, 2000, this.ordered.tail !== undefined);
