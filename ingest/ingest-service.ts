@@ -51,6 +51,8 @@ import type { WindowListener } from './streams/window-listener.ts';
 import { ReadingClock } from './windows/reading-clock.ts';
 
 export type { IngestOptions, IngestStats } from './ingest-options.ts';
+export type { IngestDeadLetterReason, IngestStream } from './streams/ingest-stream.ts';
+export { windowKey, type FeatureWindow, type WindowListener } from './streams/window-listener.ts';
 
 export class IngestService {
   private readonly log: Logger;
