@@ -92,8 +92,9 @@ async function startBrokerProcess(): Promise<BenchBroker> {
   };
 }
 
+/** The same broker in this process (`--broker inline`). */
 async function startInlineBroker(): Promise<BenchBroker> {
-  const broker = values.broker === 'inline' ? await startInlineBroker() : await startBrokerProcess();
+  const broker = await startBroker({ host: '127.0.0.1', port: 0, persistence: { kind: 'memory' } });
   return { url: broker.url, pid: undefined, close: () => broker.close() };
 }
 

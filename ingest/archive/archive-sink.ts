@@ -2,8 +2,8 @@
  * Raw telemetry archive: every sample ingest has durably accepted, also written as Parquet files
  * partitioned by event-time day (layout in contracts/archive-layout.ts), the input for retraining.
  *
- * Where it is fed from: the accepted-batch path of IngestService, right after the batch's record
- * is appended to the spool (and from spool replay on start). Not from the InfluxDB forwarder:
+ * Where it is fed from: the telemetry stream (ingest/streams/), once a batch's record is durable
+ * in the spool (and from spool replay on start); ArchiveStream plugs it into ingest. Not from the InfluxDB forwarder:
  * the archive must keep filling while InfluxDB is down, and the spool already is the durable
  * copy we need for recovery.
  *
@@ -14,7 +14,7 @@
  *   oldest buffered row arrived; row groups hold at most `rowGroupRows` rows. Files written, rows
  *   written, bytes written and write failures are counted.
  * - Crash safety, at-least-once: while rows are buffered, `retentionFloor()` holds the spool
- *   segments they came from (IngestService combines it with the windows' floor), so after a crash
+ *   segments they came from (ingest combines it with the other streams' floors), so after a crash
  *   the spool replay feeds them again. Rows of replayed segments that were already in a file are
  *   archived twice; readers drop repeats by (vehicle, t), the same key InfluxDB uses. Broker
  *   redeliveries are repeats of the same kind. Only a full spool can free held segments early

@@ -26,7 +26,8 @@ import { alertLine, anomalyLine, parseAnomalyWindows } from '../influxdb/line-pr
 import { describeNow, explainWindows, type Explanation } from '../alerts/alert-explanation.ts';
 import { VehiclePaths, type PathResult } from './vehicle-paths.ts';
 import type { LoadedModel } from './model-provider.ts';
-import { windowKey, type FeatureWindow, type IngestService, type WindowListener } from '../ingest-service.ts';
+import type { IngestService } from '../ingest-service.ts';
+import { windowKey, type FeatureWindow, type WindowListener } from '../streams/window-listener.ts';
 import type { IngestEvent } from '../ingest-events.ts';
 import { AlertStateFile } from '../alerts/alert-state-file.ts';
 import { HysteresisAlertTracker } from '../alerts/alert-tracker.ts';

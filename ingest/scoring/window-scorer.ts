@@ -24,7 +24,7 @@ import { errorMessage } from '../../common/errors.ts';
 import { type Logger, silentLogger } from '../../common/logger.ts';
 import type { FeatureVector } from '../../models/features.ts';
 import { createHistogram } from '../../common/metrics.ts';
-import type { FeatureWindow, WindowListener } from '../ingest-service.ts';
+import type { FeatureWindow, WindowListener } from '../streams/window-listener.ts';
 import type { LoadedModel, ModelProvider } from './model-provider.ts';
 
 export interface ScoredWindow<X = unknown> {
