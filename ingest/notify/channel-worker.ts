@@ -58,6 +58,8 @@ export class ChannelWorker {
   private abandoned = false;
   private loop: Promise<void> | undefined;
   private waiting: { abort: AbortController; wakeable: boolean } | undefined;
+  /** Since the last retryable failure, until a delivery succeeds: shown as `retrying` throughout. */
+  private failing = false;
 
   constructor(private readonly o: ChannelWorkerOptions) {
     const lastDeliveryMs = o.outbox.lastDone(o.sender.name, 'delivered');
@@ -125,7 +127,7 @@ export class ChannelWorker {
         await this.wait(token.waitMs, false);
         continue;
       }
-      this.stats.activity = 'sending';
+      this.stats.activity = this.failing ? 'retrying' : 'sending';
       const attempt = Math.max(...plan.send.map((r) => r.attempts)) + 1;
       const outcome = await sender.send(plan.send.map((r) => r.body), attempt);
       if (this.abandoned) return;
@@ -139,6 +141,7 @@ export class ChannelWorker {
           outbox.delivered(seqs, at);
         }
         this.o.backoff.reset();
+        this.failing = false;
         this.stats.delivered += seqs.length;
         this.stats.lastDeliveryMs = at;
         delete this.stats.nextAttemptMs;
@@ -153,6 +156,7 @@ export class ChannelWorker {
         continue;
       }
       for (const seq of seqs) outbox.recordAttempt(seq, outcome.error);
+      this.failing = true;
       this.stats.failures += 1;
       const delay = Math.max(this.o.backoff.next(), outcome.retryAfterMs ?? 0);
       this.stats.activity = 'retrying';

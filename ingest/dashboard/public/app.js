@@ -244,7 +244,7 @@ function renderNotifications() {
       const failing = c.activity === 'retrying';
       const state = failing ? `retrying${c.nextAttemptMs ? ` in ${Math.max(0, Math.ceil((c.nextAttemptMs - Date.now()) / 1000))} s` : ''}` : c.activity.replace('_', ' ');
       const dropped = c.dropped.outbox_full + c.dropped.expired;
-      return `<tr data-channel="${esc(c.name)}" data-activity="${esc(c.activity)}"><td>${esc(c.name)} <span class="muted">${esc(c.type)}</span></td><td class="${failing ? 'failing' : ''}">${esc(state)}</td><td>${c.lastDeliveryMs ? ago(c.lastDeliveryMs) : '–'}</td><td>${c.delivered}</td><td>${c.failures + c.rejected}${dropped ? ` (+${dropped} dropped)` : ''}</td><td>${c.pending ?? '–'}</td></tr>`;
+      return `<tr data-channel="${esc(c.name)}" data-activity="${esc(c.activity)}"><td title="${esc(c.type)}">${esc(c.name)}</td><td class="${failing ? 'failing' : ''}">${esc(state)}</td><td>${c.lastDeliveryMs ? ago(c.lastDeliveryMs) : '–'}</td><td>${c.delivered}</td><td>${c.failures + c.rejected}${dropped ? ` (+${dropped} dropped)` : ''}</td><td>${c.pending ?? '–'}</td></tr>`;
     })
     .join('');
   const last = s.channels.filter((c) => c.lastError && c.lastFailureMs).sort((a, b) => b.lastFailureMs - a.lastFailureMs)[0];
