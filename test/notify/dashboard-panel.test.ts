@@ -45,7 +45,8 @@ describe.skipIf(!chromiumInstalled())('notifications panel', () => {
     const page = await browser.context.newPage();
     await page.goto(dashboard.url);
     expect(await (await fetch(`${dashboard.url}api/notifications`)).json()).toEqual({ channels: [] });
-    await page.waitForSelector('#notify-panel', { state: 'attached' });
+    const polls = () => page.evaluate(() => (globalThis as unknown as { __dashboard: { notifyPolls: number } }).__dashboard.notifyPolls);
+    expect(await waitFor(async () => (await polls()) >= 1, 10_000, 50)).toBe(true);
     expect(await page.locator('#notify-panel').isHidden()).toBe(true);
     await page.close();
   });

@@ -21,7 +21,7 @@ const model = {
   lastEventAt: 0,
 };
 // For tests and the curious: counts of what arrived.
-window.__dashboard = { snapshots: 0, deltas: 0, lastDeltaAt: 0, model };
+window.__dashboard = { snapshots: 0, deltas: 0, lastDeltaAt: 0, notifyPolls: 0, model };
 
 // ---------- events ----------
 function connect() {
@@ -232,6 +232,7 @@ async function pollNotifications() {
     // The event stream's indicator already says when ingest is unreachable.
   }
   renderNotifications();
+  window.__dashboard.notifyPolls += 1;
 }
 
 function renderNotifications() {
