@@ -19,7 +19,7 @@ export interface HealthTransition {
 
 /** What each check reads of `health()`; undefined = the field is not there (the check passes). */
 const READERS: Record<HealthCheckName, (h: Record<string, unknown>) => { failing: boolean; detail: string } | undefined> = {
-  influxdb: (h) => (typeof h.influx === 'string' ? { failing: h.influx !== 'ok', detail: h.influx } : undefined),
+  influxdb: (h) => (typeof h.influx === 'string' ? { failing: h.influx !== 'ok', detail: h.influx.replace(/^failing: /, '') } : undefined),
   spool: (h) => (typeof h.spoolBlocked === 'boolean' ? { failing: h.spoolBlocked, detail: typeof h.reason === 'string' ? h.reason : 'spool not appending: acknowledgements held' } : undefined),
   broker: (h) => (typeof h.mqttConnected === 'boolean' ? { failing: !h.mqttConnected, detail: typeof h.mqtt === 'string' ? `broker ${h.mqtt}` : 'broker not connected' } : undefined),
 };

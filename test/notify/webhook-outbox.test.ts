@@ -144,7 +144,7 @@ describe('webhook notifications through the outbox', () => {
     expect(await waitFor(() => notifier.pending() === 0, 10_000, 20)).toBe(true);
     expect(hook.accepted()).toHaveLength(2);
     const [raised, cleared] = hook.accepted().map((r) => r.notification);
-    expect([raised!.kind, raised!.state, raised!.summary]).toEqual(['ingest_health:influxdb', 'raised', 'ingest: InfluxDB failing: failing: connect ECONNREFUSED 127.0.0.1:8086']);
+    expect([raised!.kind, raised!.state, raised!.summary]).toEqual(['ingest_health:influxdb', 'raised', 'ingest: InfluxDB failing: connect ECONNREFUSED 127.0.0.1:8086']);
     expect([cleared!.kind, cleared!.state]).toEqual(['ingest_health:influxdb', 'cleared']);
     expect(cleared!.id).not.toBe(raised!.id);
   });
