@@ -82,6 +82,7 @@ export class Notifier {
   private readonly unstored: NotificationChange[] = [];
   private readonly timers: NodeJS.Timeout[] = [];
   private closed = false;
+  private prunedAtMs = -Infinity;
   private counters = { changes: new Map<string, number>(), unmatched: 0, duplicates: 0, queued: new Map<string, number>(), unstoredDropped: 0, storeFailures: 0 };
 
   constructor(private readonly options: NotifierOptions) {
@@ -108,7 +109,7 @@ export class Notifier {
           rate: new RateLimit(channel.maxPerMinute, Math.max(1, Math.ceil(channel.maxPerMinute / 6)), this.now()),
           backoff: new Backoff({ initialMs: channel.retryInitialS * 1000, maxMs: channel.retryMaxS * 1000 }),
           plan: channel.type === 'webhook' ? (rows) => ({ send: rows.slice(0, 1) }) : (rows, nowMs) => this.planMail(channel, rows, nowMs),
-          lookahead: channel.type === 'webhook' ? 1 : 2000,
+          lookahead: channel.type === 'webhook' ? 1 : 1000,
           now: this.now,
           log: this.log,
         }),
@@ -245,7 +246,11 @@ export class Notifier {
     try {
       const now = this.now();
       this.countDropped(this.outbox.expire(now).map((channel) => ({ channel, reason: 'expired' as const })));
-      this.outbox.prune(now);
+      // The ledger only needs trimming now and then; its bound is a number of rows, not a deadline.
+      if (now - this.prunedAtMs >= 60_000) {
+        this.outbox.prune(now);
+        this.prunedAtMs = now;
+      }
       for (const change of this.unstored.splice(0)) this.notify(change);
     } catch (error) {
       this.log.error('notification outbox housekeeping failed', { error: errorMessage(error) });
