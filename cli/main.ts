@@ -35,6 +35,12 @@ export const COMMANDS: Record<string, Entry> = {
   baseline: { summary: 'Vehicle baselines: reset (re-learn after a repair)', subcommands: { reset: { summary: "Forget a vehicle's learned baseline; ingest learns it again", load: () => import('./commands/baseline.ts') } } },
   certs: { summary: 'Create a development CA and TLS certificates', load: () => import('./commands/certs.ts') },
   ingest: { summary: 'Consume telemetry and write it to InfluxDB', load: () => import('./commands/ingest.ts') },
+  notify: {
+    summary: 'Notifications of ingest: test',
+    subcommands: {
+      test: { summary: 'Send a test notification through the configured channels and print the outcome', load: () => import('./commands/notify.ts') },
+    },
+  },
   agent: { summary: 'Run the vehicle agent', load: () => import('./commands/agent.ts') },
   api: { summary: 'Run the privacy API (behind nginx when installed)', load: () => import('./commands/api.ts') },
   logship: { summary: 'Ship an nginx access log to the broker', load: () => import('./commands/logship.ts') },

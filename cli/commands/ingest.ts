@@ -7,6 +7,8 @@ import { apiLogOptions, createApiLogProcessor } from '../../ingest/apilogs/api-l
 import { clockOptions, clockSanityOf } from '../../ingest/windows/clock-options.ts';
 import { attachScoring, scoringOptions } from '../../ingest/scoring/scoring-options.ts';
 import { assertDashboardPortFree, dashboardOptions, startConfiguredDashboard } from '../../ingest/dashboard/dashboard-options.ts';
+import { attachNotifications, notifyOptions, validateNotifications } from '../../ingest/notify/notify-options.ts';
+import type { Notifier } from '../../ingest/notify/notifier.ts';
 import { defineCommand } from '../command.ts';
 import { sharedOptions } from '../shared-options.ts';
 
@@ -43,6 +45,7 @@ export const ingestOptions = {
   ...apiLogOptions,
   ...scoringOptions,
   ...dashboardOptions(false),
+  ...notifyOptions,
 };
 
 export default defineCommand({
@@ -58,6 +61,7 @@ export default defineCommand({
     if (config.windowSlideS > 0 && (config.windowSlideS > config.windowS || config.windowS % config.windowSlideS !== 0)) {
       throw new ConfigError('fleetpulse ingest', [{ field: 'windowSlideS', message: `must divide windowS (${config.windowS})` }]);
     }
+    const notify = validateNotifications('fleetpulse ingest', config);
     await assertDashboardPortFree(config);
     const spoolDir = config.spoolDir === '-' ? join(resolve(config.dataDir), 'ingest-spool', config.influxDatabase, config.clientId) : resolve(config.spoolDir);
     const MiB = 1024 * 1024;
@@ -93,10 +97,19 @@ export default defineCommand({
       apiLogs: await createApiLogProcessor(config, createLogger('apilogs'), clock),
     });
     const scoring = await attachScoring(service, config, createLogger('scoring'));
+    // Attached before the start: changes decided while the spool replays are notified too.
+    let notifier: Notifier | undefined;
+    try {
+      notifier = notify ? attachNotifications(service, notify, config, createLogger('notify')) : undefined;
+    } catch (error) {
+      await scoring?.close();
+      throw error;
+    }
     await service.start();
-    const dashboard = await startConfiguredDashboard(service, config, { url: config.influxUrl, database: config.influxDatabase }, createLogger('dashboard')).catch(async (error: unknown) => {
+    const dashboard = await startConfiguredDashboard(service, config, { url: config.influxUrl, database: config.influxDatabase }, createLogger('dashboard'), notifier).catch(async (error: unknown) => {
       await service.stop();
       await scoring?.close();
+      await notifier?.close();
       throw error;
     });
     return {
@@ -104,6 +117,8 @@ export default defineCommand({
         await dashboard?.close();
         await service.stop();
         await scoring?.close();
+        // Last: alerts decided while ingest drains are still queued.
+        await notifier?.close();
       },
     };
   },

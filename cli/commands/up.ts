@@ -1,6 +1,7 @@
 /**
- * `fleetpulse up`: the whole laptop demo on embedded defaults — a local InfluxDB (installed on
- * Debian if missing), the broker, ingest and a simulated fleet — stopped cleanly on Ctrl-C.
+ * `fleetpulse up`: the whole laptop demo on embedded defaults — a local InfluxDB and nginx (each
+ * installed from its Debian package if missing, as root on Debian/Ubuntu), the broker, ingest, a
+ * simulated fleet and the API scenario — stopped cleanly on Ctrl-C.
  */
 import { join, resolve } from 'node:path';
 import { opt } from '../../common/config.ts';
@@ -16,7 +17,7 @@ import { SHARD_COUNT } from '../../contracts/topics.ts';
 import { SimulatedFleet, fleetVehicleIds } from '../../agent/simulated-fleet.ts';
 import { defineCommand } from '../command.ts';
 import { sharedOptions } from '../shared-options.ts';
-import { nginxExecutable } from '../../api/nginx/managed-nginx.ts';
+import { apiOffLine, decideApiScenario } from '../api-scenario.ts';
 import { createApiLogProcessor, defaultApiLogConfig } from '../../ingest/apilogs/api-log-options.ts';
 import { attachScoring, defaultScoringConfig, scoringOptions, vehicleStateFile } from '../../ingest/scoring/scoring-options.ts';
 import { VehicleStateStore } from '../../ingest/scoring/vehicle-state-store.ts';
@@ -45,7 +46,7 @@ export default defineCommand({
     influxPort: opt.int('Port of the managed local influxd', { default: 8086, min: 0, max: 65535 }),
     influxDatabase: sharedOptions.influxDatabase,
     dataDir: sharedOptions.dataDir,
-    api: opt.oneOf(['auto', 'on', 'off'] as const, 'Privacy API behind nginx with log shipping and API analytics: auto = when nginx is installed', { default: 'auto' }),
+    api: opt.oneOf(['auto', 'on', 'off'] as const, 'Privacy API behind nginx with log shipping and API analytics: auto = on, installing nginx-light when missing (root on Debian/Ubuntu), else off with the reason in the summary', { default: 'auto' }),
     apiPort: opt.int('Port of nginx in front of the privacy API', { default: 8090, min: 0, max: 65535 }),
     apiTrafficRate: opt.number('Simulated API requests per second (0 = none)', { default: 5, min: 0, max: 10_000 }),
     scoring: scoringOptions.scoring,
@@ -68,7 +69,9 @@ export default defineCommand({
     try {
       // Before anything starts: a taken port fails at once, in one line naming up's option. (The
       // local influxd checks its own port once it has stopped a leftover of ours that may hold it.)
-      const withApi = config.api === 'on' || (config.api === 'auto' && nginxExecutable() !== undefined);
+      // nginx is installed here when missing (as root on Debian/Ubuntu), like InfluxDB below.
+      const apiScenario = decideApiScenario(config.api, ctx.print);
+      const withApi = apiScenario.on;
       await assertDashboardPortFree(config);
       await assertPortFree(HOST, config.mqttPort, PORT_OPTION.mqtt);
       if (withApi) await assertPortFree(HOST, config.apiPort, PORT_OPTION.api);
@@ -183,7 +186,7 @@ export default defineCommand({
           `  Scoring   ${scoring ? `model v${scoring.stats().model.modelVersion} → anomaly + alerts (InfluxDB, MQTT fleet/+/+/alerts), hot reload on model change` : 'off (--no-scoring)'}`,
           `  Baselines ${!scoring ? 'off (--no-scoring)' : seeded ? `${seeded.learned} demo vehicles start with their own baseline learnt (from ${scoringConfig.baselineLearnHours + 1} h of their own simulated driving${seeded.seeded ? ` in ${seeded.seconds.toFixed(1)} s` : ''}, faulty ones from before the fault began)${seeded.kept ? `, ${seeded.kept} kept what they learnt in an earlier run` : ''}${config.vehicles > config.demoBaselines ? `; the other ${config.vehicles - config.demoBaselines} learn live (grey "learning")` : ''}` : `learnt live from ${scoringConfig.baselineLearnHours} h of warm driving (grey "learning" meanwhile)`}`,
           `  Fleet     ${config.vehicles} simulated vehicles${ids.length ? ` (${ids[0]} … ${ids[ids.length - 1]})` : ''}, ${config.sampleRateHz} sample/s each, a batch every 2 s; ${fleet.specs.filter((s) => s.fault).length} with a developing engine fault`,
-          ...apiSummary,
+          ...(apiScenario.on ? apiSummary : [apiOffLine(apiScenario)]),
           '',
           'Look at the data:',
           `  influx -host ${u.hostname} -port ${u.port || 8086} -database ${config.influxDatabase} -execute 'SELECT count(rpm) FROM telemetry GROUP BY vehicle'`,

@@ -6,7 +6,7 @@
 import { opt, type ConfigOf } from '../../common/config.ts';
 import type { Logger } from '../../common/logger.ts';
 import { assertPortFree } from '../../common/net.ts';
-import { DASHBOARD_PORT_OPTION, startDashboard, type DashboardHost, type RunningDashboard } from './dashboard-server.ts';
+import { DASHBOARD_PORT_OPTION, startDashboard, type DashboardHost, type NotificationStatusSource, type RunningDashboard } from './dashboard-server.ts';
 
 export function dashboardOptions(onByDefault: boolean) {
   return {
@@ -24,8 +24,8 @@ export async function assertDashboardPortFree(config: DashboardConfig): Promise<
   if (config.dashboard) await assertPortFree(config.dashboardHost, config.dashboardPort, DASHBOARD_PORT_OPTION);
 }
 
-/** Starts the dashboard when configured; undefined with --no-dashboard. */
-export async function startConfiguredDashboard(ingest: DashboardHost, config: DashboardConfig, influx: { url: string; database: string }, logger: Logger): Promise<RunningDashboard | undefined> {
+/** Starts the dashboard when configured; undefined with --no-dashboard. `notifications` adds the notifications panel. */
+export async function startConfiguredDashboard(ingest: DashboardHost, config: DashboardConfig, influx: { url: string; database: string }, logger: Logger, notifications?: NotificationStatusSource): Promise<RunningDashboard | undefined> {
   if (!config.dashboard) return undefined;
   return startDashboard(ingest, {
     host: config.dashboardHost,
@@ -33,6 +33,7 @@ export async function startConfiguredDashboard(ingest: DashboardHost, config: Da
     influxUrl: influx.url,
     influxDatabase: influx.database,
     stream: { maxClients: config.dashboardMaxClients },
+    ...(notifications ? { notifications } : {}),
     logger,
   });
 }

@@ -8,7 +8,8 @@
  *
  * Routes: `/` (the page: public/index.html, app.js, style.css, read once at start),
  * `/events` (SSE, see event-stream.ts), `/api/snapshot` (the same first picture as JSON),
- * `/api/vehicles/:id/history?minutes=10`. Counters go into ingest's /metrics
+ * `/api/vehicles/:id/history?minutes=10`, `/api/notifications` (per channel: last delivery,
+ * failures, waiting; `{ channels: [] }` when notifications are off; the page polls it). Counters go into ingest's /metrics
  * (`fleetpulse_ingest_dashboard_*`).
  */
 import { readFileSync } from 'node:fs';
@@ -19,6 +20,7 @@ import { type Logger, silentLogger } from '../../common/logger.ts';
 import { listenNamingOption, type PortOption } from '../../common/net.ts';
 import type { ScrapeMetrics } from '../../common/metrics.ts';
 import type { IngestEventListener } from '../ingest-events.ts';
+import type { NotificationStatus } from '../notify/notifier.ts';
 import { InfluxBackfill } from './backfill.ts';
 import { SseEventStream, type EventStreamOptions } from './event-stream.ts';
 import { LiveState, type LiveStateOptions } from './live-state.ts';
@@ -28,6 +30,11 @@ import { mergeBackfill, type PageSnapshot } from './merge-backfill.ts';
 export interface DashboardHost {
   addEventListener(listener: IngestEventListener): void;
   addMetrics(source: (m: ScrapeMetrics) => void): void;
+}
+
+/** Where the notifications panel reads from (the Notifier). */
+export interface NotificationStatusSource {
+  status(): NotificationStatus;
 }
 
 export interface DashboardOptions {
@@ -40,6 +47,7 @@ export interface DashboardOptions {
   portOption?: PortOption;
   stream?: EventStreamOptions;
   state?: LiveStateOptions;
+  notifications?: NotificationStatusSource;
   logger?: Logger;
 }
 
@@ -81,6 +89,7 @@ export async function startDashboard(ingest: DashboardHost, options: DashboardOp
     if (!InfluxBackfill.isVehicleId(id)) return reply.code(400).send({ error: 'invalid vehicle id' });
     return backfill.vehicle(id, Number(request.query.minutes ?? 10) || 10);
   });
+  app.get('/api/notifications', async () => options.notifications?.status() ?? { channels: [] });
   app.get<{ Querystring: { lastEventId?: string } }>('/events', async (request, reply) => {
     reply.hijack();
     const res = reply.raw;

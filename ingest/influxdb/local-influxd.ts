@@ -3,13 +3,13 @@
  * project-local directory and bound to loopback. Used by `fleetpulse up` and the tests; in
  * production ingest points `influxUrl` at a server of its own.
  */
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { FleetpulseError } from '../../common/errors.ts';
 import { type Logger, silentLogger } from '../../common/logger.ts';
 import { assertPortFree, formatAddress, freePort } from '../../common/net.ts';
 import { findExecutable, spawnManaged, type ManagedProcess } from '../../common/child-process.ts';
+import { ensureDebianPackage, type InstallSystem } from '../../common/debian-package.ts';
 
 export interface LocalInfluxdOptions {
   dataDir: string;
@@ -79,32 +79,15 @@ export function influxdInstalled(): boolean {
 
 /**
  * Installs Debian's `influxdb` package when influxd is missing and we are root on Debian or
- * Ubuntu; otherwise explains what to do. Returns the path of influxd.
+ * Ubuntu (common/debian-package.ts); otherwise explains what to do. Returns the path of influxd.
  */
-export function ensureInfluxdInstalled(log: Logger, print: (line: string) => void = console.log): string {
-  const existing = findExecutable('influxd');
-  if (existing) return existing;
-  const debian = existsSync('/etc/debian_version');
-  const root = process.getuid?.() === 0;
-  if (!debian || !root) {
-    throw new FleetpulseError(
-      'FP_DEPENDENCY_MISSING',
-      'InfluxDB (influxd) is not installed. Install it (Debian/Ubuntu: sudo apt-get install influxdb) ' +
-        'or point fleetpulse at a server of yours with FLEETPULSE_INFLUX_URL=http://host:8086.',
-    );
+export function ensureInfluxdInstalled(log: Logger, print: (line: string) => void = console.log, system?: InstallSystem): string {
+  const state = ensureDebianPackage({ binary: 'influxd', pkg: 'influxdb', label: 'InfluxDB' }, print, system);
+  if (!state.available) {
+    throw new FleetpulseError('FP_DEPENDENCY_MISSING', `${state.reason}, or point fleetpulse at a server of yours with FLEETPULSE_INFLUX_URL=http://host:8086.`);
   }
-  print('InfluxDB is not installed: installing the Debian package "influxdb" with apt-get (one time)…');
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  for (const args of [['update', '-qq'], ['install', '-y', '-qq', '--no-install-recommends', 'influxdb']]) {
-    const result = spawnSync('apt-get', args, { stdio: 'inherit', env });
-    if (result.status !== 0) {
-      throw new FleetpulseError('FP_DEPENDENCY_MISSING', `apt-get ${args.join(' ')} failed (exit ${result.status}); install influxdb by hand`);
-    }
-  }
-  const installed = findExecutable('influxd');
-  if (!installed) throw new FleetpulseError('FP_DEPENDENCY_MISSING', 'influxdb was installed but influxd is not on PATH');
-  log.info('installed influxdb');
-  return installed;
+  if (state.installed) log.info('installed influxdb');
+  return state.path;
 }
 
 async function waitForPing(url: string, proc: ManagedProcess, timeoutMs: number): Promise<boolean> {

@@ -16,10 +16,8 @@
  * - A state of another format (an older feature list) decodes as a fresh vehicle (the path
  *   decides, `VehicleFeaturePath.decode`): the worker re-learns rather than fail.
  */
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
-import { ConfigError, errorMessage } from '../../common/errors.ts';
+import type Database from 'better-sqlite3';
+import { openWorkerDatabase } from '../../common/worker-database.ts';
 
 export interface StoredVehicleState {
   state: Buffer;
@@ -58,20 +56,17 @@ export class VehicleStateStore {
 
   constructor(readonly options: VehicleStateStoreOptions) {
     this.maxEvents = options.maxEvents ?? 100_000;
-    mkdirSync(dirname(options.file), { recursive: true });
-    try {
-      this.db = new Database(options.file, { timeout: 500 });
-      this.db.pragma('locking_mode = EXCLUSIVE');
-      this.db.pragma('journal_mode = WAL');
-      this.db.pragma(`synchronous = ${options.synchronous ?? 'NORMAL'}`);
-      this.db.exec(`
+    this.db = openWorkerDatabase({
+      file: options.file,
+      ...(options.synchronous ? { synchronous: options.synchronous } : {}),
+      field: 'vehicleStateFile',
+      what: 'vehicle state',
+      schema: `
         CREATE TABLE IF NOT EXISTS vehicle_state (
           vehicle TEXT PRIMARY KEY, state BLOB NOT NULL, pending BLOB, status TEXT NOT NULL, last_window_ms INTEGER NOT NULL);
         CREATE TABLE IF NOT EXISTS baseline_events (
-          id INTEGER PRIMARY KEY, vehicle TEXT NOT NULL, kind TEXT NOT NULL, reason TEXT NOT NULL, at_ms INTEGER NOT NULL);`);
-    } catch (error) {
-      throw new ConfigError('vehicle state', [{ field: 'vehicleStateFile', message: `cannot open ${options.file}: ${errorMessage(error)} (another ingest worker with the same data directory and client id?)` }]);
-    }
+          id INTEGER PRIMARY KEY, vehicle TEXT NOT NULL, kind TEXT NOT NULL, reason TEXT NOT NULL, at_ms INTEGER NOT NULL);`,
+    });
     this.sql = {
       get: this.db.prepare<[string], StoredVehicleState>('SELECT state, pending FROM vehicle_state WHERE vehicle = ?'),
       put: this.db.prepare<[string, Buffer, Buffer | null, string, number]>(

@@ -21,7 +21,7 @@ const model = {
   lastEventAt: 0,
 };
 // For tests and the curious: counts of what arrived.
-window.__dashboard = { snapshots: 0, deltas: 0, lastDeltaAt: 0, model };
+window.__dashboard = { snapshots: 0, deltas: 0, lastDeltaAt: 0, notifyPolls: 0, model };
 
 // ---------- events ----------
 function connect() {
@@ -222,6 +222,36 @@ function renderThreats() {
   $('no-threats').style.display = list.length ? 'none' : '';
 }
 
+// ---------- notifications (polled: a handful of channels whose state changes rarely) ----------
+let notifyStatus;
+async function pollNotifications() {
+  try {
+    const r = await fetch('/api/notifications');
+    if (r.ok) notifyStatus = await r.json();
+  } catch {
+    // The event stream's indicator already says when ingest is unreachable.
+  }
+  renderNotifications();
+  window.__dashboard.notifyPolls += 1;
+}
+
+function renderNotifications() {
+  const s = notifyStatus;
+  $('notify-panel').hidden = !s || s.channels.length === 0;
+  if (!s || s.channels.length === 0) return;
+  $('notify-pending').textContent = `${s.pending} waiting (bound ${s.maxPending})${s.healthRaised.length ? ` · ingest health: ${s.healthRaised.join(', ')}` : ''}`;
+  $('notify').tBodies[0].innerHTML = s.channels
+    .map((c) => {
+      const failing = c.activity === 'retrying';
+      const state = failing ? `retrying${c.nextAttemptMs ? ` in ${Math.max(0, Math.ceil((c.nextAttemptMs - Date.now()) / 1000))} s` : ''}` : c.activity.replace('_', ' ');
+      const dropped = c.dropped.outbox_full + c.dropped.expired;
+      return `<tr data-channel="${esc(c.name)}" data-activity="${esc(c.activity)}"><td title="${esc(c.type)}">${esc(c.name)}</td><td class="${failing ? 'failing' : ''}">${esc(state)}</td><td>${c.lastDeliveryMs ? ago(c.lastDeliveryMs) : '–'}</td><td>${c.delivered}</td><td>${c.failures + c.rejected}${dropped ? ` (+${dropped} dropped)` : ''}</td><td>${c.pending ?? '–'}</td></tr>`;
+    })
+    .join('');
+  const last = s.channels.filter((c) => c.lastError && c.lastFailureMs).sort((a, b) => b.lastFailureMs - a.lastFailureMs)[0];
+  $('notify-error').textContent = last ? `last failure: ${last.name}, ${ago(last.lastFailureMs)}: ${last.lastError}` : '';
+}
+
 // ---------- charts ----------
 function lineChart(canvas, series, options = {}) {
   const ctx = canvas.getContext('2d');
@@ -367,5 +397,7 @@ function drawWorld(countries) {
 
 // Ages and countdowns move even when no event arrives.
 setInterval(schedule, 1000);
+setInterval(pollNotifications, 5000);
+pollNotifications();
 
 connect();
