@@ -44,7 +44,8 @@ export interface TelemetryBatch {
   samples: Sample[];
 }
 
-const signalShape = Object.fromEntries(
+/** Each catalogue signal as an optional, finite number within its range (also used by vehicle-health.ts). */
+export const signalValueShape = Object.fromEntries(
   SIGNALS.map((s) => [
     s.name,
     z
@@ -58,7 +59,7 @@ const signalShape = Object.fromEntries(
 export const sampleSchema = z
   .strictObject({
     t: z.int().min(MIN_EVENT_TIME_MS).max(MAX_EVENT_TIME_MS),
-    ...signalShape,
+    ...signalValueShape,
   })
   .refine((s) => Object.keys(s).length > 1, 'a sample needs at least one signal besides t');
 
