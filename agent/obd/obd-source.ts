@@ -47,7 +47,7 @@ export interface ObdSourceStatus {
   pendingDtcs: readonly string[];
   /** The diagnosis last read (undefined before the first answer). */
   health: VehicleHealthState | undefined;
-  /** Diagnosis reads started, and those the car did not answer (0101 unanswered). */
+  /** Diagnosis reads done, and those the car did not answer (0101 unanswered). */
   healthReads: number;
   healthReadsUnanswered: number;
   samples: number;
@@ -188,9 +188,9 @@ export class ObdSource implements TelemetrySource {
       if (vin.status === 'data' || vin.status === 'no-data') this.readGeneration = generation;
       this.vin = vin.vin ?? this.vin;
     }
-    this.healthReads += 1;
     const at = (this.options.now ?? Date.now)();
     const state = await readVehicleHealth(this.session, { previous: this.health, supported: this.poller.supported, vin: this.vin });
+    this.healthReads += 1;
     if (!state) {
       this.healthReadsUnanswered += 1;
       return;
