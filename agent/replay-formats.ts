@@ -37,6 +37,7 @@ import type { SignalValues } from '../contracts/telemetry.ts';
 import { ConfigError } from '../common/errors.ts';
 import { logLines, parseDateTime, readClockNumber, readLoggedValue, splitCsvLine, splitHeader } from './replay-csv.ts';
 import { eventTimes, type ReplayTimeKind } from './replay-event-times.ts';
+import { REPLAY_HEALTH_FIELDS, readHealthField, type ReplayHealthColumn, type ReplayHealthValues } from './replay-health.ts';
 
 export interface ReplayColumn {
   /** Header names (wide) or PID names (long) that carry the signal; matched ignoring case, spaces and punctuation. */
@@ -62,12 +63,16 @@ export interface ReplayFormat {
    * Built-in formats list alternative names of which a given log has some, so they leave it off.
    */
   readonly strictColumns?: boolean;
+  /** Columns with the car's diagnosis (MIL, codes, since-clear counters; agent/replay-health.ts); wide layout only. */
+  readonly health?: readonly ReplayHealthColumn[];
 }
 
 export interface ReplayRow {
   /** Event time in ms: relative to the first row (`absolute` false) or Unix time. Strictly increasing, whole ms. */
   readonly t: number;
   readonly values: SignalValues;
+  /** The row's diagnosis columns, when the format has any and the row fills one. */
+  readonly health?: ReplayHealthValues;
 }
 
 /** One vehicle's rows of a log: what a ReplaySource plays. */
@@ -95,6 +100,7 @@ export const DROP_REASONS = {
   'unknown-unit': 'in a unit that cannot be converted',
   'cut-off': 'cut off in a truncated last line',
   'empty-reading': 'a reading without a value (long layout)',
+  'bad-health-value': 'a MIL, DTC or counter value that cannot be read',
 } as const;
 export type DropReason = keyof typeof DROP_REASONS;
 
@@ -184,6 +190,12 @@ export const CAROBD_FORMAT: ReplayFormat = {
     col('CONTROL_MODULE_VOLTAGE', 'CONTROL_MODULE_VOLTAGE'),
     col('MAF', 'MAF', 'MAF_AIR_FLOW_RATE'),
   ],
+  health: [
+    { field: 'minutesWithMil', names: ['TIME_RUN_WITH_MIL_ON'] },
+    { field: 'minutesSinceClear', names: ['TIME_SINCE_TROUBLE_CODES_CLEARED'] },
+    { field: 'distanceWithMilKm', names: ['DISTANCE_TRAVELED_WITH_MIL_ON'] },
+    { field: 'warmupsSinceClear', names: ['WARM_UPS_SINCE_CODES_CLEARED'] },
+  ],
 };
 
 export const TORQUE_FORMAT: ReplayFormat = {
@@ -266,6 +278,8 @@ const customSchema = z.strictObject({
   columns: z
     .record(z.string().min(1), z.union([signalEnum, z.strictObject({ signal: signalEnum, unit: z.string().optional() })]))
     .refine((c) => Object.keys(c).length > 0, 'must map at least one column'),
+  /** Diagnosis columns by field, e.g. `{"mil": "MIL", "dtcs": "DTC"}` (wide layout). */
+  health: z.partialRecord(z.enum(REPLAY_HEALTH_FIELDS), z.string().min(1)).optional(),
 });
 
 /** Signal names in a mapping's `columns` that are not in the catalogue (zod would only say "Invalid input"). */
@@ -312,6 +326,7 @@ export function parseCustomFormat(json: string, source = 'replay mapping'): Repl
     ...(c.long ? { long: c.long } : {}),
     rowRateHz: c.rowRateHz,
     strictColumns: c.layout === 'wide',
+    ...(c.health ? { health: Object.entries(c.health).map(([field, column]) => ({ field: field as ReplayHealthColumn['field'], names: [column] })) } : {}),
     columns: Object.entries(c.columns).map(([name, m]) =>
       typeof m === 'string' ? { names: [name], signal: m } : { names: [name], signal: m.signal, ...(m.unit !== undefined ? { unit: m.unit } : {}) },
     ),
@@ -344,6 +359,7 @@ interface RawRow {
   /** Clock value in seconds (relative kinds) or ms (absolute kinds); NaN = none. */
   clock: number;
   values: SignalValues;
+  health?: ReplayHealthValues;
 }
 
 /** Rows, counters and reasons while a log is read. */
@@ -451,6 +467,12 @@ export function parseDriveLog(text: string, format: ReplayFormat, options: Parse
       mapping[c.signal] = headers[i]!.name;
     }
     if (used.length === 0) throw unusable(`no column of this ${format.name} log maps to a signal (header: ${headerLine.slice(0, 120)})`);
+    const healthUsed: Array<{ index: number; field: ReplayHealthColumn['field'] }> = [];
+    for (const c of format.health ?? []) {
+      const hit = c.names.find((n) => find(n) !== undefined);
+      if (hit === undefined && format.strictColumns) throw notAColumn(c.names[0]!, `the mapped column (${c.field})`, 'replayMapping');
+      if (hit !== undefined && !healthUsed.some((u) => u.field === c.field)) healthUsed.push({ index: find(hit)!, field: c.field });
+    }
     let previousFieldCount = headers.length;
     for (const line of lines.slice(1)) {
       if (line.text === headerLine) continue; // Torque repeats its header where a new log starts
@@ -479,7 +501,9 @@ export function parseDriveLog(text: string, format: ReplayFormat, options: Parse
         tally.skip('no-signal', line.lineNo);
         continue;
       }
-      tally.add(vehicle, { clock, values });
+      const health: ReplayHealthValues = {};
+      for (const u of healthUsed) if (!readHealthField(health, u.field, fields[u.index], decimalComma)) tally.drop('bad-health-value');
+      tally.add(vehicle, Object.keys(health).length > 0 ? { clock, values, health } : { clock, values });
     }
   } else {
     const spec = format.long!;
@@ -529,7 +553,7 @@ export function parseDriveLog(text: string, format: ReplayFormat, options: Parse
       format.time?.kind ?? 'seconds',
       format.rowRateHz,
     );
-    vehicles.push({ format: format.name, absolute, vehicle, rows: raw.map((r, i) => ({ t: times[i]!, values: r.values })) });
+    vehicles.push({ format: format.name, absolute, vehicle, rows: raw.map((r, i) => (r.health ? { t: times[i]!, values: r.values, health: r.health } : { t: times[i]!, values: r.values })) });
   }
   const sum = (counts: Partial<Record<string, number>>): number => Object.values(counts).reduce<number>((a, b) => a + (b ?? 0), 0);
   return {

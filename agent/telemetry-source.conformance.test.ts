@@ -20,7 +20,7 @@ describeTelemetrySource('SimulatedSource', { create: () => simulated(), readsHea
 
 const REPLAY_LOG = join(import.meta.dirname, '..', 'test', 'fixtures', 'replay', 'carobd-drive1-head.csv.gz');
 // Looped at 50× so that it keeps delivering for as long as the suite watches.
-describeTelemetrySource('ReplaySource', { create: () => new ReplaySource({ log: pickVehicle(loadDriveLog(REPLAY_LOG)), speed: 50, loop: true }) });
+describeTelemetrySource('ReplaySource', { create: () => new ReplaySource({ log: pickVehicle(loadDriveLog(REPLAY_LOG)), speed: 50, loop: true }), readsHealth: true });
 
 /** An ObdSource on an emulated adapter; `emulator` starts it and returns the port path and its own stop. */
 function obdSource(emulator: () => Promise<{ path: string; close(): Promise<void> }>, mock: boolean): TelemetrySourceUnderTest {
