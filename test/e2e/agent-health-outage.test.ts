@@ -23,23 +23,13 @@ import { defaultVehicleSpec } from '../../simulator/fleet-plan.ts';
 import { PROFILES } from '../../simulator/profiles.ts';
 import { heldFault, LiveVehicle } from '../../simulator/elm327/live-vehicle.ts';
 import { startEmulatorOnPty, type PtyEmulator } from '../../simulator/elm327/test-support.ts';
-import { startCli } from '../support/cli.ts';
+import { startCli, stopCli } from '../support/cli.ts';
 import { waitFor } from '../support/influx.ts';
 import { logged, logRecords } from '../support/log-records.ts';
 
 const VEHICLE = 'health-outage-1';
 
 type Cli = ReturnType<typeof startCli>;
-
-async function stopCli(cli: Cli, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-  if (cli.child.exitCode !== null || cli.child.signalCode !== null) return;
-  cli.child.kill(signal);
-  const exited = await Promise.race([cli.exited.then(() => true), new Promise((r) => setTimeout(() => r(false), 15_000))]);
-  if (!exited) {
-    cli.child.kill('SIGKILL');
-    await cli.exited;
-  }
-}
 
 /** The health events an agent run logged as made (and stored), by seq. */
 function made(cli: Cli): Array<{ seq: number; reason: string; confirmed: string[] | null; pending: string[] | null; permanent: string[] | null; mil: boolean | null }> {
