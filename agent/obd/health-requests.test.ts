@@ -31,6 +31,8 @@ const TWO_ECUS: Readonly<Record<string, string>> = {
   '0A': '7E8 04 4A 01 03 01',
   '020200': '7E8 05 42 02 00 03 01\r7E9 05 42 02 00 00 00',
   '020000': '7E8 07 42 00 00 48 18 00 00',
+  // Three pairs in one request, answered in one multi-frame message; single requests answered too.
+  '0205000C000D00': '7E8 10 0B 42 05 00 7B 0C 00\r7E8 21 1A F8 0D 00 32 00 00',
   '020500': '7E8 04 42 05 00 7B',
   '020C00': '7E8 05 42 0C 00 1A F8',
   '020D00': '7E8 04 42 0D 00 32',
@@ -39,7 +41,7 @@ const TWO_ECUS: Readonly<Record<string, string>> = {
 
 describe('reading the diagnosis over an ELM327 session', () => {
   it('merges several ECUs: MIL if any, counts added, codes deduplicated with the engine first, readiness complete only where every ECU says so', async () => {
-    const { session } = await sessionAnswering(TWO_ECUS);
+    const { session, adapter } = await sessionAnswering(TWO_ECUS);
     const state = await readVehicleHealth(session, { supported: [0x21, 0x31], vin: 'FPEEMU2700S087109' });
     expect(state).toMatchObject({
       source: 'obd',
@@ -59,8 +61,16 @@ describe('reading the diagnosis over an ELM327 session', () => {
       OXYGEN_SENSOR_HEATER: { supported: true, complete: false },
       EGR_SYSTEM: { supported: false, complete: true },
     });
-    // The frame of the ECU that holds one (the transmission's 0000 is no frame), its announced catalogue PIDs decoded.
+    // The frame of the ECU that holds one (the transmission's 0000 is no frame), its announced catalogue PIDs decoded,
+    // three per request.
     expect(state!.freezeFrame).toEqual({ dtc: 'P0301', frame: 0, signals: { COOLANT_TEMP: 83, RPM: 1726, SPEED: 50 } });
+    expect(adapter.received.filter((c) => c.startsWith('02'))).toEqual(['020200', '020000', '0205000C000D00']);
+  });
+
+  it('asks the frame PIDs a grouped request left out one by one (an ECU that answers only the first pair)', async () => {
+    const { session, adapter } = await sessionAnswering({ ...TWO_ECUS, '0205000C000D00': '7E8 04 42 05 00 7B' });
+    expect(await readFreezeFrame(session)).toEqual({ dtc: 'P0301', frame: 0, signals: { COOLANT_TEMP: 83, RPM: 1726, SPEED: 50 } });
+    expect(adapter.received.filter((c) => c.startsWith('02') && c !== '020200' && c !== '020000')).toEqual(['0205000C000D00', '020C00', '020D00']);
   });
 
   it('reads a service nobody answered as unknown, and NO DATA to 03/07 as none', async () => {

@@ -71,11 +71,39 @@ async function freezeFramePid(session: ObdRequester, pid: number, ecu?: string):
   return undefined;
 }
 
+/** (PID, frame 0) pairs per service 02 request on CAN: what fits a single frame (1 + 3 × 2 bytes). */
+const FREEZE_PAIRS_PER_REQUEST = 3;
+
+/**
+ * The signal PIDs of frame 0 from one ECU, several pairs per request on CAN (`02 0C 00 0D 00 05 00`),
+ * split by the PID table's byte counts; PIDs a grouped request left out are asked alone.
+ */
+async function freezeFrameSignals(session: ObdRequester, pids: readonly number[], ecu: string): Promise<Map<number, Uint8Array>> {
+  const got = new Map<number, Uint8Array>();
+  const perRequest = (session.info?.isCan ?? true) ? FREEZE_PAIRS_PER_REQUEST : 1;
+  const ask = async (group: readonly number[]): Promise<void> => {
+    const reply = await session.request(`02${group.map((p) => `${hex2(p)}00`).join('')}`);
+    for (const message of replyMessages(reply, session.info)) {
+      const d = message.data;
+      if (message.ecu !== ecu || d[0] !== 0x42) continue;
+      for (let i = 1; i + 2 <= d.length; ) {
+        const def = pidByNumber(d[i]!);
+        if (!def || d[i + 1] !== 0x00 || i + 2 + def.bytes > d.length) break;
+        if (group.includes(def.pid)) got.set(def.pid, d.subarray(i + 2, i + 2 + def.bytes));
+        i += 2 + def.bytes;
+      }
+    }
+  };
+  for (let i = 0; i < pids.length; i += perRequest) await ask(pids.slice(i, i + perRequest));
+  if (perRequest > 1) for (const pid of pids) if (!got.has(pid)) await ask([pid]);
+  return got;
+}
+
 /**
  * Freeze frame 0: the code that stored it (PID 02), then every catalogue signal the ECU announces
- * for the frame (bitmaps 00, 20, 40 …), one PID per request. `known` is the frame read before: when
- * the ECU names the same code it is kept without reading the signals again. `null` when no ECU
- * holds a frame (code 0000) or none answers service 02.
+ * for the frame (bitmaps 00, 20, 40 …), up to three per request on CAN. `known` is the frame read
+ * before: when the ECU names the same code it is kept without reading the signals again. `null`
+ * when no ECU holds a frame (code 0000) or none answers service 02.
  */
 export async function readFreezeFrame(session: ObdRequester, known: FreezeFrame | null = null): Promise<FreezeFrame | null> {
   const reply = await session.request('020200');
@@ -97,14 +125,15 @@ export async function readFreezeFrame(session: ObdRequester, known: FreezeFrame 
     announced.push(...pids.filter((p) => p % 0x20 !== 0));
     if (!pids.includes(base + 0x20)) break;
   }
+  const wanted = announced.filter((pid) => signalInfo(pidByNumber(pid)?.name ?? '') !== undefined);
+  const answers = await freezeFrameSignals(session, wanted, holder.ecu);
   const signals: SignalValues = {};
-  for (const pid of announced) {
-    const def = pidByNumber(pid);
-    const info = def ? signalInfo(def.name) : undefined;
-    if (!def || !info) continue;
-    const answer = await freezeFramePid(session, pid, holder.ecu);
-    if (!answer || answer.data.length < def.bytes) continue;
-    const value = scalarValue(def, def.decode(answer.data));
+  for (const pid of wanted) {
+    const def = pidByNumber(pid)!;
+    const info = signalInfo(def.name)!;
+    const data = answers.get(pid);
+    if (!data) continue;
+    const value = scalarValue(def, def.decode(data));
     if (value === undefined || !Number.isFinite(value) || value < info.min || value > info.max) continue;
     signals[info.name as SignalName] = value;
   }
