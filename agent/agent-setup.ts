@@ -10,6 +10,8 @@ import { ConfigError, errorMessage } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
 import type { ConnectionTls } from '../common/mqtt-connection.ts';
 import type { AgentOptions } from './agent.ts';
+import type { VehicleHealthEvent } from '../contracts/vehicle-health.ts';
+import { HEALTH_MEMORY_EVENTS } from './agent.ts';
 import type { BatchStore } from './batch-store.ts';
 import { MemoryBatchStore } from './memory-batch-store.ts';
 import { DEFAULT_LOW_DISK_BYTES, DEFAULT_MEMORY_HOLD_SAMPLES, SqliteBatchStore } from './sqlite-batch-store.ts';
@@ -19,6 +21,7 @@ export const agentBufferOptions = {
   bufferFile: opt.string('SQLite file of the disk buffer (default <dataDir>/agent/<vehicleId>.sqlite)', { required: false }),
   bufferMaxMb: opt.number('Disk buffer bound, MiB of stored batches; beyond it the oldest batches are dropped and counted', { default: 64, min: 0.01, max: 1_000_000 }),
   outboxSamples: opt.int('Bound of --buffer memory, in samples; beyond it the oldest batches are dropped and counted', { default: 100_000, min: 1 }),
+  healthBufferMaxMb: opt.number('Disk buffer bound of vehicle health events (a file beside the telemetry buffer), MiB; beyond it the oldest events are dropped and counted', { default: 4, min: 0.01, max: 100_000 }),
   diskFullHoldSamples: opt.int('While the disk refuses writes (full), hold this many samples of new batches in memory and publish them from there; beyond it the oldest are dropped and counted', { default: DEFAULT_MEMORY_HOLD_SAMPLES, min: 1 }),
   lowDiskMb: opt.number('Warn when the disk buffer\'s file system has less free space than this, MiB', { default: DEFAULT_LOW_DISK_BYTES / 1048576, min: 0, max: 1_000_000 }),
   drainSamplesPerS: opt.number('After an outage, send the backlog at most this fast (samples/s)', { default: 500, min: 1, max: 1_000_000 }),
@@ -45,6 +48,7 @@ interface BufferConfig {
   buffer: 'disk' | 'memory';
   bufferFile?: string | undefined;
   bufferMaxMb: number;
+  healthBufferMaxMb: number;
   outboxSamples: number;
   diskFullHoldSamples: number;
   lowDiskMb: number;
@@ -70,6 +74,20 @@ export function storeFromConfig(config: BufferConfig, logger: Logger): BatchStor
   const file = config.bufferFile ?? defaultBufferFile(config.dataDir, config.vehicleId);
   const store = new SqliteBatchStore({ file, vehicleId: config.vehicleId, maxBytes: Math.round(config.bufferMaxMb * 1024 * 1024), memoryHoldSamples: config.diskFullHoldSamples, lowDiskBytes: Math.round(config.lowDiskMb * 1024 * 1024), logger });
   logger.info('disk buffer open', { file, boundMb: config.bufferMaxMb, ...store.stats() });
+  return store;
+}
+
+/** The health events' file beside the telemetry buffer: `car-7.sqlite` → `car-7.health.sqlite`. */
+export function healthBufferFile(bufferFile: string): string {
+  return bufferFile.endsWith('.sqlite') ? `${bufferFile.slice(0, -'.sqlite'.length)}.health.sqlite` : `${bufferFile}.health`;
+}
+
+/** Opens the store of vehicle health events: disk or memory as the telemetry buffer (a disk store takes its file's lock here). */
+export function healthStoreFromConfig(config: BufferConfig, logger: Logger): BatchStore<VehicleHealthEvent> {
+  if (config.buffer === 'memory') return new MemoryBatchStore<VehicleHealthEvent>(HEALTH_MEMORY_EVENTS);
+  const file = healthBufferFile(config.bufferFile ?? defaultBufferFile(config.dataDir, config.vehicleId));
+  const store = new SqliteBatchStore<VehicleHealthEvent>({ file, vehicleId: config.vehicleId, maxBytes: Math.round(config.healthBufferMaxMb * 1024 * 1024), memoryHoldSamples: HEALTH_MEMORY_EVENTS, lowDiskBytes: Math.round(config.lowDiskMb * 1024 * 1024), logger });
+  logger.info('health buffer open', { file, boundMb: config.healthBufferMaxMb, events: store.stats().queuedBatches });
   return store;
 }
 

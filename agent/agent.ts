@@ -21,19 +21,23 @@
  * - `stop()` closes the current batch and waits up to `drainTimeoutMs` for everything to be
  *   acknowledged, then publishes an `offline` status and disconnects. What is left stays in a
  *   disk store for the next start.
+ * - The car's diagnosis (a source's health readings) travels beside telemetry on the health
+ *   topic through its own store with the same guarantees (agent/health-publisher.ts).
  */
 import { EventEmitter } from 'node:events';
 import type { MqttClient } from 'mqtt';
 import { EngineRunClock } from '../contracts/derived-signals.ts';
 import { encodeTelemetry, type Sample, type TelemetryBatch } from '../contracts/telemetry.ts';
 import { topics } from '../contracts/topics.ts';
+import type { VehicleHealthEvent } from '../contracts/vehicle-health.ts';
 import { type Logger, silentLogger } from '../common/logger.ts';
 import { type ConnectionTls, MqttConnection } from '../common/mqtt-connection.ts';
 import { encodeAgentStatus } from './agent-status.ts';
 import { type ClockCheckOptions, ClockMonitor, type ClockState } from './clock-sync.ts';
 import type { BatchStore, DropReport, StoredBatch } from './batch-store.ts';
+import { HealthPublisher, type HealthPublisherStats } from './health-publisher.ts';
 import { MemoryBatchStore } from './memory-batch-store.ts';
-import type { TelemetrySource } from './telemetry-source.ts';
+import type { HealthReading, TelemetrySource } from './telemetry-source.ts';
 
 export interface AgentOptions {
   vehicleId: string;
@@ -45,6 +49,8 @@ export interface AgentOptions {
   store?: BatchStore;
   /** Bound of the default in-memory store, in samples. */
   outboxSamples?: number;
+  /** Where health events wait for their PUBACK; default an in-memory store of HEALTH_MEMORY_EVENTS events. The agent closes it on stop. */
+  healthStore?: BatchStore<VehicleHealthEvent>;
   /** Backlog drain rate after an outage, samples per second. */
   drainSamplesPerS?: number;
   /** Whether batches built during a drain wait behind the backlog (default) or overtake it. */
@@ -87,7 +93,7 @@ export interface AgentLiveSettings {
   encode?: (batch: TelemetryBatch) => Buffer;
 }
 
-export interface AgentStats {
+export interface AgentStats extends HealthPublisherStats {
   vehicleId: string;
   connected: boolean;
   /** Why it is not connected, e.g. `refused (not authorized), retrying in 4 s`; `connected` when it is. */
@@ -135,6 +141,8 @@ export interface AgentEvents {
 }
 
 const DEFAULT_DRAIN_SAMPLES_PER_S = 500;
+/** Bound of the default in-memory health store, in events (a day of changes every few minutes). */
+export const HEALTH_MEMORY_EVENTS = 1000;
 
 export class Agent extends EventEmitter<AgentEvents> {
   private readonly store: BatchStore;
@@ -142,6 +150,8 @@ export class Agent extends EventEmitter<AgentEvents> {
   private readonly topic: string;
   private readonly connection: MqttConnection;
   private readonly clock: ClockMonitor | undefined;
+  /** The car's diagnosis, on its own topic and store. */
+  readonly health: HealthPublisher;
   private current: Sample[] = [];
   private nextSeq: number;
   private lastT: number | undefined;
@@ -164,6 +174,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.log = (options.logger ?? silentLogger).child(options.vehicleId);
     this.topic = topics.telemetry(options.vehicleId);
     this.nextSeq = this.store.nextSeq;
+    this.health = new HealthPublisher({ vehicleId: options.vehicleId, store: options.healthStore ?? new MemoryBatchStore<VehicleHealthEvent>(HEALTH_MEMORY_EVENTS), logger: this.log });
     this.clock =
       options.clock === false
         ? undefined
@@ -201,7 +212,10 @@ export class Agent extends EventEmitter<AgentEvents> {
     }
     void this.clock?.start();
     this.connection.start();
-    await this.options.source.start((sample) => this.onSample(sample));
+    await this.options.source.start(
+      (sample) => this.onSample(sample),
+      (reading) => this.onHealth(reading),
+    );
     this.flushTimer = setInterval(() => this.closeBatch(), this.options.batchIntervalMs);
     const statsMs = this.options.statsIntervalMs ?? 60_000;
     if (statsMs > 0) this.statsTimer = setInterval(() => this.log.info('agent counters', { ...this.stats() }), statsMs);
@@ -232,6 +246,11 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.counters.samplesProduced += 1;
     this.current.push(this.runClock.fill(sample));
     if (this.current.length >= this.options.maxBatchSamples) this.closeBatch();
+  }
+
+  private onHealth(reading: HealthReading): void {
+    if (this.stopping) return;
+    this.health.offer(reading);
   }
 
   private closeBatch(): void {
@@ -270,6 +289,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.drain = { end, cursor: -1, liveCursor: end, remaining: s.queuedSamples, startedAt: now, total: s.queuedSamples, tokens: this.bucketSize(), refilledAt: now, sentSinceProgress: 0, progressAt: now };
     if (end >= 0) this.log.info('draining backlog', { batches: s.queuedBatches, samples: s.queuedSamples, rateSamplesPerS: this.drainRate() });
     this.publishOnline(client);
+    this.health.connected(client);
     this.pump();
   }
 
@@ -280,6 +300,7 @@ export class Agent extends EventEmitter<AgentEvents> {
   private onDown(): void {
     this.epoch += 1;
     this.inflight.clear();
+    this.health.disconnected();
     if (this.drainTimer) clearTimeout(this.drainTimer);
     this.drainTimer = undefined;
   }
@@ -424,6 +445,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       disconnects: c.drops,
       connectFailures: c.connectFailures,
       connectRefusals: c.refusals,
+      ...this.health.stats(),
     };
   }
 
@@ -435,18 +457,20 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.closeBatch();
     // Waiting makes sense only while connected; a disk store keeps the rest for the next start.
     const deadline = Date.now() + (this.options.drainTimeoutMs ?? 5000);
-    while (this.store.stats().queuedBatches > 0 && this.connection.client && Date.now() < deadline) {
+    while ((this.store.stats().queuedBatches > 0 || this.health.queued > 0) && this.connection.client && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 20));
     }
     const left = this.store.stats();
     if (left.queuedBatches > 0) {
       this.log.warn(this.store.kind === 'disk' ? 'stopping with unacknowledged batches (kept on disk for the next start)' : 'stopping with unacknowledged batches (lost: memory buffer)', { batches: left.queuedBatches, samples: left.queuedSamples });
     }
+    if (this.health.queued > 0) this.log.warn('stopping with unacknowledged health events (a disk buffer keeps them for the next start)', { events: this.health.queued });
     if (this.drainTimer) clearTimeout(this.drainTimer);
     await this.connection.stop((client) => client.publishAsync(topics.status(this.options.vehicleId), encodeAgentStatus(this.options.vehicleId, 'offline', { reason: 'stopped', clock: this.clock?.status.state }), { qos: 1, retain: true }).then(() => undefined));
     const stats = this.stats();
     this.closed = true;
     this.store.close();
+    this.health.close();
     return stats;
   }
 }

@@ -6,16 +6,17 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { TelemetryBatch } from '../contracts/telemetry.ts';
-import type { BatchStore } from './batch-store.ts';
+import { VEHICLE_HEALTH_SCHEMA, type VehicleHealthEvent } from '../contracts/vehicle-health.ts';
+import type { BatchStore, RecordBatch, Timed } from './batch-store.ts';
 
 export interface BatchStoreUnderTest {
   /**
    * A new, empty store that holds exactly `batches` batches the size of `like` and drops beyond
    * that, counted in its own unit (samples, bytes).
    */
-  open(holds: { batches: number; like: TelemetryBatch }): BatchStore;
+  open<R extends Timed>(holds: { batches: number; like: RecordBatch<R> }): BatchStore<R>;
   /** Closes `store` and opens the same store again; absent for a store that keeps nothing across a restart. */
-  reopen?(store: BatchStore): BatchStore;
+  reopen?<R extends Timed>(store: BatchStore<R>): BatchStore<R>;
   /** Removes what `open` made (files); called after each test, once its stores are closed. */
   dispose?(): void;
 }
@@ -29,7 +30,19 @@ export function conformanceBatch(seq: number, samples = SAMPLES): TelemetryBatch
   return { v: 1, vehicle: 'car-1', seq, samples: Array.from({ length: samples }, (_, i) => ({ t: T0 + seq * 1000 + i, RPM: 810 + i, SPEED: 50 })) };
 }
 
-function seqsIn(store: BatchStore): number[] {
+/** A store of vehicle health events keeps one event per batch (agent/health-publisher.ts). */
+export function conformanceHealthBatch(seq: number): RecordBatch<VehicleHealthEvent> {
+  const event: VehicleHealthEvent = {
+    schema: VEHICLE_HEALTH_SCHEMA, vehicle: 'car-1', seq, t: T0 + seq * 60_000, reason: seq === 0 ? 'snapshot' : 'change', source: 'obd',
+    mil: seq % 2 === 1, dtcCount: seq % 2, readiness: { ignition: 'spark', monitors: { MISFIRE: { supported: true, complete: true } } },
+    confirmed: seq % 2 === 1 ? ['P0301'] : [], pending: ['P0301'], permanent: null,
+    freezeFrame: seq % 2 === 1 ? { dtc: 'P0301', frame: 0, signals: { RPM: 812.25, COOLANT_TEMP: 88 } } : null,
+    vin: 'FPEEMU2700S087109', counters: { distanceWithMilKm: seq },
+  };
+  return { v: 1, vehicle: 'car-1', seq, samples: [event] };
+}
+
+function seqsIn<R extends Timed>(store: BatchStore<R>): number[] {
   const seqs: number[] = [];
   for (let e = store.next(-1); e; e = store.next(e.seq)) seqs.push(e.seq);
   return seqs;
@@ -37,7 +50,7 @@ function seqsIn(store: BatchStore): number[] {
 
 export function describeBatchStore(name: string, under: BatchStoreUnderTest): void {
   describe(`BatchStore conformance: ${name}`, () => {
-    const open: BatchStore[] = [];
+    const open: Array<BatchStore<Timed>> = [];
     const make = (batches = 100): BatchStore => {
       const store = under.open({ batches, like: conformanceBatch(0) });
       open.push(store);
@@ -121,6 +134,23 @@ export function describeBatchStore(name: string, under: BatchStoreUnderTest): vo
       const report = store.append(conformanceBatch(1, 3 * SAMPLES));
       expect(report).toEqual({ batches: 1, samples: SAMPLES, seqs: [0] });
       expect(seqsIn(store)).toEqual([1]);
+    });
+
+    it('keeps records of another kind (vehicle health events, one per batch) exactly, and drops them by the same rule', () => {
+      const store = under.open({ batches: 3, like: conformanceHealthBatch(1) });
+      open.push(store);
+      for (let seq = 0; seq < 3; seq++) store.append(conformanceHealthBatch(seq));
+      expect(store.next(0)?.batch).toEqual(conformanceHealthBatch(1));
+      expect(store.lastEventTime).toBe(conformanceHealthBatch(2).samples[0]!.t);
+      expect(store.append(conformanceHealthBatch(3), new Set([0])).seqs).toEqual([1]);
+      expect(seqsIn(store)).toEqual([0, 2, 3]);
+      const reopenStore = under.reopen;
+      if (!reopenStore) return;
+      open.splice(open.indexOf(store), 1);
+      const again = reopenStore(store);
+      open.push(again);
+      expect(again.next(2)?.batch).toEqual(conformanceHealthBatch(3));
+      expect(again.nextSeq).toBe(4);
     });
 
     it('states its bound in its own unit, and what it holds', () => {

@@ -13,15 +13,31 @@
  * - Batches are read back oldest first by `seq`, which the agent assigns in increasing order and
  *   which the store remembers across restarts (`nextSeq`), so a restarted agent continues the
  *   sequence instead of reusing numbers.
+ * - A store keeps records of one kind, anything with an event time `t`: telemetry samples (the
+ *   default), or vehicle health events (one per batch, agent/health-publisher.ts). The guarantees
+ *   are the same for both; "samples" in counters and bounds means records.
  */
-import type { TelemetryBatch } from '../contracts/telemetry.ts';
+import type { Sample } from '../contracts/telemetry.ts';
 
-export interface StoredBatch {
+/** What a store can keep: a JSON-serialisable record with an event time. */
+export interface Timed {
+  t: number;
+}
+
+/** A batch as stores keep it (a TelemetryBatch is one, without its send time). */
+export interface RecordBatch<R extends Timed = Sample> {
+  v: 1;
+  vehicle: string;
+  seq: number;
+  samples: R[];
+}
+
+export interface StoredBatch<R extends Timed = Sample> {
   seq: number;
   samples: number;
   /** Bytes this batch counts against the bound (its stored form). */
   bytes: number;
-  batch: TelemetryBatch;
+  batch: RecordBatch<R>;
 }
 
 export interface DropReport {
@@ -57,16 +73,16 @@ export interface DiskBufferState {
   memoryBoundSamples: number;
 }
 
-export interface BatchStore {
+export interface BatchStore<R extends Timed = Sample> {
   readonly kind: 'disk' | 'memory';
   /** Next sequence number to assign (one past the highest ever appended). */
   readonly nextSeq: number;
   /** Event time of the newest sample ever appended, or undefined for a fresh store. */
   readonly lastEventTime: number | undefined;
   /** Stores `batch` (its seq must be ≥ nextSeq); drops the oldest batches not in `protect` beyond the bound. */
-  append(batch: TelemetryBatch, protect?: ReadonlySet<number>): DropReport;
+  append(batch: RecordBatch<R>, protect?: ReadonlySet<number>): DropReport;
   /** The oldest stored batch with `afterSeq < seq ≤ upToSeq`. */
-  next(afterSeq: number, upToSeq?: number): StoredBatch | undefined;
+  next(afterSeq: number, upToSeq?: number): StoredBatch<R> | undefined;
   /** Removes an acknowledged batch; returns its sample count, or undefined if it was not stored. */
   acknowledge(seq: number): number | undefined;
   /** Highest stored seq, or -1 when empty. */

@@ -3,13 +3,13 @@
  * vehicles in one process should not each keep a SQLite file. Bounded by samples; at the bound the
  * oldest batches not on the wire are dropped and counted. Nothing survives the process.
  */
-import type { TelemetryBatch } from '../contracts/telemetry.ts';
-import type { BatchStore, BatchStoreStats, DropReport, StoredBatch } from './batch-store.ts';
+import type { Sample } from '../contracts/telemetry.ts';
+import type { BatchStore, BatchStoreStats, DropReport, RecordBatch, StoredBatch, Timed } from './batch-store.ts';
 
-export class MemoryBatchStore implements BatchStore {
+export class MemoryBatchStore<R extends Timed = Sample> implements BatchStore<R> {
   readonly kind = 'memory' as const;
   // Appends come in increasing seq order, so insertion order is seq order.
-  private readonly entries = new Map<number, StoredBatch>();
+  private readonly entries = new Map<number, StoredBatch<R>>();
   private samples = 0;
   private bytes = 0;
   private droppedBatches = 0;
@@ -29,7 +29,7 @@ export class MemoryBatchStore implements BatchStore {
     return this.lastT;
   }
 
-  append(batch: TelemetryBatch, protect: ReadonlySet<number> = new Set()): DropReport {
+  append(batch: RecordBatch<R>, protect: ReadonlySet<number> = new Set()): DropReport {
     if (batch.seq < this.seq) throw new RangeError(`batch seq ${batch.seq} is below the next seq ${this.seq}`);
     if (!batch.samples[0]) throw new RangeError('an empty batch cannot be stored');
     // Approximate stored size (what JSON storage would take), for stats only.
@@ -54,7 +54,7 @@ export class MemoryBatchStore implements BatchStore {
     return report;
   }
 
-  next(afterSeq: number, upToSeq = Number.MAX_SAFE_INTEGER): StoredBatch | undefined {
+  next(afterSeq: number, upToSeq = Number.MAX_SAFE_INTEGER): StoredBatch<R> | undefined {
     for (const entry of this.entries.values()) {
       if (entry.seq > upToSeq) return undefined;
       if (entry.seq > afterSeq) return entry;
@@ -86,7 +86,7 @@ export class MemoryBatchStore implements BatchStore {
 
   close(): void {}
 
-  private remove(seq: number): StoredBatch | undefined {
+  private remove(seq: number): StoredBatch<R> | undefined {
     const entry = this.entries.get(seq);
     if (!entry) return undefined;
     this.entries.delete(seq);

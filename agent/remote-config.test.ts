@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { AGENT_CONFIG_SCHEMA, AGENT_CONFIG_STATE_SCHEMA, type AgentConfigState } from '../contracts/agent-config.ts';
+import { AGENT_CONFIG_SCHEMA, AGENT_CONFIG_STATE_SCHEMA, type AgentConfigState, parseAgentConfig } from '../contracts/agent-config.ts';
 import type { Sample } from '../contracts/telemetry.ts';
 import type { AgentLiveSettings } from './agent.ts';
 import { type AgentSettings, effectiveSettings, RemoteConfig, SOURCE_SETTING_KEYS } from './remote-config.ts';
 import { SwappableSource } from './swappable-source.ts';
 import type { TelemetrySource } from './telemetry-source.ts';
 
-const local: AgentSettings = { sampleRateHz: 1, batchIntervalMs: 2000, maxBatchSamples: 500, payload: 'compact', fastPids: ['RPM', 'SPEED'], slowPids: ['COOLANT_TEMP'], fastHz: 5, slowHz: 0.5 };
+const local: AgentSettings = { sampleRateHz: 1, batchIntervalMs: 2000, maxBatchSamples: 500, payload: 'compact', fastPids: ['RPM', 'SPEED'], slowPids: ['COOLANT_TEMP'], fastHz: 5, slowHz: 0.5, healthIntervalS: 60 };
 const config = (fields: object) => Buffer.from(JSON.stringify({ schema: AGENT_CONFIG_SCHEMA, ...fields }));
 
 /** A source that emits the event times it is given, and records its settings and lifecycle. */
@@ -129,9 +129,22 @@ describe('RemoteConfig', () => {
 
   it('reports fields its source does not use as ignored', async () => {
     const { remote, states, built } = setup(SOURCE_SETTING_KEYS.replay);
-    await remote.receive(config({ version: 1, sampleRateHz: 10, obd: { fastHz: 1 } }));
-    expect(states.at(-1)).toMatchObject({ result: 'applied', ignored: ['sampleRateHz', 'obd'] });
+    await remote.receive(config({ version: 1, sampleRateHz: 10, obd: { fastHz: 1 }, healthIntervalS: 300 }));
+    expect(states.at(-1)).toMatchObject({ result: 'applied', ignored: ['sampleRateHz', 'obd', 'healthIntervalS'] });
     expect(built).toHaveLength(1);
+  });
+
+  it('rebuilds the serial or simulated source for a new diagnosis interval', async () => {
+    for (const keys of [SOURCE_SETTING_KEYS.serial, SOURCE_SETTING_KEYS.simulate]) {
+      const { remote, states, built } = setup(keys);
+      await remote.receive(config({ version: 1, healthIntervalS: 300 }));
+      expect(states.at(-1)).toMatchObject({ result: 'applied', appliedVersion: 1 });
+      expect(states.at(-1)!.ignored).toBeUndefined();
+      expect(built).toHaveLength(2);
+      expect(built[1]!.settings).toMatchObject({ healthIntervalS: 300 });
+      expect(remote.settings().healthIntervalS).toBe(300);
+    }
+    expect(parseAgentConfig(config({ version: 1, healthIntervalS: -1 }))).toMatchObject({ ok: false, reason: expect.stringMatching(/^healthIntervalS:/) });
   });
 
   it('keeps at most one config waiting: a newer one replaces it', async () => {

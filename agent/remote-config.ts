@@ -36,15 +36,16 @@ export interface AgentSettings {
   slowPids: readonly string[];
   fastHz: number;
   slowHz: number;
+  healthIntervalS: number;
 }
 
-export type SourceSettingKey = 'sampleRateHz' | 'fastPids' | 'slowPids' | 'fastHz' | 'slowHz';
+export type SourceSettingKey = 'sampleRateHz' | 'fastPids' | 'slowPids' | 'fastHz' | 'slowHz' | 'healthIntervalS';
 const OBD_KEYS: readonly SourceSettingKey[] = ['fastPids', 'slowPids', 'fastHz', 'slowHz'];
 
 /** Which settings each of the agent's sources is built from (a replayed log has none). */
 export const SOURCE_SETTING_KEYS: Readonly<Record<'simulate' | 'serial' | 'replay', readonly SourceSettingKey[]>> = {
-  simulate: ['sampleRateHz'],
-  serial: OBD_KEYS,
+  simulate: ['sampleRateHz', 'healthIntervalS'],
+  serial: [...OBD_KEYS, 'healthIntervalS'],
   replay: [],
 };
 
@@ -89,6 +90,7 @@ export function effectiveSettings(local: AgentSettings, config: AgentConfig | un
     slowPids: config.obd?.slowPids ?? local.slowPids,
     fastHz: config.obd?.fastHz ?? local.fastHz,
     slowHz: config.obd?.slowHz ?? local.slowHz,
+    healthIntervalS: config.healthIntervalS ?? local.healthIntervalS,
   };
 }
 
@@ -225,6 +227,7 @@ export class RemoteConfig extends EventEmitter<RemoteConfigEvents> {
     const ignored: string[] = [];
     if (config.sampleRateHz !== undefined && !keys.includes('sampleRateHz')) ignored.push('sampleRateHz');
     if (config.obd !== undefined && !OBD_KEYS.some((k) => keys.includes(k))) ignored.push('obd');
+    if (config.healthIntervalS !== undefined && !keys.includes('healthIntervalS')) ignored.push('healthIntervalS');
     return ignored;
   }
 

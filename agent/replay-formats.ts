@@ -24,17 +24,20 @@
  *   header lacks — naming it and listing the header's columns — or a header unit it cannot convert).
  */
 import { z } from 'zod';
-import { CAROBD_FORMAT, CARSCANNER_FORMAT, TORQUE_FORMAT, type ReplayColumn, type ReplayFormat } from '../contracts/drive-log-formats.ts';
+import { CAROBD_FORMAT, CARSCANNER_FORMAT, REPLAY_HEALTH_FIELDS, TORQUE_FORMAT, type ReplayColumn, type ReplayFormat, type ReplayHealthColumn } from '../contracts/drive-log-formats.ts';
 import { SIGNAL_NAMES, signalInfo, type SignalName } from '../contracts/signals.ts';
 import type { SignalValues } from '../contracts/telemetry.ts';
 import { ConfigError } from '../common/errors.ts';
 import { logLines, parseDateTime, readClockNumber, readLoggedValue, splitCsvLine, splitHeader } from './replay-csv.ts';
 import { eventTimes } from './replay-event-times.ts';
+import { readHealthField, type ReplayHealthValues } from './replay-health.ts';
 
 export interface ReplayRow {
   /** Event time in ms: relative to the first row (`absolute` false) or Unix time. Strictly increasing, whole ms. */
   readonly t: number;
   readonly values: SignalValues;
+  /** The row's diagnosis columns, when the format has any and the row fills one. */
+  readonly health?: ReplayHealthValues;
 }
 
 /** One vehicle's rows of a log: what a ReplaySource plays. */
@@ -62,6 +65,7 @@ export const DROP_REASONS = {
   'unknown-unit': 'in a unit that cannot be converted',
   'cut-off': 'cut off in a truncated last line',
   'empty-reading': 'a reading without a value (long layout)',
+  'bad-health-value': 'a MIL, DTC or counter value that cannot be read',
 } as const;
 export type DropReason = keyof typeof DROP_REASONS;
 
@@ -145,6 +149,8 @@ const customSchema = z.strictObject({
   columns: z
     .record(z.string().min(1), z.union([signalEnum, z.strictObject({ signal: signalEnum, unit: z.string().optional() })]))
     .refine((c) => Object.keys(c).length > 0, 'must map at least one column'),
+  /** Diagnosis columns by field, e.g. `{"mil": "MIL", "dtcs": "DTC"}` (wide layout). */
+  health: z.partialRecord(z.enum(REPLAY_HEALTH_FIELDS), z.string().min(1)).optional(),
 });
 
 /** Signal names in a mapping's `columns` that are not in the catalogue (zod would only say "Invalid input"). */
@@ -191,6 +197,7 @@ export function parseCustomFormat(json: string, source = 'replay mapping'): Repl
     ...(c.long ? { long: c.long } : {}),
     rowRateHz: c.rowRateHz,
     strictColumns: c.layout === 'wide',
+    ...(c.health ? { health: Object.entries(c.health).map(([field, column]) => ({ field: field as ReplayHealthColumn['field'], names: [column] })) } : {}),
     columns: Object.entries(c.columns).map(([name, m]) =>
       typeof m === 'string' ? { names: [name], signal: m } : { names: [name], signal: m.signal, ...(m.unit !== undefined ? { unit: m.unit } : {}) },
     ),
@@ -223,6 +230,7 @@ interface RawRow {
   /** Clock value in seconds (relative kinds) or ms (absolute kinds); NaN = none. */
   clock: number;
   values: SignalValues;
+  health?: ReplayHealthValues;
 }
 
 /** Rows, counters and reasons while a log is read. */
@@ -330,6 +338,12 @@ export function parseDriveLog(text: string, format: ReplayFormat, options: Parse
       mapping[c.signal] = headers[i]!.name;
     }
     if (used.length === 0) throw unusable(`no column of this ${format.name} log maps to a signal (header: ${headerLine.slice(0, 120)})`);
+    const healthUsed: Array<{ index: number; field: ReplayHealthColumn['field'] }> = [];
+    for (const c of format.health ?? []) {
+      const hit = c.names.find((n) => find(n) !== undefined);
+      if (hit === undefined && format.strictColumns) throw notAColumn(c.names[0]!, `the mapped column (${c.field})`, 'replayMapping');
+      if (hit !== undefined && !healthUsed.some((u) => u.field === c.field)) healthUsed.push({ index: find(hit)!, field: c.field });
+    }
     let previousFieldCount = headers.length;
     for (const line of lines.slice(1)) {
       if (line.text === headerLine) continue; // Torque repeats its header where a new log starts
@@ -358,7 +372,9 @@ export function parseDriveLog(text: string, format: ReplayFormat, options: Parse
         tally.skip('no-signal', line.lineNo);
         continue;
       }
-      tally.add(vehicle, { clock, values });
+      const health: ReplayHealthValues = {};
+      for (const u of healthUsed) if (!readHealthField(health, u.field, fields[u.index], decimalComma)) tally.drop('bad-health-value');
+      tally.add(vehicle, Object.keys(health).length > 0 ? { clock, values, health } : { clock, values });
     }
   } else {
     const spec = format.long!;
@@ -408,7 +424,7 @@ export function parseDriveLog(text: string, format: ReplayFormat, options: Parse
       format.time?.kind ?? 'seconds',
       format.rowRateHz,
     );
-    vehicles.push({ format: format.name, absolute, vehicle, rows: raw.map((r, i) => ({ t: times[i]!, values: r.values })) });
+    vehicles.push({ format: format.name, absolute, vehicle, rows: raw.map((r, i) => (r.health ? { t: times[i]!, values: r.values, health: r.health } : { t: times[i]!, values: r.values })) });
   }
   const sum = (counts: Partial<Record<string, number>>): number => Object.values(counts).reduce<number>((a, b) => a + (b ?? 0), 0);
   return {

@@ -17,14 +17,19 @@
  *   At most `maxSamplesPerTick` samples go out per timer tick, so the event loop stays free.
  * - After the last row the source is finished: `finished` resolves and `onEnd` fires once.
  *   With `loop` the log starts over instead, continuing after the last event time.
+ * - A log with diagnosis columns (MIL, DTCs, the since-clear counters: agent/replay-health.ts)
+ *   gives a health reading at its first such row and whenever the diagnosis it shows changes,
+ *   at that row's event time.
  */
 import type { Sample } from '../contracts/telemetry.ts';
+import { sameDiagnosis, type VehicleHealthState } from '../contracts/vehicle-health.ts';
 import { ConfigError } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
 import { loadDriveLog, type ReplayFormatChoice } from './replay-file.ts';
 import { pickVehicle, type ReplayLog } from './replay-formats.ts';
+import { ReplayHealthReader } from './replay-health.ts';
 import { eventTimeShiftMs, sampleOf } from './replay-samples.ts';
-import type { TelemetrySource } from './telemetry-source.ts';
+import type { HealthReading, TelemetrySource } from './telemetry-source.ts';
 
 export interface ReplaySourceOptions {
   /** One vehicle's parsed log (`pickVehicle(loadDriveLog(…))`). */
@@ -83,8 +88,10 @@ export class ReplaySource implements TelemetrySource {
     return { format: this.options.log.format, rows: this.options.log.rows.length, emitted: this.emitted, passes: this.passes, outsideTimeWindow: this.outsideTimeWindow, finished: this.done };
   }
 
-  async start(onSample: (sample: Sample) => void): Promise<void> {
+  async start(onSample: (sample: Sample) => void, onHealth?: (reading: HealthReading) => void): Promise<void> {
     if (this.timer || this.done) return;
+    const health = new ReplayHealthReader();
+    let lastHealth: VehicleHealthState | undefined;
     const rows = this.options.log.rows;
     const first = rows[0]!.t;
     const wallStart = this.now();
@@ -110,11 +117,18 @@ export class ReplaySource implements TelemetrySource {
         onSample(sample);
         this.emitted++;
         n++;
+        const rowHealth = rows[this.next - 1]!.health;
+        if (onHealth && rowHealth) {
+          const state = health.next(sample.t, rowHealth);
+          if (!lastHealth || !sameDiagnosis(lastHealth, state)) onHealth({ t: sample.t, state });
+          lastHealth = state;
+        }
       }
       if (this.next < rows.length) return;
       this.passes++;
       if (this.options.loop) {
         this.next = 0;
+        health.reset();
         const endMs = rows[rows.length - 1]!.t + this.shiftMs;
         this.shiftMs = endMs + gapMs - first;
         passWallStart = this.speed === 0 ? this.now() : passWallStart + (logSpanMs + gapMs) / this.speed;

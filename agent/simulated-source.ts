@@ -1,8 +1,9 @@
 import { MAX_EVENT_TIME_MS, type Sample } from '../contracts/telemetry.ts';
 import { defaultVehicleSpec } from '../simulator/fleet-plan.ts';
 import { createRng } from '../simulator/rng.ts';
+import { simulatedHealthState } from '../simulator/health-state.ts';
 import { SimulatedVehicle, type VehicleSpec } from '../simulator/simulated-vehicle.ts';
-import type { TelemetrySource } from './telemetry-source.ts';
+import type { HealthReading, TelemetrySource } from './telemetry-source.ts';
 
 export interface SimulatedSourceOptions {
   vehicleId: string;
@@ -21,6 +22,11 @@ export interface SimulatedSourceOptions {
   maxSamplesPerTick?: number;
   /** Injected for tests; wall-clock milliseconds. */
   now?: () => number;
+  /**
+   * How often the car's diagnosis is read, in simulated (event) time, ms; besides, it is read at
+   * start and at every trip start (ignition on). Default 60,000; 0 = only then.
+   */
+  healthIntervalMs?: number;
 }
 
 /**
@@ -28,7 +34,8 @@ export interface SimulatedSourceOptions {
  * time since start). At speed 1 event times are wall-clock times; above 1 they run ahead of the
  * clock. While the simulated car is parked (engine off) no samples come, as from a real car.
  * Event times strictly increase (whole ms, one sampling interval apart) and stop before the
- * telemetry contract's upper limit.
+ * telemetry contract's upper limit. The ECU monitors' diagnosis (simulator/health-state.ts) goes to
+ * `onHealth` at start, at every ignition on and every `healthIntervalMs` of event time.
  */
 export class SimulatedSource implements TelemetrySource {
   readonly name = 'simulator';
@@ -57,7 +64,7 @@ export class SimulatedSource implements TelemetrySource {
     this.vehicle = new SimulatedVehicle(spec, rng, simStart, options.sampleRateHz);
   }
 
-  async start(onSample: (sample: Sample) => void): Promise<void> {
+  async start(onSample: (sample: Sample) => void, onHealth?: (reading: HealthReading) => void): Promise<void> {
     if (this.timer) return;
     this.wallStart = this.now();
     const startMs = (this.startMs ??= this.wallStart);
@@ -65,6 +72,14 @@ export class SimulatedSource implements TelemetrySource {
     while (this.vehicle.nextSample(startMs - 1)) {
       /* discard */
     }
+    const everyMs = this.options.healthIntervalMs ?? 60_000;
+    let healthAtMs = -Infinity;
+    let trip = this.vehicle.tripsStarted;
+    const readHealth = (t: number): void => {
+      healthAtMs = t;
+      onHealth?.({ t, state: simulatedHealthState(this.vehicle.model.diagnosis(), this.vehicle.model.freezeFrame()) });
+    };
+    if (onHealth) readHealth(Math.max(startMs, this.vehicle.clockMs));
     this.timer = setInterval(() => {
       const target = Math.min(startMs + (this.now() - this.wallStart) * this.speed, MAX_EVENT_TIME_MS - 1);
       let n = 0;
@@ -73,6 +88,11 @@ export class SimulatedSource implements TelemetrySource {
         if (!s) break;
         onSample(SimulatedVehicle.toWire(s));
         n++;
+        // Ignition on, or the interval has passed: read the diagnosis as an agent would.
+        if (onHealth && (s.trip !== trip || (everyMs > 0 && s.t - healthAtMs >= everyMs))) {
+          trip = s.trip;
+          readHealth(s.t);
+        }
       }
       this.lagMs = n === this.maxPerTick ? Math.max(0, target - this.vehicle.clockMs) : 0;
     }, this.tickMs);

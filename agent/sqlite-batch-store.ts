@@ -30,8 +30,8 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { ConfigError, errorMessage } from '../common/errors.ts';
 import { type Logger, silentLogger } from '../common/logger.ts';
-import type { Sample, TelemetryBatch } from '../contracts/telemetry.ts';
-import type { BatchStore, BatchStoreStats, DropReport, StoredBatch } from './batch-store.ts';
+import type { Sample } from '../contracts/telemetry.ts';
+import type { BatchStore, BatchStoreStats, DropReport, RecordBatch, StoredBatch, Timed } from './batch-store.ts';
 import { DiskSpaceWatch } from './disk-space-watch.ts';
 import { MemoryBatchStore } from './memory-batch-store.ts';
 
@@ -58,7 +58,7 @@ export const DEFAULT_LOW_DISK_BYTES = 32 * 1024 * 1024;
 
 type Meta = 'schema_version' | 'vehicle' | 'next_seq' | 'last_t' | 'dropped_batches' | 'dropped_samples';
 
-export class SqliteBatchStore implements BatchStore {
+export class SqliteBatchStore<R extends Timed = Sample> implements BatchStore<R> {
   readonly kind = 'disk' as const;
   private readonly db: Database.Database;
   private readonly log: Logger;
@@ -69,7 +69,7 @@ export class SqliteBatchStore implements BatchStore {
   private readonly sql;
   private synchronous: 'FULL' | 'NORMAL' | undefined;
   /** Batches the disk refused, newer than every stored one (see the module comment). */
-  private readonly held: MemoryBatchStore;
+  private readonly held: MemoryBatchStore<R>;
   private heldTotal = 0;
   /** Drops of held batches not yet added to the persisted counters. */
   private heldDropsUnsaved = { batches: 0, samples: 0 };
@@ -81,7 +81,7 @@ export class SqliteBatchStore implements BatchStore {
   constructor(private readonly options: SqliteBatchStoreOptions) {
     if (!(options.maxBytes >= 1024)) throw new RangeError('disk buffer bound must be at least 1 KiB');
     this.log = options.logger ?? silentLogger;
-    this.held = new MemoryBatchStore(options.memoryHoldSamples ?? DEFAULT_MEMORY_HOLD_SAMPLES);
+    this.held = new MemoryBatchStore<R>(options.memoryHoldSamples ?? DEFAULT_MEMORY_HOLD_SAMPLES);
     mkdirSync(dirname(options.file), { recursive: true });
     this.space = new DiskSpaceWatch(dirname(options.file), options.lowDiskBytes ?? DEFAULT_LOW_DISK_BYTES, options.diskCheckIntervalMs ?? 10_000, this.log);
     this.db = openChecked(options.file, this.log);
@@ -134,7 +134,7 @@ export class SqliteBatchStore implements BatchStore {
     return held === undefined || this.lastT === undefined ? (held ?? this.lastT) : Math.max(held, this.lastT);
   }
 
-  append(batch: TelemetryBatch, protect: ReadonlySet<number> = new Set()): DropReport {
+  append(batch: RecordBatch<R>, protect: ReadonlySet<number> = new Set()): DropReport {
     if (batch.seq < this.nextSeq) throw new RangeError(`batch seq ${batch.seq} is below the next seq ${this.nextSeq}`);
     if (!batch.samples[0]) throw new RangeError('an empty batch cannot be stored');
     this.space.check();
@@ -150,7 +150,7 @@ export class SqliteBatchStore implements BatchStore {
   }
 
   /** Writes to disk; false (logged, disk state updated) when the database refused it. */
-  private tryWrite(batch: TelemetryBatch, protect: ReadonlySet<number>, report: DropReport): boolean {
+  private tryWrite(batch: RecordBatch<R>, protect: ReadonlySet<number>, report: DropReport): boolean {
     let dropped: DropReport;
     try {
       dropped = this.write(batch, protect);
@@ -173,7 +173,7 @@ export class SqliteBatchStore implements BatchStore {
     return true;
   }
 
-  private hold(batch: TelemetryBatch, protect: ReadonlySet<number>, report: DropReport): void {
+  private hold(batch: RecordBatch<R>, protect: ReadonlySet<number>, report: DropReport): void {
     const dropped = this.held.append(batch, protect);
     this.heldTotal += 1;
     this.heldDropsUnsaved.batches += dropped.batches;
@@ -197,7 +197,7 @@ export class SqliteBatchStore implements BatchStore {
     }
   }
 
-  private write(batch: TelemetryBatch, protect: ReadonlySet<number>): DropReport {
+  private write(batch: RecordBatch<R>, protect: ReadonlySet<number>): DropReport {
     const first = batch.samples[0]!;
     const last = batch.samples[batch.samples.length - 1]!;
     const unsaved = this.heldDropsUnsaved;
@@ -244,12 +244,12 @@ export class SqliteBatchStore implements BatchStore {
     return report;
   }
 
-  next(afterSeq: number, upToSeq = Number.MAX_SAFE_INTEGER): StoredBatch | undefined {
+  next(afterSeq: number, upToSeq = Number.MAX_SAFE_INTEGER): StoredBatch<R> | undefined {
     let row = this.sql.next.get(afterSeq, upToSeq);
     while (row && this.undeleted.has(row.seq)) row = this.sql.next.get(row.seq, upToSeq);
     // Held batches are newer than every stored one.
     if (!row) return this.held.next(afterSeq, upToSeq);
-    const samples = JSON.parse(row.body.toString('utf8')) as Sample[];
+    const samples = JSON.parse(row.body.toString('utf8')) as R[];
     return {
       seq: row.seq,
       samples: row.samples,

@@ -8,10 +8,11 @@
  * after `stop()` no sample is delivered and a swap only stops the offered source.
  */
 import type { Sample } from '../contracts/telemetry.ts';
-import type { TelemetrySource } from './telemetry-source.ts';
+import type { HealthReading, TelemetrySource } from './telemetry-source.ts';
 
 export class SwappableSource implements TelemetrySource {
   private onSample: ((sample: Sample) => void) | undefined;
+  private onHealth: ((reading: HealthReading) => void) | undefined;
   private lastT = -Infinity;
   private queue: Promise<void> = Promise.resolve();
   private stopped = false;
@@ -29,9 +30,10 @@ export class SwappableSource implements TelemetrySource {
     return this.inner;
   }
 
-  async start(onSample: (sample: Sample) => void): Promise<void> {
+  async start(onSample: (sample: Sample) => void, onHealth?: (reading: HealthReading) => void): Promise<void> {
     this.onSample = onSample;
-    await this.inner.start((s) => this.deliver(s));
+    this.onHealth = onHealth;
+    await this.inner.start((s) => this.deliver(s), (r) => this.deliverHealth(r));
   }
 
   /** Stops the current source, then starts `next` in its place. */
@@ -44,7 +46,7 @@ export class SwappableSource implements TelemetrySource {
       await this.inner.stop();
       this.inner = next;
       this.swaps += 1;
-      await next.start((s) => this.deliver(s));
+      await next.start((s) => this.deliver(s), (r) => this.deliverHealth(r));
     });
     this.queue = run.catch(() => undefined);
     return run;
@@ -55,6 +57,13 @@ export class SwappableSource implements TelemetrySource {
     await this.queue;
     await this.inner.stop();
     this.onSample = undefined;
+    this.onHealth = undefined;
+  }
+
+  private deliverHealth(reading: HealthReading): void {
+    if (this.stopped) return;
+    // Readings need no ordering here: the health channel stamps its events in order.
+    this.onHealth?.(reading);
   }
 
   private deliver(sample: Sample): void {

@@ -16,11 +16,11 @@ import { startEmulatorOnMockPort, startEmulatorOnPty } from '../simulator/elm327
 
 const simulated = (startMs?: number): SimulatedSource => new SimulatedSource({ vehicleId: 'conformance-car', seed: 3, sampleRateHz: 10, speed: 20, ...(startMs === undefined ? {} : { startMs }) });
 
-describeTelemetrySource('SimulatedSource', { create: () => simulated() });
+describeTelemetrySource('SimulatedSource', { create: () => simulated(), readsHealth: true });
 
 const REPLAY_LOG = join(import.meta.dirname, '..', 'test', 'fixtures', 'replay', 'carobd-drive1-head.csv.gz');
 // Looped at 50× so that it keeps delivering for as long as the suite watches.
-describeTelemetrySource('ReplaySource', { create: () => new ReplaySource({ log: pickVehicle(loadDriveLog(REPLAY_LOG)), speed: 50, loop: true }) });
+describeTelemetrySource('ReplaySource', { create: () => new ReplaySource({ log: pickVehicle(loadDriveLog(REPLAY_LOG)), speed: 50, loop: true }), readsHealth: true });
 
 /** An ObdSource on an emulated adapter; `emulator` starts it and returns the port path and its own stop. */
 function obdSource(emulator: () => Promise<{ path: string; close(): Promise<void> }>, mock: boolean): TelemetrySourceUnderTest {
@@ -36,7 +36,7 @@ function obdSource(emulator: () => Promise<{ path: string; close(): Promise<void
         slowPids: DEFAULT_SLOW_PIDS,
         fastHz: 10,
         slowHz: 2,
-        dtcIntervalMs: 0,
+        healthIntervalMs: 0,
         reconnectBackoff: { initialMs: 50, maxMs: 300 },
         ecuProbeBackoff: { initialMs: 50, maxMs: 300 },
       });
@@ -44,6 +44,7 @@ function obdSource(emulator: () => Promise<{ path: string; close(): Promise<void
     async dispose() {
       for (const emu of running.splice(0)) await emu.close();
     },
+    readsHealth: true,
   };
 }
 
@@ -55,4 +56,5 @@ describeTelemetrySource('SwappableSource', {
   create: () => new SwappableSource(simulated()),
   // A remote config change: a new simulator takes over, its first event times behind the last delivered.
   exercise: (source) => (source as SwappableSource).swap(simulated(Date.now() - 5_000)),
+  readsHealth: true,
 });

@@ -6,7 +6,8 @@
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { sampleSchema, type Sample } from '../contracts/telemetry.ts';
-import type { TelemetrySource } from './telemetry-source.ts';
+import { VEHICLE_HEALTH_SCHEMA, vehicleHealthEventSchema } from '../contracts/vehicle-health.ts';
+import type { HealthReading, TelemetrySource } from './telemetry-source.ts';
 
 export interface TelemetrySourceUnderTest {
   /** A new source that delivers samples soon after `start` (a car driving, a log playing, an adapter answering). */
@@ -15,6 +16,8 @@ export interface TelemetrySourceUnderTest {
   exercise?(source: TelemetrySource): Promise<void>;
   /** Ends what `create` started besides the source (an emulator, a pty); after the source stopped. */
   dispose?(): Promise<void>;
+  /** The source reads the car's diagnosis: a health reading comes soon after `start`. */
+  readsHealth?: boolean;
 }
 
 /** How many samples a check waits for. */
@@ -26,12 +29,16 @@ const QUIET_MS = 400;
 export function describeTelemetrySource(name: string, under: TelemetrySourceUnderTest): void {
   describe(`TelemetrySource conformance: ${name}`, () => {
     const started: TelemetrySource[] = [];
-    const start = async (): Promise<{ source: TelemetrySource; samples: Sample[] }> => {
+    const start = async (): Promise<{ source: TelemetrySource; samples: Sample[]; readings: HealthReading[] }> => {
       const source = await under.create();
       started.push(source);
       const samples: Sample[] = [];
-      await source.start((sample) => samples.push(sample));
-      return { source, samples };
+      const readings: HealthReading[] = [];
+      await source.start(
+        (sample) => samples.push(sample),
+        (reading) => readings.push(reading),
+      );
+      return { source, samples, readings };
     };
     afterEach(async () => {
       for (const source of started.splice(0)) await source.stop();
@@ -58,13 +65,29 @@ export function describeTelemetrySource(name: string, under: TelemetrySourceUnde
       }
     });
 
+    if (under.readsHealth) {
+      it('reads the diagnosis as states the health contract accepts, at event times of its clock', async () => {
+        const { samples, readings } = await start();
+        await vi.waitUntil(() => readings.length > 0 && samples.length > 0, WAIT);
+        for (const [i, r] of readings.entries()) {
+          const event = { schema: VEHICLE_HEALTH_SCHEMA, vehicle: 'conformance-car', seq: i, t: r.t, reason: 'change', ...r.state };
+          const parsed = vehicleHealthEventSchema.safeParse(event);
+          expect(parsed.success, `reading ${i} ${JSON.stringify(r)}: ${parsed.error?.message ?? ''}`).toBe(true);
+        }
+        // Same clock as the samples: within a day of them (a replay's rebased times, a simulator's event time).
+        expect(Math.abs(readings[0]!.t - samples[0]!.t)).toBeLessThan(86_400_000);
+      });
+    }
+
     it('delivers nothing once stop() has resolved, and stops twice without harm', async () => {
-      const { source, samples } = await start();
+      const { source, samples, readings } = await start();
       await vi.waitUntil(() => samples.length > 0, WAIT);
       await source.stop();
       const atStop = samples.length;
+      const readingsAtStop = readings.length;
       await new Promise((resolve) => setTimeout(resolve, QUIET_MS));
       expect(samples.length).toBe(atStop);
+      expect(readings.length).toBe(readingsAtStop);
       await source.stop();
     });
 

@@ -76,6 +76,20 @@ describe('role grants', () => {
     expect(mayPublish(a, '$SYS/x')).toBe(false);
   });
 
+  it('lets a vehicle publish its own health events and no other vehicle\'s; ingest and viewers read them, nobody else publishes them', () => {
+    const a = vehicle('car-a');
+    const operator = grantsFor({ username: 'ops', role: 'operator', generation: 1 });
+    expect(mayPublish(a, topics.health('car-a'))).toBe(true);
+    expect(mayPublish(a, topics.health('car-b'))).toBe(false);
+    expect(mayPublish(vehicle('car-b'), topics.health('car-a'))).toBe(false);
+    for (const role of [ingest, logship, viewer, operator]) expect(mayPublish(role, topics.health('car-a'))).toBe(false);
+    expect(decideSubscribe(ingest, topics.shardFilter(5, 'health')).kind).toBe('allow');
+    expect(decideSubscribe(viewer, topics.fleetFilter('health')).kind).toBe('allow');
+    expect(mayRead(viewer, topics.health('car-a'))).toBe(true);
+    expect(mayRead(a, topics.health('car-b'))).toBe(false);
+    expect(decideSubscribe(a, topics.fleetFilter('health'))).toEqual({ kind: 'narrow', filter: topics.health('car-a') });
+  });
+
   it('narrows a vehicle wildcard to its own subtree and denies other vehicles', () => {
     const a = vehicle('car-a');
     const own = `fleet/${shardOf('car-a')}/car-a/#`;

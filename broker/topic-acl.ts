@@ -2,10 +2,10 @@
  * Who may publish and read what, per role. Pure functions over MQTT topic filters, so the same rules
  * serve publish checks, subscription narrowing and the per-message forward check.
  *
- *   vehicle  publish its own telemetry, status and config-state; read everything under its own vehicle id
+ *   vehicle  publish its own telemetry, health, status and config-state; read everything under its own vehicle id
  *   ingest   read every fleet topic and every API log; publish alerts and the API blocklist
  *   logship  publish API logs; read the API blocklist (the edge host's privacy API enforces it)
- *   viewer   read alerts, status and the broker's $SYS metrics
+ *   viewer   read alerts, status, vehicle health and the broker's $SYS metrics
  *   operator publish (retained) vehicle config and baseline resets; read config, config-state, status and alerts
  *
  * Topics beginning with `$` are never published by clients, and are readable only when a grant names
@@ -27,14 +27,14 @@ export function grantsFor(identity: DeviceIdentity): Grants {
   switch (identity.role) {
     case 'vehicle': {
       const id = identity.vehicleId ?? identity.username;
-      return { publish: [topics.telemetry(id), topics.status(id), topics.configState(id)], read: [topics.vehicleFilter(id)] };
+      return { publish: [topics.telemetry(id), topics.health(id), topics.status(id), topics.configState(id)], read: [topics.vehicleFilter(id)] };
     }
     case 'ingest':
       return { publish: [topics.fleetFilter('alerts'), topics.apiBlocklist()], read: [topics.fleetFilter(), topics.apiLogsFilter()] };
     case 'logship':
       return { publish: [topics.apiLogsFilter()], read: [topics.apiBlocklist()] };
     case 'viewer':
-      return { publish: [], read: [topics.fleetFilter('alerts'), topics.fleetFilter('status'), SYS_FILTER] };
+      return { publish: [], read: [topics.fleetFilter('alerts'), topics.fleetFilter('status'), topics.fleetFilter('health'), SYS_FILTER] };
     case 'operator':
       return {
         publish: [topics.fleetFilter('config'), topics.fleetFilter('baseline-reset')],

@@ -3,7 +3,7 @@
  * the agent's answer on `topics.configState(vehicleId)` (retained, QoS 1).
  *
  *   { "schema": "fleetpulse.agent-config/1", "version": 3,
- *     "sampleRateHz": 5, "batchIntervalMs": 5000, "payload": "compact",
+ *     "sampleRateHz": 5, "batchIntervalMs": 5000, "payload": "compact", "healthIntervalS": 300,
  *     "obd": { "fastPids": ["RPM", "SPEED"], "fastHz": 5 } }
  *
  * - A config is the whole remote layer: a field it leaves out falls back to the agent's own setting
@@ -38,6 +38,8 @@ export const agentConfigSchema = z.strictObject({
   batchIntervalMs: z.int().min(50).max(600_000).optional(),
   maxBatchSamples: z.int().min(1).max(5000).optional(),
   payload: z.enum(PAYLOAD_ENCODINGS).optional(),
+  /** Seconds between reads of the car's diagnosis (DTCs, MIL, readiness); 0 = only when the car answers again (ignition on). */
+  healthIntervalS: z.int().min(0).max(86_400).optional(),
   /** PID set and polling rates of the serial (ELM327) source. */
   obd: z
     .strictObject({

@@ -7,6 +7,14 @@
  * Compatibility: `explanation` and `baseline` were added to version 1 as optional fields (readers
  * of version 1 ignore them, as the rule above says; messages without them still decode), so the
  * schema id stays `fleetpulse.alert/1`.
+ *
+ * Kinds: `engine_anomaly` (the model, through hysteresis) and, from the car's own diagnosis
+ * (ingest/health/), `dtc` (a confirmed trouble code: raised when the code is confirmed, cleared
+ * when it no longer is) and `mil` (the check-engine light: raised when it comes on, cleared when it
+ * goes off) — both raised by the health event that showed the change, never delayed. They carry
+ * `diagnosis`; their model fields are fixed (`modelVersion` 0, `score` = `threshold` = 1,
+ * `windows` 1, `topFeatures` empty) and their window is the event's time. A reader written for
+ * `engine_anomaly` only that pins `kind` refuses them (decodeAlert: undefined) and goes on.
  */
 import { z } from 'zod';
 
@@ -42,7 +50,7 @@ export const alertMessageSchema = z.object({
   alertId: z.string(),
   vehicle: z.string(),
   state: z.enum(['raised', 'cleared']),
-  kind: z.literal('engine_anomaly'),
+  kind: z.enum(['engine_anomaly', 'dtc', 'mil']),
   /** Event time (ms) of the start of the window that changed the state. */
   windowStartMs: z.number().int(),
   windowEndMs: z.number().int(),
@@ -63,6 +71,19 @@ export const alertMessageSchema = z.object({
   explanation: z.object({ text: z.string(), signals: z.array(alertSignalSchema).max(10) }).optional(),
   /** The vehicle's own baseline when the window was scored: learning (fleet evidence only) or learned. */
   baseline: z.object({ status: z.enum(['learning', 'learned']), progress: z.number().min(0).max(1) }).optional(),
+  /** `dtc` and `mil` alerts: what the car's diagnosis said (contracts/vehicle-health.ts). */
+  diagnosis: z
+    .object({
+      /** The code (`dtc`), or the confirmed codes when the MIL came on (`mil`). */
+      codes: z.array(z.string()),
+      /** Our description of each code (ingest/health/dtc-descriptions.ts), same order. */
+      descriptions: z.array(z.string()),
+      mil: z.boolean().nullable(),
+      /** Seq of the health event that changed the state. */
+      eventSeq: z.number().int(),
+      freezeFrame: z.object({ dtc: z.string(), frame: z.number().int(), signals: z.record(z.string(), z.number()) }).nullable(),
+    })
+    .optional(),
 });
 
 export type AlertMessage = z.infer<typeof alertMessageSchema>;

@@ -26,6 +26,16 @@ export type ReplayTimeKind =
   /** Date and time text (`18-Jun-2019 10:48:42.435` or ISO 8601); without a zone it is read as UTC. */
   | 'datetime';
 
+/** What a log column can say about the diagnosis. */
+export const REPLAY_HEALTH_FIELDS = ['mil', 'dtcs', 'minutesWithMil', 'minutesSinceClear', 'distanceWithMilKm', 'distanceSinceClearKm', 'warmupsSinceClear'] as const;
+export type ReplayHealthField = (typeof REPLAY_HEALTH_FIELDS)[number];
+
+export interface ReplayHealthColumn {
+  /** Header names that carry it; matched like signal columns. */
+  readonly names: readonly string[];
+  readonly field: ReplayHealthField;
+}
+
 export interface ReplayColumn {
   /** Header names (wide) or PID names (long) that carry the signal; matched ignoring case, spaces and punctuation. */
   readonly names: readonly string[];
@@ -50,6 +60,8 @@ export interface ReplayFormat {
    * Built-in formats list alternative names of which a given log has some, so they leave it off.
    */
   readonly strictColumns?: boolean;
+  /** Columns with the car's diagnosis (MIL, codes, since-clear counters; agent/replay-health.ts); wide layout only. */
+  readonly health?: readonly ReplayHealthColumn[];
 }
 
 const col = (signal: SignalName, ...names: string[]): ReplayColumn => ({ signal, names });
@@ -77,6 +89,12 @@ export const CAROBD_FORMAT: ReplayFormat = {
     col('CATALYST_TEMP_B1S1', 'CATALYST_TEMPERATURE_BANK1_SENSOR1'),
     col('CONTROL_MODULE_VOLTAGE', 'CONTROL_MODULE_VOLTAGE'),
     col('MAF', 'MAF', 'MAF_AIR_FLOW_RATE'),
+  ],
+  health: [
+    { field: 'minutesWithMil', names: ['TIME_RUN_WITH_MIL_ON'] },
+    { field: 'minutesSinceClear', names: ['TIME_SINCE_TROUBLE_CODES_CLEARED'] },
+    { field: 'distanceWithMilKm', names: ['DISTANCE_TRAVELED_WITH_MIL_ON'] },
+    { field: 'warmupsSinceClear', names: ['WARM_UPS_SINCE_CODES_CLEARED'] },
   ],
 };
 

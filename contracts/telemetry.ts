@@ -36,7 +36,8 @@ export const MAX_EVENT_TIME_MS = 4_102_444_800_000;
 // The batch's shape lives apart from both codecs (telemetry-batch.ts); the project reads it from here.
 export type { Sample, SignalValues, TelemetryBatch } from './telemetry-batch.ts';
 
-const signalShape = Object.fromEntries(
+/** Each catalogue signal as an optional, finite number within its range (also used by vehicle-health.ts). */
+export const signalValueShape = Object.fromEntries(
   SIGNALS.map((s) => [
     s.name,
     z
@@ -50,7 +51,7 @@ const signalShape = Object.fromEntries(
 export const sampleSchema = z
   .strictObject({
     t: z.int().min(MIN_EVENT_TIME_MS).max(MAX_EVENT_TIME_MS),
-    ...signalShape,
+    ...signalValueShape,
   })
   .refine((s) => Object.keys(s).length > 1, 'a sample needs at least one signal besides t');
 

@@ -17,6 +17,8 @@ describe('topics', () => {
     expect(topic).toBe(`fleet/${shardOf('car-7')}/car-7/telemetry`);
     expect(parseVehicleTopic(topic)).toEqual({ shard: shardOf('car-7'), vehicleId: 'car-7', kind: 'telemetry' });
     expect(parseVehicleTopic(topics.alerts('x1'))?.kind).toBe('alerts');
+    expect(topics.health('car-7')).toBe(`fleet/${shardOf('car-7')}/car-7/health`);
+    expect(parseVehicleTopic(topics.health('car-7'))).toEqual({ shard: shardOf('car-7'), vehicleId: 'car-7', kind: 'health' });
   });
 
   it('rejects topics that are not ours', () => {

@@ -2,6 +2,8 @@
  * The only place that spells MQTT topics. Everything else calls these functions.
  *
  *   fleet/{shard}/{vehicleId}/telemetry   QoS 1, agent → ingest
+ *   fleet/{shard}/{vehicleId}/health      QoS 1, retained, agent → ingest, viewers: vehicle health events
+ *                                         (DTCs, MIL, readiness, freeze frame; contracts/vehicle-health.ts)
  *   fleet/{shard}/{vehicleId}/status      retained, agent (with last will)
  *   fleet/{shard}/{vehicleId}/alerts      QoS 1, ingest → agent, viewers (JSON, contracts/alerts.ts)
  *   fleet/{shard}/{vehicleId}/config      retained, operator → agent (JSON, contracts/agent-config.ts)
@@ -19,9 +21,9 @@ export const SHARD_COUNT = 64;
 
 export const VEHICLE_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
-export type VehicleTopicKind = 'telemetry' | 'status' | 'alerts' | 'config' | 'config-state' | 'baseline-reset';
+export type VehicleTopicKind = 'telemetry' | 'health' | 'status' | 'alerts' | 'config' | 'config-state' | 'baseline-reset';
 
-const vehicleKinds: readonly VehicleTopicKind[] = ['telemetry', 'status', 'alerts', 'config', 'config-state', 'baseline-reset'];
+const vehicleKinds: readonly VehicleTopicKind[] = ['telemetry', 'health', 'status', 'alerts', 'config', 'config-state', 'baseline-reset'];
 
 /** FNV-1a, 32 bit, over the id's UTF-8 bytes: cheap, stable across languages and releases. */
 export function shardOf(vehicleId: string): number {
@@ -44,6 +46,7 @@ function vehicleTopic(vehicleId: string, kind: VehicleTopicKind): string {
 
 export const topics = {
   telemetry: (vehicleId: string) => vehicleTopic(vehicleId, 'telemetry'),
+  health: (vehicleId: string) => vehicleTopic(vehicleId, 'health'),
   status: (vehicleId: string) => vehicleTopic(vehicleId, 'status'),
   alerts: (vehicleId: string) => vehicleTopic(vehicleId, 'alerts'),
   config: (vehicleId: string) => vehicleTopic(vehicleId, 'config'),

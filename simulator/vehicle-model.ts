@@ -14,7 +14,7 @@
 import type { SignalValues } from '../contracts/telemetry.ts';
 import { CycleFollower, type RoadDemand, type Segment } from './driving-cycle.ts';
 import { type DriverStyle, STYLE_PARAMS, type DriverStyleParams } from './driver-style.ts';
-import { type ActiveDtcs, EcuMonitors } from './ecu-monitors.ts';
+import { type ActiveDtcs, type EcuDiagnosis, EcuMonitors, type StoredFreezeFrame } from './ecu-monitors.ts';
 import { type FaultKind, type FaultSpec, type GroundTruth, faultApplies, groundTruthAt, severityAt } from './faults.ts';
 import { PID_ENCODINGS, type PidEncoding, quantise } from '../contracts/obd/pid-encoding.ts';
 import { PROFILES, type VehicleProfile } from './profiles.ts';
@@ -77,6 +77,9 @@ const q = (signal: string, value: number): number => quantise(ENC[signal]!, valu
 
 type EnginePhase = 'off' | 'key_on' | 'cranking' | 'running';
 
+/** Sensor noise of zero: the signals as the physics has them (for the freeze frame). */
+const NOISELESS: Rng = { next: () => 0.5, uniform: (min, max) => (min + max) / 2, normal: (mean = 0) => mean, fork: () => NOISELESS };
+
 export class VehicleModel {
   readonly profile: VehicleProfile;
   readonly style: DriverStyle;
@@ -85,7 +88,7 @@ export class VehicleModel {
   private readonly styleParams: DriverStyleParams;
   private readonly rng: Rng;
   private readonly noise: Rng;
-  private readonly ecu: EcuMonitors;
+  private readonly ecu: EcuMonitors<VehicleSignals>;
   private readonly ambientMeanC: number;
   private readonly baseBaroKpa: number;
   /** Per-car sensor and calibration spread. */
@@ -264,6 +267,9 @@ export class VehicleModel {
     while (left > 1e-9) {
       const dt = Math.min(MAX_SUBSTEP_S, left);
       this.substep(dt);
+      // A code was just confirmed: the ECU keeps the signals of this moment (without sensor noise,
+      // so that capturing them draws no random number and leaves the rest of the run unchanged).
+      if (this.ecu.freezeFrameWanted !== undefined) this.ecu.storeFreezeFrame(this.readWith(NOISELESS), this.timeMs);
       left -= dt;
     }
   }
@@ -279,6 +285,21 @@ export class VehicleModel {
 
   get milOn(): boolean {
     return this.ecu.milOn;
+  }
+
+  /** Codes, permanent codes, MIL and readiness since the last clear (simulator/ecu-monitors.ts). */
+  diagnosis(): EcuDiagnosis {
+    return this.ecu.diagnosis();
+  }
+
+  /** Frame 0: the signals when the first confirmed code was set, and that code. */
+  freezeFrame(): StoredFreezeFrame<VehicleSignals> | undefined {
+    return this.ecu.storedFreezeFrame;
+  }
+
+  /** Service 04: erases confirmed and pending codes, the freeze frame and readiness (not permanent codes). */
+  clearDiagnostics(): void {
+    this.ecu.clear();
   }
 
   private severity(kind: FaultKind): number {
@@ -622,7 +643,10 @@ export class VehicleModel {
    * ones INTAKE_PRESSURE.
    */
   read(): VehicleSignals {
-    const n = this.noise;
+    return this.readWith(this.noise);
+  }
+
+  private readWith(n: Rng): VehicleSignals {
     const p = this.profile;
     const baro = this.baroKpa();
     const running = this.phase === 'running';

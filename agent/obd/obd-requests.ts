@@ -1,6 +1,6 @@
 /**
  * OBD-II requests over an ELM327 session, as values: supported-PID discovery, service 01 reads
- * (one PID or up to six per request on CAN), stored/pending DTCs (services 03/07) and the VIN
+ * (one PID or up to six per request on CAN), stored/pending/permanent DTCs (services 03/07/0A) and the VIN
  * (service 09 PID 02). Shared by the poller and the probe; the session does the talking, the frame
  * layer (can-frames.ts) the parsing. Nothing here throws for what a car or adapter may answer.
  */
@@ -137,9 +137,11 @@ export interface DtcResult {
   readonly byEcu: ReadonlyMap<string, readonly string[]>;
 }
 
-/** Stored (service 03) or pending (service 07) DTCs of every ECU. NO DATA reads as none. */
-export async function readDtcs(session: ObdRequester, kind: 'stored' | 'pending'): Promise<DtcResult> {
-  const service = kind === 'stored' ? 0x03 : 0x07;
+const DTC_SERVICES = { stored: 0x03, pending: 0x07, permanent: 0x0a } as const;
+
+/** Stored (service 03), pending (07) or permanent (0A) DTCs of every ECU; `status` says whether any ECU answered. */
+export async function readDtcs(session: ObdRequester, kind: keyof typeof DTC_SERVICES): Promise<DtcResult> {
+  const service = DTC_SERVICES[kind];
   const reply = await session.request(hex2(service));
   const can = session.info?.isCan ?? true;
   const byEcuMap = new Map<string, string[]>();

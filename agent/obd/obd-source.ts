@@ -6,19 +6,23 @@
  * Guarantees: `start()` returns at once, adapter or not; the session connects and reconnects by
  * itself and samples flow whenever the car answers. Samples carry only signals of the catalogue,
  * within the catalogue's ranges (a PID the catalogue lacks is polled only if asked, and dropped
- * with a counter); `t` strictly increases. The VIN and the stored/pending DTCs are read after each
- * (re)connection and every `dtcIntervalMs`; the telemetry wire contract has no place for them yet,
- * so they are logged when they change and available from `status()`.
+ * with a counter); `t` strictly increases. The car's diagnosis (health-requests.ts: MIL,
+ * readiness, confirmed/pending/permanent codes, freeze frame, counters) is read every time the car
+ * answers again (adapter (re)connected, ignition on) and every `healthIntervalMs` while it answers,
+ * and handed to `onHealth`; the VIN is read once per adapter connection. Codes are logged when they
+ * change and available from `status()`.
  */
 import { ConfigError } from '../../common/errors.ts';
 import { type Logger, silentLogger } from '../../common/logger.ts';
 import { type SignalName, signalInfo } from '../../contracts/signals.ts';
 import type { Sample } from '../../contracts/telemetry.ts';
-import type { TelemetrySource } from '../telemetry-source.ts';
+import type { VehicleHealthState } from '../../contracts/vehicle-health.ts';
+import type { HealthReading, TelemetrySource } from '../telemetry-source.ts';
+import { readVehicleHealth } from './health-requests.ts';
 import { pidByName, pidByNumber, scalarValue } from '../../contracts/obd/pid-table.ts';
 import { Elm327Session, type Elm327SessionOptions, type SessionCounters, type SessionState } from './elm327-session.ts';
 import { ObdPoller, type PollReading, type PollerCounters } from './obd-poller.ts';
-import { readDtcs, readVin } from './obd-requests.ts';
+import { readVin } from './obd-requests.ts';
 
 export interface ObdSourceOptions extends Omit<Elm327SessionOptions, 'logger'> {
   fastPids: readonly string[];
@@ -26,8 +30,8 @@ export interface ObdSourceOptions extends Omit<Elm327SessionOptions, 'logger'> {
   fastHz: number;
   slowHz: number;
   multiPid?: boolean;
-  /** How often stored and pending DTCs are read while the car answers (ms); 0 = only after connecting. */
-  dtcIntervalMs?: number;
+  /** How often the diagnosis is read while the car answers (ms); 0 = only when the car answers again (connection, ignition on). */
+  healthIntervalMs?: number;
   logger?: Logger;
   /** The poller's clock (ObdPollerOptions `now`/`sleep`): sample times follow it. */
   now?: () => number;
@@ -41,6 +45,11 @@ export interface ObdSourceStatus {
   vin: string | undefined;
   storedDtcs: readonly string[];
   pendingDtcs: readonly string[];
+  /** The diagnosis last read (undefined before the first answer). */
+  health: VehicleHealthState | undefined;
+  /** Diagnosis reads done, and those the car did not answer (0101 unanswered). */
+  healthReads: number;
+  healthReadsUnanswered: number;
   samples: number;
   /** Values dropped because their PID has no signal in the catalogue or was out of its range. */
   droppedValues: number;
@@ -57,11 +66,17 @@ export class ObdSource implements TelemetrySource {
   readonly poller: ObdPoller;
   private readonly log: Logger;
   private onSample: ((sample: Sample) => void) | undefined;
-  private dtcTimer: NodeJS.Timeout | undefined;
+  private onHealth: ((reading: HealthReading) => void) | undefined;
+  private healthTimer: NodeJS.Timeout | undefined;
   private readGeneration = -1;
   private vin: string | undefined;
   private storedDtcs: readonly string[] = [];
   private pendingDtcs: readonly string[] = [];
+  private health: VehicleHealthState | undefined;
+  private healthReads = 0;
+  private healthReadsUnanswered = 0;
+  /** A read was asked for while one ran (the car came back meanwhile): run once more after it. */
+  private readAgain = false;
   private samples = 0;
   private droppedValues = 0;
   private lastT = 0;
@@ -82,26 +97,29 @@ export class ObdSource implements TelemetrySource {
       ...(options.now ? { now: options.now } : {}),
       ...(options.sleep ? { sleep: options.sleep } : {}),
     });
+    // Ready again = the adapter (re)connected or the car answers again after ignition off.
     this.session.on('state', (state) => {
-      if (state === 'ready' && this.session.generation !== this.readGeneration) void this.readDiagnostics();
+      if (state === 'ready') void this.readDiagnostics();
     });
   }
 
-  async start(onSample: (sample: Sample) => void): Promise<void> {
+  async start(onSample: (sample: Sample) => void, onHealth?: (reading: HealthReading) => void): Promise<void> {
     this.onSample = onSample;
+    this.onHealth = onHealth;
     this.session.start();
     this.poller.start();
-    const every = this.options.dtcIntervalMs ?? 60_000;
+    const every = this.options.healthIntervalMs ?? 60_000;
     if (every > 0) {
-      this.dtcTimer = setInterval(() => {
+      this.healthTimer = setInterval(() => {
         if (this.session.state === 'ready') void this.readDiagnostics();
       }, every);
     }
   }
 
   async stop(): Promise<void> {
-    if (this.dtcTimer) clearInterval(this.dtcTimer);
-    this.dtcTimer = undefined;
+    if (this.healthTimer) clearInterval(this.healthTimer);
+    this.healthTimer = undefined;
+    this.onHealth = undefined;
     await this.poller.stop();
     await this.session.close();
     this.onSample = undefined;
@@ -116,6 +134,9 @@ export class ObdSource implements TelemetrySource {
       vin: this.vin,
       storedDtcs: this.storedDtcs,
       pendingDtcs: this.pendingDtcs,
+      health: this.health,
+      healthReads: this.healthReads,
+      healthReadsUnanswered: this.healthReadsUnanswered,
       samples: this.samples,
       droppedValues: this.droppedValues,
       session: this.session.counters,
@@ -144,29 +165,44 @@ export class ObdSource implements TelemetrySource {
   }
 
   private async readDiagnostics(): Promise<void> {
-    if (this.readingDiagnostics) return;
+    if (this.readingDiagnostics) {
+      this.readAgain = true;
+      return;
+    }
     this.readingDiagnostics = true;
     try {
-      const generation = this.session.generation;
-      if (generation !== this.readGeneration) {
-        const vin = await readVin(this.session);
-        if (vin.vin !== undefined && vin.vin !== this.vin) this.log.info('vehicle identified', { vin: vin.vin });
-        if (vin.status === 'data' || vin.status === 'no-data') this.readGeneration = generation;
-        this.vin = vin.vin ?? this.vin;
-      }
-      const stored = await readDtcs(this.session, 'stored');
-      const pending = await readDtcs(this.session, 'pending');
-      if (stored.status === 'data' || stored.status === 'no-data') {
-        if (stored.codes.join() !== this.storedDtcs.join()) this.log.warn('stored DTCs', { codes: stored.codes });
-        this.storedDtcs = stored.codes;
-      }
-      if (pending.status === 'data' || pending.status === 'no-data') {
-        if (pending.codes.join() !== this.pendingDtcs.join()) this.log.warn('pending DTCs', { codes: pending.codes });
-        this.pendingDtcs = pending.codes;
-      }
+      do {
+        this.readAgain = false;
+        await this.readDiagnosticsOnce();
+      } while (this.readAgain && this.session.state === 'ready');
     } finally {
       this.readingDiagnostics = false;
     }
+  }
+
+  private async readDiagnosticsOnce(): Promise<void> {
+    const generation = this.session.generation;
+    if (generation !== this.readGeneration) {
+      const vin = await readVin(this.session);
+      if (vin.vin !== undefined && vin.vin !== this.vin) this.log.info('vehicle identified', { vin: vin.vin });
+      if (vin.status === 'data' || vin.status === 'no-data') this.readGeneration = generation;
+      this.vin = vin.vin ?? this.vin;
+    }
+    const at = (this.options.now ?? Date.now)();
+    const state = await readVehicleHealth(this.session, { previous: this.health, supported: this.poller.supported, vin: this.vin });
+    this.healthReads += 1;
+    if (!state) {
+      this.healthReadsUnanswered += 1;
+      return;
+    }
+    const stored = state.confirmed ?? this.storedDtcs;
+    const pending = state.pending ?? this.pendingDtcs;
+    if (stored.join() !== this.storedDtcs.join()) this.log.warn('stored DTCs', { codes: stored });
+    if (pending.join() !== this.pendingDtcs.join()) this.log.warn('pending DTCs', { codes: pending });
+    this.storedDtcs = stored;
+    this.pendingDtcs = pending;
+    this.health = state;
+    this.onHealth?.({ t: at, state });
   }
 }
 
@@ -191,6 +227,8 @@ export function parsePidList(text: string): SignalName[] {
 export interface SerialSourceConfig {
   serial: string | undefined;
   baud: number;
+  /** Seconds between reads of the car's diagnosis (0: only when the car answers again). */
+  healthIntervalS: number;
   fastPids: readonly string[];
   slowPids: readonly string[];
   fastHz: number;
@@ -207,6 +245,7 @@ export function serialSourceFromConfig(config: SerialSourceConfig, logger: Logge
     slowPids: config.slowPids,
     fastHz: config.fastHz,
     slowHz: config.slowHz,
+    healthIntervalMs: config.healthIntervalS * 1000,
     logger,
   });
 }

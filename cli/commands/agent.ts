@@ -6,7 +6,7 @@ import { PAYLOAD_ENCODINGS } from '../../contracts/agent-config.ts';
 import { payloadEncoder } from '../../agent/payload-encoding.ts';
 import { type AgentSettings, RemoteConfig, SOURCE_SETTING_KEYS } from '../../agent/remote-config.ts';
 import { SwappableSource } from '../../agent/swappable-source.ts';
-import { agentBufferOptions, agentConnectionOptions, connectionFromConfig, storeFromConfig } from '../../agent/agent-setup.ts';
+import { agentBufferOptions, agentConnectionOptions, connectionFromConfig, healthStoreFromConfig, storeFromConfig } from '../../agent/agent-setup.ts';
 import { SimulatedSource } from '../../agent/simulated-source.ts';
 import { ReplaySource, replaySourceFromConfig } from '../../agent/replay-source.ts';
 import { DEFAULT_FAST_PIDS, DEFAULT_SLOW_PIDS, parsePidList, serialSourceFromConfig } from '../../agent/obd/obd-source.ts';
@@ -38,6 +38,7 @@ export const agentOptions = {
   slowPids: opt.parsed('PIDs polled at --slow-hz, comma-separated signal names', '<names>', parsePidList, { default: DEFAULT_SLOW_PIDS.join(',') }),
   fastHz: opt.number('Polls per second of each fast PID (the line may allow fewer; missed slots are counted)', { default: 5, min: 0.01, max: 100 }),
   slowHz: opt.number('Polls per second of each slow PID', { default: 0.5, min: 0.001, max: 100 }),
+  healthIntervalS: opt.int("Seconds between reads of the car's diagnosis (DTCs, MIL, readiness, freeze frame; simulator: of simulated time); it is also read whenever the car answers again (ignition on). 0 = only then", { default: 60, min: 0, max: 86_400 }),
   payload: opt.oneOf(PAYLOAD_ENCODINGS, 'Wire encoding of telemetry batches: compact (columnar, contracts/telemetry-compact.ts) or json', { default: 'compact' }),
   remoteConfig: opt.boolean("Apply this vehicle's retained config topic live and log its alerts", { default: true }),
 };
@@ -50,7 +51,7 @@ export default defineCommand({
   async run(config) {
     const logger = createLogger('agent');
     const build = (s: AgentSettings) =>
-      config.source === 'replay' ? replaySourceFromConfig(config, logger) : config.source === 'serial' ? serialSourceFromConfig({ ...config, ...s }, logger) : new SimulatedSource({ vehicleId: config.vehicleId, seed: config.seed, sampleRateHz: s.sampleRateHz });
+      config.source === 'replay' ? replaySourceFromConfig(config, logger) : config.source === 'serial' ? serialSourceFromConfig({ ...config, ...s }, logger) : new SimulatedSource({ vehicleId: config.vehicleId, seed: config.seed, sampleRateHz: s.sampleRateHz, healthIntervalMs: s.healthIntervalS * 1000 });
     // Remote config (agent/remote-config.ts) may rebuild the source live, hence the swappable wrapper.
     const first = build(config);
     const source = new SwappableSource(first);
@@ -59,7 +60,8 @@ export default defineCommand({
       : undefined;
     const connection = connectionFromConfig(config);
     const store = storeFromConfig(config, logger);
-    const agent = new Agent({ ...config, ...connection, store, source, logger, encode: payloadEncoder(config.payload), ...(remote ? { onClient: (client) => remote.attach(client) } : {}) });
+    const healthStore = healthStoreFromConfig(config, logger);
+    const agent = new Agent({ ...config, ...connection, store, healthStore, source, logger, encode: payloadEncoder(config.payload), ...(remote ? { onClient: (client) => remote.attach(client) } : {}) });
     await agent.start();
     logger.info('agent started', { vehicle: config.vehicleId, source: source.name, broker: config.mqttUrl });
     // A replay without --replay-loop has an end: the agent exits once the broker holds all of it.
@@ -89,7 +91,7 @@ async function untilAcknowledged(agent: Agent, logger: Logger, stopping: AbortSi
     const s = agent.stats();
     // After a store failure the lost samples are never buffered: the queue alone tells then.
     const allClosed = s.samplesBuffered >= s.samplesProduced || s.storeFailures > 0;
-    if (allClosed && s.queuedBatches === 0) return;
+    if (allClosed && s.queuedBatches === 0 && s.healthQueued === 0) return;
     if (!told) {
       logger.info('replay played: waiting for the broker to acknowledge what is buffered', { queuedSamples: s.queuedSamples, connected: s.connected });
       told = true;

@@ -13,6 +13,8 @@
  */
 import { FUEL_TRIM, type LinearEncoding, PERCENT, TEMPERATURE, rawOfValue, valueOfRaw } from '../j1979.ts';
 import { SIGNALS, type SignalInfo, signalInfo } from '../signals.ts';
+// The monitor names are the health contract's, so a decoded PID 01 is already in its terms.
+import { COMMON_MONITORS, COMPRESSION_MONITORS, SPARK_MONITORS } from '../vehicle-health.ts';
 import { decodeSupportedPids, encodeSupportedPids } from './supported-pids.ts';
 import { decodeDtc, encodeDtc } from './dtc.ts';
 
@@ -211,10 +213,6 @@ function flags(bytes: number, names: readonly string[], formula: string): Codec 
  * compression ignition, which renames the eight engine-specific monitors of bytes C (available) and
  * D (incomplete). PID 41 has no MIL/DTC count: its byte A is reserved and reads as 0.
  */
-const COMMON_MONITORS = ['MISFIRE', 'FUEL_SYSTEM', 'COMPONENTS'] as const;
-const SPARK_MONITORS = ['CATALYST', 'HEATED_CATALYST', 'EVAPORATIVE_SYSTEM', 'SECONDARY_AIR_SYSTEM', 'AC_REFRIGERANT', 'OXYGEN_SENSOR', 'OXYGEN_SENSOR_HEATER', 'EGR_SYSTEM'] as const;
-const COMPRESSION_MONITORS = ['NMHC_CATALYST', 'NOX_SCR_MONITOR', '', 'BOOST_PRESSURE', '', 'EXHAUST_GAS_SENSOR', 'PM_FILTER', 'EGR_VVT_SYSTEM'] as const;
-
 function monitorStatus(withMil: boolean): Codec {
   return {
     bytes: 4,

@@ -182,7 +182,8 @@ export function deadLetterLine(letter: DeadLetter): string {
   );
 }
 
-function str(value: string): string {
+/** A line-protocol string field value: quoted, escaped, one line. */
+export function str(value: string): string {
   return `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\r?\n/g, '\\n')}"`;
 }
 

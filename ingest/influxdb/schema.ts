@@ -19,6 +19,11 @@
  *                  status, last_window_ms (int); time = 0: one point per vehicle, overwritten
  *                  (the copy a worker reads when a shard moves to it, ingest/scoring/)
  *   baseline_events tags vehicle, kind (reset); field reason; time = when applied
+ *   dtc            one point per trouble-code episode; tags vehicle, code, kind (pending|confirmed|
+ *                  permanent); fields state, first/last seen, cleared, description, freeze frame,
+ *                  counters; time = first seen (event time), so updates overwrite (ingest/health/)
+ *   vehicle_health tag vehicle; MIL, DTC counts and lists, readiness, VIN, counters per health
+ *                  event; time = the event's time (ingest/health/)
  *
  * A point's identity in InfluxDB is (measurement, tags, time). Telemetry uses the sample's event
  * time and the vehicle tag only, so a redelivered batch overwrites the same points instead of
@@ -35,6 +40,8 @@ export const MEASUREMENTS = {
   alerts: 'alerts',
   vehicleState: 'vehicle_state',
   baselineEvents: 'baseline_events',
+  dtc: 'dtc',
+  vehicleHealth: 'vehicle_health',
 } as const;
 
 /** Points are written in nanosecond precision (./line-protocol.ts); telemetry and features times are whole milliseconds. */

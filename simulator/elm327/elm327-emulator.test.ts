@@ -1,8 +1,9 @@
+import { createRequire } from 'node:module';
 import { afterEach, describe, expect, it } from 'vitest';
 import { assembleMessages, parseFrameLine, parseHeaderlessResponse } from '../../contracts/obd/can-frames.ts';
 import { decodeDtcs, dtcPayload } from '../../contracts/obd/dtc.ts';
 import { splitMultiPidResponse } from '../../contracts/obd/multi-pid.ts';
-import { pidByNumber } from '../../contracts/obd/pid-table.ts';
+import { pidByNumber, scalarValue } from '../../contracts/obd/pid-table.ts';
 import { decodeSupportedPids } from '../../contracts/obd/supported-pids.ts';
 import { decodeVin } from '../../contracts/obd/vin.ts';
 import { silentLogger } from '../../common/logger.ts';
@@ -351,6 +352,103 @@ describe('DTCs', () => {
   });
 });
 
+describe('freeze frame, permanent codes and readiness', () => {
+  async function dtcs(e: Elm327Emulator, service: '03' | '07' | '0A'): Promise<Map<string, string[]>> {
+    const out = new Map<string, string[]>();
+    for (const m of withHeaders(await cmd(e, service))) out.set(m.ecu, decodeDtcs(dtcPayload(m.data, true)));
+    return out;
+  }
+  /** PID 01 of the engine ECU, decoded by the agent's PID table. */
+  async function status(e: Elm327Emulator): Promise<Record<string, unknown>> {
+    const m = withHeaders(await cmd(e, '0101')).find((x) => x.ecu === '7E8')!;
+    return pidByNumber(1)!.decode(m.data.subarray(2)) as Record<string, unknown>;
+  }
+  /** A service 02 answer of the engine ECU: [pid, frame, data] per pair. */
+  async function freeze(e: Elm327Emulator, request: string): Promise<Array<[number, number, Uint8Array]>> {
+    const m = withHeaders(await cmd(e, request)).find((x) => x.ecu === '7E8');
+    if (!m) return [];
+    expect(m.data[0]).toBe(0x42);
+    const out: Array<[number, number, Uint8Array]> = [];
+    for (let i = 1; i < m.data.length; ) {
+      const pid = m.data[i]!;
+      const n = pid === 0x02 ? 2 : pid % 0x20 === 0 ? 4 : pidByNumber(pid)!.bytes;
+      out.push([pid, m.data[i + 1]!, m.data.subarray(i + 2, i + 2 + n)]);
+      i += 2 + n;
+    }
+    return out;
+  }
+  const oracle = createRequire(import.meta.url)('obd-parser') as { PIDS: Record<string, new () => { getPid(): string; getValueForBytes(b: string[]): unknown }> };
+  // The base class `PID` is exported too and cannot be built alone.
+  const oracleFor = new Map(Object.entries(oracle.PIDS).filter(([name]) => name !== 'PID').map(([, C]) => new C()).map((p) => [parseInt(p.getPid(), 16), p]));
+
+  it('serves the freeze frame of the code that lit the MIL, keeps the code permanent after 04, and restarts readiness', async () => {
+    const e = emulator({ vehicle: car('compact-2.0-maf', 5, heldFault('misfire', 1, START, 3)) });
+    await quiet(e, 'ATSP6', 'ATH1');
+    // A fresh ECU: no code, no frame; every supported monitor incomplete, the unsupported ones absent.
+    expect(await status(e)).toMatchObject({ MIL: false, DTC_COUNT: 0, IGNITION: 'spark', MISFIRE_AVAILABLE: true, MISFIRE_INCOMPLETE: true, CATALYST_AVAILABLE: true, CATALYST_INCOMPLETE: true, EGR_SYSTEM_AVAILABLE: false });
+    expect(await freeze(e, '020200')).toEqual([[0x02, 0, Uint8Array.of(0, 0)]]);
+    expect(await cmd(e, '020C00')).toBe('NO DATA');
+    expect((await dtcs(e, '0A')).get('7E8')).toEqual([]);
+    // Both ECUs answer 0A and the freeze-frame DTC, as every emissions ECU must.
+    expect([...(await dtcs(e, '0A')).keys()]).toEqual(['7E8', '7E9']);
+    expect(withHeaders(await cmd(e, '020200')).map((m) => m.ecu)).toEqual(['7E8', '7E9']);
+
+    // Drive two failing trips: pending, then confirmed with the MIL.
+    for (let step = 0; step < 80 && (await dtcs(e, '07')).get('7E8')!.length === 0; step++) e.vehicle.advance(15);
+    expect(await status(e)).toMatchObject({ MIL: false, MISFIRE_INCOMPLETE: false });
+    e.setIgnition(false);
+    e.setIgnition(true);
+    for (let step = 0; step < 80 && (await dtcs(e, '03')).get('7E8')!.length === 0; step++) e.vehicle.advance(15);
+    expect((await dtcs(e, '03')).get('7E8')).toEqual(['P0303']);
+    expect((await dtcs(e, '0A')).get('7E8')).toEqual(['P0303']);
+    expect(await status(e)).toMatchObject({ MIL: true, DTC_COUNT: 1, MISFIRE_INCOMPLETE: false });
+
+    // The frame: which code stored it, and the signals at that moment, exactly as the ECU holds them.
+    const frame = e.vehicle.freezeFrame()!;
+    expect(frame.code).toBe('P0303');
+    expect(await freeze(e, '020200')).toEqual([[0x02, 0, Uint8Array.of(0x03, 0x03)]]);
+    const [[, , bitmap]] = (await freeze(e, '020000')) as [[number, number, Uint8Array]];
+    const announced = decodeSupportedPids(0, bitmap);
+    expect(announced).toContain(0x02);
+    expect(announced).toContain(0x0c);
+    let compared = 0;
+    let checkedByOracle = 0;
+    for (const enc of PID_ENCODINGS) {
+      const value = frame.signals[enc.signal];
+      if (value === undefined) continue;
+      const hex = enc.pid.toString(16).toUpperCase().padStart(2, '0');
+      const [[pid, frameNo, data]] = (await freeze(e, `02${hex}00`)) as [[number, number, Uint8Array]];
+      expect([pid, frameNo]).toEqual([enc.pid, 0]);
+      expect(scalarValue(pidByNumber(pid)!, pidByNumber(pid)!.decode(data)), enc.signal).toBe(value);
+      compared++;
+      const theirs = oracleFor.get(enc.pid);
+      if (theirs && [0x05, 0x0b, 0x0c, 0x0d, 0x0f, 0x10, 0x11, 0x2f].includes(enc.pid)) {
+        expect(Number(theirs.getValueForBytes([0x41, pid, ...data].map((b) => b.toString(16).padStart(2, '0')))), `obd-parser on ${enc.signal}`).toBeCloseTo(value, 6);
+        checkedByOracle++;
+      }
+    }
+    expect(compared).toBeGreaterThanOrEqual(14);
+    expect(checkedByOracle).toBeGreaterThanOrEqual(5);
+    expect(frame.signals.RPM).toBeGreaterThan(500);
+    // Several pairs in one request come back in one message.
+    expect(await cmd(e, '020C00050002000D00')).toBe('?'); // four pairs do not fit a single frame
+    expect((await freeze(e, '020C0005000200')).map(([pid]) => pid)).toEqual([0x0c, 0x05, 0x02]);
+    expect(await cmd(e, '020C01')).toBe('NO DATA'); // only frame 0 exists
+
+    // Service 04: codes, frame and readiness go; the code stays permanent while the misfire persists.
+    await cmd(e, '04');
+    expect((await dtcs(e, '03')).get('7E8')).toEqual([]);
+    expect((await dtcs(e, '07')).get('7E8')).toEqual([]);
+    expect((await dtcs(e, '0A')).get('7E8')).toEqual(['P0303']);
+    expect(await freeze(e, '020200')).toEqual([[0x02, 0, Uint8Array.of(0, 0)]]);
+    expect(await status(e)).toMatchObject({ MIL: false, DTC_COUNT: 0, MISFIRE_INCOMPLETE: true, CATALYST_INCOMPLETE: true });
+    for (let step = 0; step < 80 && (await dtcs(e, '07')).get('7E8')!.length === 0; step++) e.vehicle.advance(15);
+    expect((await dtcs(e, '07')).get('7E8')).toEqual(['P0303']);
+    expect((await dtcs(e, '0A')).get('7E8')).toEqual(['P0303']);
+    expect(await status(e)).toMatchObject({ MIL: false, MISFIRE_INCOMPLETE: false });
+  });
+});
+
 describe('conditions a test can inject', () => {
   it('ignition off: UNABLE TO CONNECT while searching, NO DATA once connected, answers again when on', async () => {
     const e = emulator();
@@ -462,12 +560,14 @@ describe('answer trace (onAnswer)', () => {
     await cmd(e, '03');
     await cmd(e, '0902');
     expect(answers.map((a) => [a.ecu, a.name, a.value])).toEqual([
-      ['7E8', 'STATUS', { MIL: false, DTC_COUNT: 0 }],
+      ['7E8', 'STATUS', expect.objectContaining({ MIL: false, DTC_COUNT: 0, IGNITION: 'spark', MISFIRE_AVAILABLE: true, CATALYST_AVAILABLE: true, EGR_SYSTEM_AVAILABLE: false })],
       ['7E9', 'STATUS', { MIL: false, DTC_COUNT: 0 }],
       ['7E8', 'STORED_DTCS', []],
       ['7E9', 'STORED_DTCS', []],
       ['7E8', 'VIN', e.vin],
     ]);
+    // The engine ECU states every monitor of PID 01: exactly what its bytes decode to.
+    expect(pidByNumber(1)!.decode(Buffer.from(answers[0]!.raw, 'hex'))).toEqual(answers[0]!.value);
   });
 
   it('notes nothing for an answer a STOPPED request never printed', async () => {

@@ -1,17 +1,21 @@
 /**
  * The control units on the emulated car's bus and what each answers to an OBD-II request
- * (SAE J1979 services 01, 03, 04, 07, 09, 0A). The engine ECU serves every signal the simulator
- * produces plus the status/distance/ambient PIDs a scan tool expects; an optional transmission ECU
- * answers the few requests every emissions-related ECU must (supported PIDs, status, DTCs), so a
+ * (SAE J1979 services 01, 02, 03, 04, 07, 09, 0A). The engine ECU serves every signal the simulator
+ * produces plus the status/distance/ambient PIDs a scan tool expects, the freeze frame of the code
+ * that lit the MIL, and the confirmed, pending and permanent codes and readiness the simulator's
+ * ECU monitors hold (simulator/ecu-monitors.ts); an optional transmission ECU answers the few
+ * requests every emissions-related ECU must (supported PIDs, status, DTCs, freeze-frame DTC), so a
  * functional request gets answers from two ECUs as on a real car.
  *
  * Answers are service payloads (e.g. `41 0C 1A F8`); framing and display are the adapter's job.
  * `undefined` means the ECU stays silent (what an ECU does on a functional request it cannot serve).
  */
 import { encodeDtc } from '../../contracts/obd/dtc.ts';
-import { type PidValue, pidByNumber } from '../../contracts/obd/pid-table.ts';
+import { type PidObject, type PidValue, pidByNumber } from '../../contracts/obd/pid-table.ts';
+import { COMMON_MONITORS, SPARK_MONITORS } from '../../contracts/vehicle-health.ts';
 import { encodeSupportedPids } from '../../contracts/obd/supported-pids.ts';
 import { encodeVinResponse } from '../../contracts/obd/vin.ts';
+import { SIMULATED_MONITOR_GROUPS } from '../ecu-monitors.ts';
 import { PID_ENCODINGS } from '../../contracts/obd/pid-encoding.ts';
 import type { VehicleSignals } from '../vehicle-model.ts';
 import type { LiveVehicle } from './live-vehicle.ts';
@@ -37,7 +41,7 @@ export interface EmulatedEcu {
  */
 export interface AnswerNote {
   service: number;
-  /** Service 01/09 PID; absent for the DTC services. */
+  /** Service 01/02/09 PID; absent for the DTC services. */
   pid?: number;
   name: string;
   /** A PID's value as the PID table's `decode` gives it; a DTC list as codes (`P0301`); the VIN as text. */
@@ -45,21 +49,22 @@ export interface AnswerNote {
   raw: Uint8Array;
 }
 
-/** DTCs as the emulated ECU reports them, after a service 04 clear (see `DtcView`). */
+/** The diagnosis as the emulated engine ECU reports it (services 01 PID 01, 03, 07, 0A). */
 export interface DtcState {
   stored: readonly string[];
   pending: readonly string[];
+  permanent: readonly string[];
   milOn: boolean;
+  /** Per supported monitor group: complete since the last clear. */
+  readiness: Readonly<Record<(typeof SIMULATED_MONITOR_GROUPS)[number], boolean>>;
 }
 
 /**
- * What services 03/07/04 see. The simulator's ECU monitors cannot be reset from outside, so a
- * clear hides the codes present at that moment: pending ones until the next trip (a fault that
- * persists fails its monitor again and they come back), stored ones until the second trip after
- * the clear (two failing trips confirm a code, as in the monitors).
+ * What services 01/03/04/07/0A see: the simulator's ECU monitors (a 04 clears them: codes, freeze
+ * frame and readiness go, permanent codes stay until their monitor passes), and the distances the
+ * ECU counts for PIDs 21 and 31, which the monitors do not keep.
  */
 export class DtcView {
-  private cleared: { trip: number; stored: Set<string>; pending: Set<string> } | undefined;
   private clearedAtKm = 0;
   private milOnKm = 0;
   private lastKm = 0;
@@ -67,21 +72,15 @@ export class DtcView {
   constructor(private readonly vehicle: LiveVehicle) {}
 
   state(): DtcState {
-    const raw = this.vehicle.dtcs();
-    const trip = this.vehicle.tripsStarted;
-    const c = this.cleared;
-    const stored = c ? raw.stored.filter((code) => !(c.stored.has(code) && trip <= c.trip + 1)) : raw.stored;
-    const pending = c ? raw.pending.filter((code) => !((c.pending.has(code) || c.stored.has(code)) && trip <= c.trip)) : raw.pending;
-    const milOn = stored.length > 0;
+    const d = this.vehicle.diagnosis();
     const km = this.vehicle.distanceKm;
-    if (milOn) this.milOnKm += km - this.lastKm;
+    if (d.milOn) this.milOnKm += km - this.lastKm;
     this.lastKm = km;
-    return { stored, pending, milOn };
+    return d;
   }
 
   clear(): void {
-    const raw = this.vehicle.dtcs();
-    this.cleared = { trip: this.vehicle.tripsStarted, stored: new Set(raw.stored), pending: new Set(raw.pending) };
+    this.vehicle.clearDiagnostics();
     this.clearedAtKm = this.vehicle.distanceKm;
     this.milOnKm = 0;
   }
@@ -104,20 +103,28 @@ function dtcMessage(service: number, codes: readonly string[]): Uint8Array {
   return u8(service + 0x40, codes.length, ...codes.flatMap((c) => encodeDtc(c)));
 }
 
-/** Service 01 PID 01: MIL and DTC count, spark ignition, continuous monitors supported and complete. */
-function monitorStatus(dtcs: DtcState): Uint8Array {
-  const a = (dtcs.milOn ? 0x80 : 0) | Math.min(0x7f, dtcs.stored.length);
-  // B: misfire, fuel system, components supported (bits 0-2), none incomplete (bits 4-6).
-  const b = 0x07;
-  // C: catalyst, O2 sensor, O2 heater supported; D: their readiness (0 = complete).
-  const c = 0x01 | 0x20 | 0x40;
-  return u8(a, b, c, 0x00);
+/**
+ * Service 01 PID 01 as the engine ECU states it: MIL and DTC count, spark ignition, and for every
+ * monitor of the PID whether it is supported and incomplete (the simulator's groups: run since the
+ * last clear or not; every other monitor: unsupported). Encoded by the PID table's STATUS row.
+ */
+function monitorStatus(dtcs: DtcState): PidObject {
+  const out: Record<string, boolean | number | string> = { MIL: dtcs.milOn, DTC_COUNT: Math.min(0x7f, dtcs.stored.length), IGNITION: 'spark' };
+  for (const m of [...COMMON_MONITORS, ...SPARK_MONITORS]) {
+    const group = (SIMULATED_MONITOR_GROUPS as readonly string[]).includes(m) ? (m as (typeof SIMULATED_MONITOR_GROUPS)[number]) : undefined;
+    out[`${m}_AVAILABLE`] = group !== undefined;
+    out[`${m}_INCOMPLETE`] = group !== undefined && !dtcs.readiness[group];
+  }
+  return out;
 }
 
 /** A PID's value and the bytes that carry it. */
 type PidSource = (v: VehicleSignals) => { value: PidValue; bytes: number[] } | undefined;
 
 const pidName = (pid: number): string => pidByNumber(pid)?.name ?? `PID_${pid.toString(16).toUpperCase().padStart(2, '0')}`;
+
+/** The bytes of PID 01 for a status object (the PID table's encoder, so encode and decode are one definition). */
+const STATUS_PID = pidByNumber(0x01)!;
 
 function noteDtcs(note: ((n: AnswerNote) => void) | undefined, service: number, message: Uint8Array, codes: readonly string[]): Uint8Array {
   const name = service === 0x03 ? 'STORED_DTCS' : service === 0x07 ? 'PENDING_DTCS' : 'PERMANENT_DTCS';
@@ -167,8 +174,8 @@ export class EngineEcu implements EmulatedEcu {
       });
     }
     this.pids.set(0x01, () => {
-      const dtcs = this.dtcs.state();
-      return { value: { MIL: dtcs.milOn, DTC_COUNT: dtcs.stored.length }, bytes: [...monitorStatus(dtcs)] };
+      const value = monitorStatus(this.dtcs.state());
+      return { value, bytes: [...STATUS_PID.encode(value)] };
     });
     // Fuel system 1 status: closed loop once the engine has warmed up, open loop before.
     this.pids.set(0x03, (v) =>
@@ -200,11 +207,14 @@ export class EngineEcu implements EmulatedEcu {
     switch (service) {
       case 0x01:
         return this.service01(request.subarray(1), note);
+      case 0x02:
+        return this.service02(request.subarray(1), note);
       case 0x03:
       case 0x07:
       case 0x0a: {
         if (request.length !== 1) return undefined;
-        const codes = service === 0x03 ? this.dtcs.state().stored : service === 0x07 ? this.dtcs.state().pending : [];
+        const state = this.dtcs.state();
+        const codes = service === 0x03 ? state.stored : service === 0x07 ? state.pending : state.permanent;
         return noteDtcs(note, service, dtcMessage(service, codes), codes);
       }
       case 0x04:
@@ -231,6 +241,48 @@ export class EngineEcu implements EmulatedEcu {
       note?.({ service: 0x01, pid, name: pidName(pid), value: a.value, raw: Uint8Array.from(a.bytes) });
     }
     return out.length > 1 ? Uint8Array.from(out) : undefined;
+  }
+
+  /**
+   * Service 02, freeze frame 0: up to three (PID, frame) pairs per request (what fits a CAN single
+   * frame), answered `42 <pid> <frame> <data>` each. PID 02 is the code that stored the frame
+   * (0000 when none is held); the signal PIDs carry the values when it was stored, encoded like
+   * service 01; the bitmaps announce PID 02 and every signal PID a frame holds. Other frames, and
+   * signal PIDs while no frame is held, get no answer.
+   */
+  private service02(args: Uint8Array, note: ((n: AnswerNote) => void) | undefined): Uint8Array | undefined {
+    if (args.length === 0 || args.length % 2 !== 0 || args.length > 6) return undefined;
+    const frame = this.vehicle.freezeFrame();
+    const framePids = this.freezeFramePids();
+    const out: number[] = [0x42];
+    for (let i = 0; i < args.length; i += 2) {
+      const pid = args[i]!;
+      if (args[i + 1] !== 0) continue;
+      let answer: { name: string; value: PidValue; bytes: number[] } | undefined;
+      if (pid % 0x20 === 0 && pid <= 0x40) {
+        answer = { name: pidName(pid), ...bitmapAnswer(pid, framePids) };
+      } else if (pid === 0x02) {
+        const bytes = frame ? encodeDtc(frame.code) : [0, 0];
+        answer = { name: 'FREEZE_DTC', value: frame?.code ?? 'P0000', bytes };
+      } else if (frame) {
+        const e = PID_ENCODINGS.find((x) => x.pid === pid);
+        const value = e ? frame.signals[e.signal] : undefined;
+        if (e && value !== undefined) answer = { name: e.signal, value, bytes: [...pidByNumber(pid)!.encode(value)] };
+      }
+      if (!answer) continue;
+      out.push(pid, 0x00, ...answer.bytes);
+      note?.({ service: 0x02, pid, name: answer.name, value: answer.value, raw: Uint8Array.from(answer.bytes) });
+    }
+    return out.length > 1 ? Uint8Array.from(out) : undefined;
+  }
+
+  /** PIDs a freeze frame of this car holds: the DTC, the signals it measures, and the bitmaps that chain to them. */
+  private freezeFramePids(): number[] {
+    const signals = PID_ENCODINGS.filter((e) => this.pids.has(e.pid)).map((e) => e.pid);
+    const top = Math.max(...signals);
+    const maps: number[] = [];
+    for (let base = 0x20; base < top; base += 0x20) maps.push(base);
+    return [0x02, ...signals, ...maps].sort((x, y) => x - y);
   }
 
   private service09(args: Uint8Array, note: ((n: AnswerNote) => void) | undefined): Uint8Array | undefined {
@@ -270,6 +322,12 @@ export class TransmissionEcu implements EmulatedEcu {
         note?.({ service: 0x01, pid, name: pidName(pid), value: a.value, raw: Uint8Array.from(a.bytes) });
       }
       return out.length > 1 ? Uint8Array.from(out) : undefined;
+    }
+    if (service === 0x02) {
+      // No freeze frame: PID 02 of frame 0 reads 0000, as every emissions ECU answers it.
+      if (request.length !== 3 || request[1] !== 0x02 || request[2] !== 0x00) return undefined;
+      note?.({ service: 0x02, pid: 0x02, name: 'FREEZE_DTC', value: 'P0000', raw: u8(0, 0) });
+      return u8(0x42, 0x02, 0x00, 0x00, 0x00);
     }
     if (request.length !== 1) return undefined;
     if (service === 0x03 || service === 0x07 || service === 0x0a) return noteDtcs(note, service, dtcMessage(service, []), []);

@@ -9,7 +9,7 @@
  * simulated instant see one consistent state; simulated time never runs backwards.
  */
 import { planTrip } from '../driving-cycle.ts';
-import type { ActiveDtcs } from '../ecu-monitors.ts';
+import type { ActiveDtcs, EcuDiagnosis, StoredFreezeFrame } from '../ecu-monitors.ts';
 import type { FaultKind, FaultSpec } from '../faults.ts';
 import { defaultVehicleSpec } from '../fleet-plan.ts';
 import { createRng, type Rng } from '../rng.ts';
@@ -163,6 +163,24 @@ export class LiveVehicle {
   dtcs(): ActiveDtcs {
     this.sync();
     return this.model.dtcs();
+  }
+
+  /** Codes, permanent codes, MIL and readiness now. */
+  diagnosis(): EcuDiagnosis {
+    this.sync();
+    return this.model.diagnosis();
+  }
+
+  /** The ECU's freeze frame (frame 0), if it holds one. */
+  freezeFrame(): StoredFreezeFrame<VehicleSignals> | undefined {
+    this.sync();
+    return this.model.freezeFrame();
+  }
+
+  /** Service 04 on the car's ECU (simulator/ecu-monitors.ts `clear`). */
+  clearDiagnostics(): void {
+    this.sync();
+    this.model.clearDiagnostics();
   }
 
   ambientC(): number {

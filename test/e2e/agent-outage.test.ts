@@ -19,7 +19,7 @@ import { provisionLocalCredentials } from '../../broker/local-credentials.ts';
 import { freePort } from '../../common/net.ts';
 import { topics } from '../../contracts/topics.ts';
 import { IngestService } from '../../ingest/ingest-service.ts';
-import { startCli } from '../support/cli.ts';
+import { startCli, stopCli } from '../support/cli.ts';
 import { logRecords } from '../support/log-records.ts';
 import { influxQuery, startTestInfluxd, waitFor, type TestInfluxd } from '../support/influx.ts';
 
@@ -28,16 +28,6 @@ const VEHICLE = 'outage-1';
 const OUTAGE_MS = 60_000;
 
 type Cli = ReturnType<typeof startCli>;
-
-async function stopCli(cli: Cli, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-  if (cli.child.exitCode !== null || cli.child.signalCode !== null) return;
-  cli.child.kill(signal);
-  const exited = await Promise.race([cli.exited.then(() => true), new Promise((r) => setTimeout(() => r(false), 15_000))]);
-  if (!exited) {
-    cli.child.kill('SIGKILL');
-    await cli.exited;
-  }
-}
 
 describe('agent store-and-forward through a broker outage and a SIGKILL', () => {
   let dir: string;

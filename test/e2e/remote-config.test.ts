@@ -77,7 +77,7 @@ describe('remote agent configuration over a real broker', () => {
     expect(set.code, set.stderr).toBe(0);
     expect(set.stdout).toContain('config version 1 published');
 
-    const local: AgentSettings = { sampleRateHz: 1, batchIntervalMs: 4000, maxBatchSamples: 500, payload: 'compact', fastPids: ['RPM'], slowPids: [], fastHz: 5, slowHz: 0.5 };
+    const local: AgentSettings = { sampleRateHz: 1, batchIntervalMs: 4000, maxBatchSamples: 500, payload: 'compact', fastPids: ['RPM'], slowPids: [], fastHz: 5, slowHz: 0.5, healthIntervalS: 60 };
     const build = (s: AgentSettings) => new SimulatedSource({ vehicleId: VEHICLE, seed: 3, sampleRateHz: s.sampleRateHz });
     const source = new SwappableSource(build(local));
     remote = new RemoteConfig({ vehicleId: VEHICLE, local, agent: { reconfigure: (s) => agent.reconfigure(s) }, source, buildSource: build, sourceKeys: SOURCE_SETTING_KEYS.simulate });

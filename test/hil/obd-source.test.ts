@@ -38,7 +38,7 @@ function startSource(path: string, mock: boolean): { source: ObdSource; samples:
     searchTimeoutMs: 3000,
     reconnectBackoff: { initialMs: 50, maxMs: 300 },
     ecuProbeBackoff: { initialMs: 50, maxMs: 300 },
-    dtcIntervalMs: 0,
+    healthIntervalMs: 0,
     ...(process.env.HIL_DEBUG ? { logger: createLogger('hil', { level: 'debug' }) } : {}),
   });
   const samples: Sample[] = [];

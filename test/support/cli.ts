@@ -39,6 +39,17 @@ export function startCli(args: string[], env: NodeJS.ProcessEnv = {}, nodeArgs: 
   return { child, output: () => output, exited };
 }
 
+/** Stops a `startCli` process with `signal` and waits for it; SIGKILL after 15 s. */
+export async function stopCli(cli: ReturnType<typeof startCli>, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  if (cli.child.exitCode !== null || cli.child.signalCode !== null) return;
+  cli.child.kill(signal);
+  const exited = await Promise.race([cli.exited.then(() => true), new Promise((r) => setTimeout(() => r(false), 15_000))]);
+  if (!exited) {
+    cli.child.kill('SIGKILL');
+    await cli.exited;
+  }
+}
+
 export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);

@@ -48,7 +48,7 @@ export async function readSerialCar(o: SerialCarRun): Promise<SerialCarResult> {
     slowPids: DEFAULT_SLOW_PIDS,
     fastHz: o.fastHz,
     slowHz: o.slowHz,
-    dtcIntervalMs: 0,
+    healthIntervalMs: 0,
     now,
     sleep: (ms, signal) => sleep(ms / o.speed, signal),
   });
