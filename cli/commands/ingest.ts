@@ -5,6 +5,7 @@ import { parseShardRanges, SHARD_COUNT } from '../../contracts/topics.ts';
 import { IngestService } from '../../ingest/ingest-service.ts';
 import { apiLogOptions, createApiLogProcessor } from '../../ingest/apilogs/api-log-options.ts';
 import { clockOptions, clockSanityOf } from '../../ingest/windows/clock-options.ts';
+import { retentionOptions, retentionSettingsOf } from '../../ingest/influxdb/retention-options.ts';
 import { attachScoring, scoringOptions } from '../../ingest/scoring/scoring-options.ts';
 import { assertDashboardPortFree, dashboardOptions, startConfiguredDashboard } from '../../ingest/dashboard/dashboard-options.ts';
 import { attachNotifications, notifyOptions, validateNotifications } from '../../ingest/notify/notify-options.ts';
@@ -41,6 +42,7 @@ export const ingestOptions = {
   httpPort: opt.int('Port of /healthz and /metrics (0 = any free port)', { default: 9464, min: 0, max: 65535 }),
   httpHost: opt.string('Address of the /healthz and /metrics server', { default: '127.0.0.1' }),
   statsIntervalS: opt.int('Seconds between stats log lines (0 = off)', { default: 10, min: 0 }),
+  ...retentionOptions,
   ...clockOptions,
   ...apiLogOptions,
   ...scoringOptions,
@@ -62,6 +64,7 @@ export default defineCommand({
       throw new ConfigError('fleetpulse ingest', [{ field: 'windowSlideS', message: `must divide windowS (${config.windowS})` }]);
     }
     const notify = validateNotifications('fleetpulse ingest', config);
+    const retention = retentionSettingsOf(config);
     await assertDashboardPortFree(config);
     const spoolDir = config.spoolDir === '-' ? join(resolve(config.dataDir), 'ingest-spool', config.influxDatabase, config.clientId) : resolve(config.spoolDir);
     const MiB = 1024 * 1024;
@@ -70,6 +73,7 @@ export default defineCommand({
       mqttUrl: config.mqttUrl,
       influxUrl: config.influxUrl,
       influxDatabase: config.influxDatabase,
+      retention,
       clientId: config.clientId,
       ...(config.username ? { username: config.username } : {}),
       ...(config.password ? { password: config.password } : {}),
