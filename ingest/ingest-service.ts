@@ -96,6 +96,7 @@ export class IngestService {
       database: options.influxDatabase,
       batchBytes: options.writeBatchBytes ?? (options.batchSize ? Math.max(16 * 1024, options.batchSize * 128) : 1024 * 1024),
       flushIntervalMs: options.flushIntervalMs,
+      ...(options.retention ? { retention: options.retention } : {}),
       logger: this.log.child('writer'),
     });
     ({ telemetry: this.telemetry, all: this.streams } = builtInStreams(options, spoolDir, this.log));

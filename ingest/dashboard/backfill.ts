@@ -9,6 +9,7 @@
  */
 import { errorMessage } from '../../common/errors.ts';
 import { LIVE_SIGNALS, colourOf, type AlertView, type CountryView, type SampleTuple, type ThreatView, type VehicleView } from './live-state.ts';
+import { RAW_TELEMETRY } from '../influxdb/rollups.ts';
 
 export interface FleetBackfill {
   ok: boolean;
@@ -81,7 +82,7 @@ export class InfluxBackfill {
     const lb = this.lookback;
     try {
       const [telemetry, anomaly, alerts, api, threats] = await this.query([
-        `SELECT last(rpm) AS rpm, ${FIELDS.filter((f) => f !== 'rpm').join(', ')} FROM telemetry WHERE time > now() - ${lb} GROUP BY vehicle`,
+        `SELECT last(rpm) AS rpm, ${FIELDS.filter((f) => f !== 'rpm').join(', ')} FROM ${RAW_TELEMETRY} WHERE time > now() - ${lb} GROUP BY vehicle`,
         `SELECT last(score) AS score, threshold, anomalous, baseline, baseline_progress FROM anomaly WHERE time > now() - ${lb} GROUP BY vehicle`,
         `SELECT * FROM alerts WHERE time > now() - 24h ORDER BY time DESC LIMIT 500`,
         `SELECT sum(requests) AS requests, sum(errors) AS errors, sum(client_errors) AS client_errors FROM api_requests WHERE "window" = '10s' AND time > now() - ${this.apiWindow} GROUP BY country`,
@@ -172,7 +173,7 @@ export class InfluxBackfill {
     const m = Math.max(1, Math.min(120, Math.round(minutes)));
     try {
       const [telemetry, anomaly] = await this.query([
-        `SELECT ${FIELDS.join(', ')} FROM telemetry WHERE vehicle = '${id}' AND time > now() - ${m}m ORDER BY time DESC LIMIT 3600`,
+        `SELECT ${FIELDS.join(', ')} FROM ${RAW_TELEMETRY} WHERE vehicle = '${id}' AND time > now() - ${m}m ORDER BY time DESC LIMIT 3600`,
         `SELECT score, threshold FROM anomaly WHERE vehicle = '${id}' AND time > now() - ${Math.max(m, 60)}m ORDER BY time DESC LIMIT 500`,
       ]);
       out.samples = rows(telemetry?.[0]).reverse().map((r) => [num(r.time) ?? 0, ...FIELDS.map((f) => num(r[f]) ?? null)] as SampleTuple);
