@@ -29,6 +29,9 @@ export const ROLLUP = {
   intervalMs: 60_000,
 } as const;
 
+/** One rollup interval, ms: a range read from the rollup is never finer than this. */
+export const ROLLUP_INTERVAL_MS = ROLLUP.intervalMs;
+
 /** The RP every write without `rp=` lands in and every unqualified query reads. */
 export const DEFAULT_RETENTION_POLICY = 'autogen';
 
