@@ -3,6 +3,7 @@
  * features it would have got online (and that the trainer computes offline), and two workers
  * with split shards store the same telemetry and features as one worker.
  */
+import { RAW_TELEMETRY } from '../../ingest/influxdb/rollups.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import mqtt from 'mqtt';
 import type { RunningBroker } from '../../broker/broker-server.ts';
@@ -81,10 +82,10 @@ describe('ingest windows', () => {
     const total = vehicles.length * 300;
     const windows = vehicles.length * expectedFeatures(makeSamples(base, 300, 1000, 0), WINDOW_MS).size;
     for (const db of ['one', 'two']) {
-      expect(await waitFor(async () => (await countRows(influx.url, db, 'telemetry', 'rpm')) === total && (await countRows(influx.url, db, 'features', 'running_s')) === windows, 30_000, 500), db).toBe(true);
+      expect(await waitFor(async () => (await countRows(influx.url, db, RAW_TELEMETRY, 'rpm')) === total && (await countRows(influx.url, db, 'features', 'running_s')) === windows, 30_000, 500), db).toBe(true);
     }
     const dump = async (db: string, m: string) => JSON.stringify(await influxQuery(influx.url, db, `SELECT * FROM ${m} GROUP BY vehicle`));
-    expect(await dump('two', 'telemetry')).toEqual(await dump('one', 'telemetry'));
+    expect(await dump('two', RAW_TELEMETRY)).toEqual(await dump('one', RAW_TELEMETRY));
     expect(await dump('two', 'features')).toEqual(await dump('one', 'features'));
     const [a, b] = [workers[workers.length - 2]!.stats(), workers[workers.length - 1]!.stats()];
     expect(a.samplesAccepted).toBeGreaterThan(0);

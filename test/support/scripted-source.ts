@@ -7,7 +7,12 @@ import type { HealthReading, TelemetrySource } from '../../agent/telemetry-sourc
 import type { Sample } from '../../contracts/telemetry.ts';
 import type { VehicleHealthState } from '../../contracts/vehicle-health.ts';
 
-export const SCRIPTED_T0 = 1_763_900_000_000;
+/**
+ * An hour ago, to the second, fixed for the run: recent enough for the raw telemetry retention
+ * policy (30 days; older points are refused by InfluxDB, counted as `beyondRetention`) and for
+ * ingest's clock sanity, and in the past so no sample is ahead of the receive time.
+ */
+export const SCRIPTED_T0 = Math.floor(Date.now() / 1000) * 1000 - 3_600_000;
 
 export class ScriptedSource implements TelemetrySource {
   readonly name = 'scripted';
