@@ -17,6 +17,7 @@ import { PROFILES } from '../../simulator/profiles.ts';
 import { heldFault, LiveVehicle } from '../../simulator/elm327/live-vehicle.ts';
 import { startEmulatorOnPty, type PtyEmulator } from '../../simulator/elm327/test-support.ts';
 import { influxQuery, rowsOf, waitFor } from '../support/influx.ts';
+import { driveUntil, ignitionCycle } from '../support/ignition-cycle.ts';
 import { startTestPipeline, type TestPipeline } from '../support/pipeline.ts';
 
 const VEHICLE = 'hil-health-pipe-1';
@@ -34,19 +35,8 @@ describe('a misfire read over a real pty, through the broker and ingest into Inf
   const dtcRows = () => rows(`SELECT code, kind, state, first_seen_ms, cleared_ms, freeze_frame FROM dtc WHERE vehicle = '${VEHICLE}'`);
   const episode = async (kind: string) => (await dtcRows()).filter((r) => r.kind === kind && r.code === 'P0301');
 
-  /** Ignition off until the source has seen the car go, then on: the car answers again and its diagnosis is read. */
-  const ignitionCycle = async (): Promise<void> => {
-    const reads = source.status().healthReads;
-    emu.emulator.setIgnition(false);
-    expect(await source.session.waitForState('no-ecu', 10_000)).toBe(true);
-    emu.emulator.setIgnition(true);
-    expect(await source.session.waitForState('ready', 10_000)).toBe(true);
-    expect(await waitFor(() => source.status().healthReads > reads && agent.stats().healthQueued === 0, 10_000)).toBe(true);
-  };
-  const driveUntil = (until: () => boolean): void => {
-    for (let i = 0; i < 200 && !until(); i++) car.advance(15);
-    expect(until()).toBe(true);
-  };
+  const cycle = () => ignitionCycle(emu.emulator, source, () => agent.stats().healthQueued === 0);
+  const drive = (until: () => boolean) => driveUntil(car, until);
 
   beforeAll(async () => {
     pipeline = await startTestPipeline();
@@ -80,16 +70,16 @@ describe('a misfire read over a real pty, through the broker and ingest into Inf
 
   it('P0301 pending, then confirmed with the MIL and a freeze frame and an alert; 04 clears it, still permanent', async () => {
     // 1. One failing trip: pending, no alert.
-    driveUntil(() => car.dtcs().pending.includes('P0301'));
-    await ignitionCycle();
+    drive(() => car.dtcs().pending.includes('P0301'));
+    await cycle();
     expect(await waitFor(async () => (await episode('pending')).length === 1, 20_000)).toBe(true);
     expect((await episode('pending'))[0]).toMatchObject({ state: 'active' });
     expect(await episode('confirmed')).toEqual([]);
     expect(alerts).toEqual([]);
 
     // 2. The second failing trip confirms it: MIL, freeze frame, the alerts raised (stored and on MQTT).
-    driveUntil(() => car.dtcs().stored.includes('P0301'));
-    await ignitionCycle();
+    drive(() => car.dtcs().stored.includes('P0301'));
+    await cycle();
     expect(await waitFor(async () => (await episode('confirmed')).length === 1 && alerts.length === 2, 20_000), JSON.stringify(alerts)).toBe(true);
     const confirmed = (await episode('confirmed'))[0]!;
     expect(confirmed).toMatchObject({ state: 'active' });
@@ -103,7 +93,7 @@ describe('a misfire read over a real pty, through the broker and ingest into Inf
 
     // 3. A scan tool's 04 over the same line: cleared in the history, the alerts cleared, still permanent.
     expect((await source.session.request('04')).status).toBe('data');
-    await ignitionCycle();
+    await cycle();
     expect(await waitFor(async () => (await episode('confirmed'))[0]?.state === 'cleared' && alerts.length === 4, 20_000), JSON.stringify(alerts)).toBe(true);
     expect((await episode('confirmed'))[0]).toMatchObject({ first_seen_ms: confirmed.first_seen_ms, cleared_ms: expect.any(Number) });
     expect((await episode('pending'))[0]).toMatchObject({ state: 'cleared' });
