@@ -39,6 +39,7 @@ import { encodeCompactTelemetry } from '../contracts/telemetry-compact.ts';
 import { topics } from '../contracts/topics.ts';
 import { startCli } from '../test/support/cli.ts';
 import { influxQuery, rowsOf, waitFor } from '../test/support/influx.ts';
+import { RAW_TELEMETRY } from '../ingest/influxdb/rollups.ts';
 
 const { values } = parseArgs({
   options: {
@@ -190,7 +191,7 @@ async function main(): Promise<void> {
     const poll = async (): Promise<void> => {
       while (Date.now() < end + 5000) {
         try {
-          const rows = rowsOf((await influxQuery(influxd.url, DB, `SELECT rpm FROM telemetry WHERE vehicle = 'bench-probe' AND time > ${seenUpTo}ms`))[0]);
+          const rows = rowsOf((await influxQuery(influxd.url, DB, `SELECT rpm FROM ${RAW_TELEMETRY} WHERE vehicle = 'bench-probe' AND time > ${seenUpTo}ms`))[0]);
           const now = Date.now();
           for (const row of rows) {
             const t = row.time as number;
@@ -218,7 +219,7 @@ async function main(): Promise<void> {
     // Drain: wait until InfluxDB holds everything acknowledged.
     let stored = 0;
     await waitFor(async () => {
-      stored = (rowsOf((await influxQuery(influxd.url, DB, `SELECT count(rpm) AS n FROM telemetry WHERE vehicle <> 'bench-probe'`))[0])[0]?.n as number | undefined) ?? 0;
+      stored = (rowsOf((await influxQuery(influxd.url, DB, `SELECT count(rpm) AS n FROM ${RAW_TELEMETRY} WHERE vehicle <> 'bench-probe'`))[0])[0]?.n as number | undefined) ?? 0;
       return stored >= acked;
     }, 300_000, 1000);
     const drainedSeconds = (Date.now() - started) / 1000;

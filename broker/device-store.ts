@@ -12,11 +12,12 @@
  * - `verify` costs the same scrypt for a name that does not exist as for a wrong password (a dummy
  *   hash with the parameters `add` uses), so the time of a refusal does not tell which names exist.
  */
-import { createHash, randomBytes, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, unwatchFile, watchFile, writeFileSync, fsyncSync } from 'node:fs';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unwatchFile, watchFile, writeFileSync, fsyncSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import { UsageError } from '../common/errors.ts';
+import { acquireLock, generateSecret, rememberedDigest as secretDigest, SECRET_SCRYPT as SCRYPT, type PasswordHasher, type ScryptParams, scryptHash } from '../common/secret-hash.ts';
 import { isValidVehicleId } from '../contracts/topics.ts';
 import { collidingNames } from './client-id-binding.ts';
 
@@ -38,24 +39,7 @@ export interface DeviceInfo extends DeviceIdentity {
   rotatedAt?: string;
 }
 
-export interface ScryptParams {
-  N: number;
-  r: number;
-  p: number;
-  keylen: number;
-}
-
-/** scrypt cost. N = 2^14 (16 MiB, ~25 ms here): passwords are 192-bit random, not chosen by people,
- * so the hash guards against a leaked file without needing a cost that would slow down reconnects. */
-const SCRYPT: Readonly<ScryptParams> = { N: 16_384, r: 8, p: 1, keylen: 32 };
-
-/** Hashes a password; injectable so that tests can count the work done. */
-export type PasswordHasher = (password: Buffer | string, salt: Buffer, params: ScryptParams) => Promise<Buffer>;
-
-export const scryptHash: PasswordHasher = (password, salt, params) => {
-  const options: ScryptOptions = { N: params.N, r: params.r, p: params.p, maxmem: 256 * params.N * params.r + 1024 * 1024 };
-  return new Promise((resolve, reject) => scryptCb(password, salt, params.keylen, options, (error, key) => (error ? reject(error) : resolve(key))));
-};
+export { scryptHash, type PasswordHasher, type ScryptParams } from '../common/secret-hash.ts';
 
 /** The outcome of a password check; a refusal says why (for counters and logs, never for the client). */
 export type VerifyResult = { ok: true; identity: DeviceIdentity } | { ok: false; reason: 'unknown_user' | 'bad_password' };
@@ -81,7 +65,7 @@ export function isValidUsername(name: string): boolean {
 }
 
 export function generatePassword(): string {
-  return randomBytes(24).toString('base64url');
+  return generateSecret();
 }
 
 function toIdentity(record: DeviceRecord): DeviceIdentity {
@@ -329,25 +313,5 @@ function refuseSharedClientIds(username: string, records: ReadonlyMap<string, De
 }
 
 function rememberedDigest(record: DeviceRecord, password: Buffer): Buffer {
-  return createHash('sha256').update(record.salt).update(password).digest();
-}
-
-/** An exclusive lock file; one left behind by a crashed writer is taken over after 10 s. */
-async function acquireLock(path: string): Promise<() => void> {
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    try {
-      closeSync(openSync(path, 'wx', 0o600));
-      return () => rmSync(path, { force: true });
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      try {
-        if (Date.now() - statSync(path).mtimeMs > 10_000) rmSync(path, { force: true });
-      } catch {
-        // gone meanwhile: retry at once
-      }
-      if (Date.now() > deadline) throw new UsageError(`device store is locked (${path}); remove the file if no other fleetpulse is writing`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  }
+  return secretDigest(record.salt, password);
 }

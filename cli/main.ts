@@ -26,6 +26,14 @@ export const COMMANDS: Record<string, Entry> = {
       rotate: { summary: 'Give a device a new password', load: () => import('./commands/devices.ts').then((m) => ({ default: m.rotateCommand })) },
     },
   },
+  tokens: {
+    summary: 'Query API and dashboard tokens: add, list, revoke',
+    subcommands: {
+      add: { summary: 'Add a token (viewer, operator or admin), shown once', load: () => import('./commands/tokens.ts').then((m) => ({ default: m.addCommand })) },
+      list: { summary: 'List tokens (never the tokens themselves)', load: () => import('./commands/tokens.ts').then((m) => ({ default: m.listCommand })) },
+      revoke: { summary: 'Remove a token; requests carrying it are refused at once', load: () => import('./commands/tokens.ts').then((m) => ({ default: m.revokeCommand })) },
+    },
+  },
   config: {
     summary: 'Remote agent configuration: set',
     subcommands: {

@@ -6,11 +6,12 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 
-export function writeFileAtomic(path: string, data: string): void {
+/** `mode`: permissions of a new file (e.g. 0o600 for credential hashes); the umask applies. */
+export function writeFileAtomic(path: string, data: string, mode?: number): void {
   mkdirSync(dirname(path), { recursive: true });
   const tmp = `${path}.tmp`;
   try {
-    const fd = openSync(tmp, 'w');
+    const fd = openSync(tmp, 'w', mode);
     try {
       writeSync(fd, data);
       fsyncSync(fd);

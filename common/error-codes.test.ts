@@ -24,6 +24,7 @@ const SAMPLE_ARGS: { [C in CodeWithMessage]: MessageArgs<C> } = {
   FP_SPOOL_CLOSED: [],
   FP_TEMPLATE_PLACEHOLDER: ['nginx', 'LISTEN'],
   FP_NO_SUCH_PACKET: [],
+  FP_ACCESS_NOT_CONFIGURED: ['192.0.2.1', '/x/tokens.json'],
 };
 
 describe('error catalogue', () => {

@@ -56,6 +56,19 @@ export const ERRORS = {
     message: (reason: string) => `job cancelled: ${reason}`,
   },
 
+  // Answers of the query API (ingest/api-v1/): the `error.code` of its JSON error body.
+  FP_API_UNAUTHORIZED: { meaning: 'A query API or dashboard request carried no token, a malformed one, or one not (or no longer) in the token file.' },
+  FP_API_FORBIDDEN: { meaning: "The request's token is valid but its role may not do this (a viewer on an operator or admin route)." },
+  FP_API_NOT_FOUND: { meaning: 'No such route, or no such vehicle among those the token may see.' },
+  FP_API_BAD_REQUEST: { meaning: 'A query parameter, path parameter or cursor of a query API request is not valid; the message names it.' },
+  FP_API_RATE_LIMITED: { meaning: 'Too many failed logins from one address; the answer says when to try again.' },
+  FP_API_UPSTREAM_FAILED: { meaning: 'InfluxDB, which the query API reads, failed or timed out; the request may be repeated.' },
+  FP_ACCESS_NOT_CONFIGURED: {
+    meaning: 'The dashboard was asked to listen beyond loopback without any token to log in with.',
+    message: (address: string, tokenFile: string) =>
+      `--dashboard-host ${address} is not loopback and --token-file ${tokenFile} holds no token: add one with \`fleetpulse tokens add --name NAME --role admin\`, or listen on 127.0.0.1`,
+  },
+
   // Programming mistakes: a caller broke a module's contract.
   FP_METRIC_DUPLICATE: {
     meaning: 'Two metric sources of one service wrote the same metric family in one scrape.',

@@ -25,14 +25,19 @@ export type VehicleTopicKind = 'telemetry' | 'health' | 'status' | 'alerts' | 'c
 
 const vehicleKinds: readonly VehicleTopicKind[] = ['telemetry', 'health', 'status', 'alerts', 'config', 'config-state', 'baseline-reset'];
 
-/** FNV-1a, 32 bit, over the id's UTF-8 bytes: cheap, stable across languages and releases. */
+/** FNV-1a over the id's UTF-8 bytes: cheap, stable across languages and releases. */
 export function shardOf(vehicleId: string): number {
+  return fnv1a32(vehicleId) % SHARD_COUNT;
+}
+
+/** FNV-1a, 32 bit, over the text's UTF-8 bytes (also the feature-set and baseline-list ids of models/). */
+export function fnv1a32(text: string): number {
   let hash = 0x811c9dc5;
-  for (const byte of Buffer.from(vehicleId, 'utf8')) {
+  for (const byte of Buffer.from(text, 'utf8')) {
     hash ^= byte;
     hash = Math.imul(hash, 0x01000193) >>> 0;
   }
-  return hash % SHARD_COUNT;
+  return hash;
 }
 
 export function isValidVehicleId(vehicleId: string): boolean {

@@ -33,6 +33,9 @@ export interface BrokerSessionOptions {
   shards: readonly number[];
   /** Filters to subscribe after a CONNACK; `newSession`: the broker kept nothing for this client id. */
   filters(newSession: boolean): string[];
+  /** The session is up (CONNACK accepted) / went down. */
+  onUp?(): void;
+  onDown?(): void;
   /** One message; a promise holds its PUBACK until it settles (see the module comment). */
   handle(topic: string, payload: Buffer): Promise<void> | undefined;
   accepting(): boolean;
@@ -90,7 +93,9 @@ export function brokerSession(o: BrokerSessionOptions): MqttConnection {
     password: o.password,
     logger: log,
     onClient: installHandleMessage,
+    onDown: () => o.onDown?.(),
     onUp: (client, connack) => {
+      o.onUp?.();
       const filters = o.filters(!connack.sessionPresent);
       if (filters.length === 0) return;
       client.subscribe(Object.fromEntries(filters.map((filter) => [filter, { qos: 1 as const }])), (error) => {

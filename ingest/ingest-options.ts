@@ -6,6 +6,7 @@ import type { Logger } from '../common/logger.ts';
 import type { ConnectionCounters } from '../common/mqtt-connection.ts';
 import type { ArchiveSinkOptions, ArchiveStats } from './archive/archive-sink.ts';
 import type { ApiLogProcessor } from './apilogs/api-log-processor.ts';
+import type { RetentionSettings } from './influxdb/retention-policies.ts';
 import type { FsyncPolicy, SpoolStats } from './spool/disk-spool.ts';
 import type { SpoolForwarderStats } from './spool/spool-forwarder.ts';
 import type { ClockSanityOptions } from './windows/clock-options.ts';
@@ -28,6 +29,8 @@ export interface IngestOptions {
   reconnectMaxMs?: number;
   influxUrl: string;
   influxDatabase: string;
+  /** Retention policies and the telemetry rollup, applied at start (default DEFAULT_RETENTION: raw 30 d, rollup 365 d). */
+  retention?: RetentionSettings;
   clientId: string;
   shards: readonly number[];
   /**

@@ -96,6 +96,7 @@ export class IngestService {
       database: options.influxDatabase,
       batchBytes: options.writeBatchBytes ?? (options.batchSize ? Math.max(16 * 1024, options.batchSize * 128) : 1024 * 1024),
       flushIntervalMs: options.flushIntervalMs,
+      ...(options.retention ? { retention: options.retention } : {}),
       logger: this.log.child('writer'),
     });
     ({ telemetry: this.telemetry, all: this.streams } = builtInStreams(options, spoolDir, this.log));
@@ -127,6 +128,7 @@ export class IngestService {
 
   /** Replays the spool into the streams, starts writing to InfluxDB (retrying while it is down) and consuming. */
   async start(): Promise<void> {
+    this.readingClock.hold('broker'); // until the first CONNACK
     for (const stream of this.streams) for (const result of stream.replay?.(this.spool, this.context) ?? []) void this.store(result, stream.name);
     // Readers may query before the first point arrives; an unreachable InfluxDB does not hold up
     // consuming (the spool takes the data, the writer creates the database when it can).
@@ -149,6 +151,9 @@ export class IngestService {
       filters: (newSession) => this.streams.flatMap((stream) => stream.filters?.(this.options.shards, newSession) ?? []),
       handle: (topic, payload) => this.handleMessage(topic, payload),
       accepting: () => !this.stopped,
+      // Idle timeouts count only time in which messages could arrive (windows/reading-clock.ts).
+      onUp: () => this.readingClock.release('broker'),
+      onDown: () => this.readingClock.hold('broker'),
     });
     for (const stream of this.streams) stream.start?.(this.context);
     this.connection.start();

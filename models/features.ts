@@ -29,6 +29,7 @@
 import type { SignalName } from '../contracts/signals.ts';
 import type { FaultSide } from './training-data.ts';
 import type { Sample } from '../contracts/telemetry.ts';
+import { fnv1a32 } from '../contracts/topics.ts';
 
 /** Bumped when the computation of an existing feature changes meaning. */
 export const FEATURE_VERSION = 2;
@@ -614,13 +615,4 @@ function normalise(input: readonly Sample[]): Sample[] {
     else unique.push(s);
   }
   return unique;
-}
-
-function fnv1a32(text: string): number {
-  let hash = 0x811c9dc5;
-  for (const byte of Buffer.from(text, 'utf8')) {
-    hash ^= byte;
-    hash = Math.imul(hash, 0x01000193) >>> 0;
-  }
-  return hash;
 }

@@ -15,6 +15,7 @@ import type { Sample } from '../contracts/telemetry.ts';
 import { BASELINE_FEATURES, computeFeatures, type FeatureVector, WINDOW_CONTEXT_NAMES, WINDOW_FEATURE_NAMES } from './features.ts';
 import { FeatureMemory, type FeatureMemorySnapshot, type MemoryEntry } from './feature-memory.ts';
 import { type BaselineOptions, type BaselineSnapshot, type BaselineStatus, type FeatureNormal, VehicleBaseline } from './vehicle-baseline.ts';
+import { fnv1a32 } from '../contracts/topics.ts';
 
 export interface ScoredInputs {
   /** Model inputs (window features as recent evidence, deviations) plus the window's context values. */
@@ -153,12 +154,3 @@ export function decodeVehicleState(buf: Buffer): { memory: FeatureMemorySnapshot
 }
 
 const LIST_HASH = fnv1a32([...WINDOW_FEATURE_NAMES, '|', ...BASELINE_FEATURES.map((d) => d.name)].join(','));
-
-function fnv1a32(text: string): number {
-  let hash = 0x811c9dc5;
-  for (const byte of Buffer.from(text, 'utf8')) {
-    hash ^= byte;
-    hash = Math.imul(hash, 0x01000193) >>> 0;
-  }
-  return hash;
-}

@@ -5,6 +5,7 @@ import { parseShardRanges, SHARD_COUNT } from '../../contracts/topics.ts';
 import { IngestService } from '../../ingest/ingest-service.ts';
 import { apiLogOptions, createApiLogProcessor } from '../../ingest/apilogs/api-log-options.ts';
 import { clockOptions, clockSanityOf } from '../../ingest/windows/clock-options.ts';
+import { retentionOptions, retentionSettingsOf } from '../../ingest/influxdb/retention-options.ts';
 import { attachScoring, scoringOptions } from '../../ingest/scoring/scoring-options.ts';
 import { assertDashboardPortFree, dashboardOptions, startConfiguredDashboard } from '../../ingest/dashboard/dashboard-options.ts';
 import { attachNotifications, notifyOptions, validateNotifications } from '../../ingest/notify/notify-options.ts';
@@ -24,6 +25,7 @@ export const ingestOptions = {
   spoolDir: opt.string('Write-ahead spool directory (default <dataDir>/ingest-spool/<influxDatabase>/<clientId>)', { default: '-' }),
   archiveDir: opt.string('Raw telemetry Parquet archive directory (date=YYYY-MM-DD partitions); - = off', { default: '-' }),
   archiveMaxRows: opt.int('Archive: samples per Parquet file at most (a file is also cut archiveMaxAgeS after its first sample)', { default: 50_000, min: 100, max: 5_000_000 }),
+  archiveRetentionDays: opt.int('Archive: day directories (date=YYYY-MM-DD) whose day ended more than this many days ago are deleted, hourly; 0 = kept forever', { default: 365, min: 0, max: 36_500 }),
   archiveMaxAgeS: opt.int('Archive: longest time a sample waits before its file is written, seconds', { default: 60, min: 1, max: 3600 }),
   spoolMaxMb: opt.int('Spool bound in MiB; when full, acknowledgements wait (back-pressure on the broker)', { default: 1024, min: 2 }),
   spoolSegmentMb: opt.int('Spool segment size in MiB (space is freed a segment at a time)', { default: 8, min: 1 }),
@@ -41,6 +43,7 @@ export const ingestOptions = {
   httpPort: opt.int('Port of /healthz and /metrics (0 = any free port)', { default: 9464, min: 0, max: 65535 }),
   httpHost: opt.string('Address of the /healthz and /metrics server', { default: '127.0.0.1' }),
   statsIntervalS: opt.int('Seconds between stats log lines (0 = off)', { default: 10, min: 0 }),
+  ...retentionOptions,
   ...clockOptions,
   ...apiLogOptions,
   ...scoringOptions,
@@ -62,6 +65,7 @@ export default defineCommand({
       throw new ConfigError('fleetpulse ingest', [{ field: 'windowSlideS', message: `must divide windowS (${config.windowS})` }]);
     }
     const notify = validateNotifications('fleetpulse ingest', config);
+    const retention = retentionSettingsOf(config);
     await assertDashboardPortFree(config);
     const spoolDir = config.spoolDir === '-' ? join(resolve(config.dataDir), 'ingest-spool', config.influxDatabase, config.clientId) : resolve(config.spoolDir);
     const MiB = 1024 * 1024;
@@ -70,12 +74,13 @@ export default defineCommand({
       mqttUrl: config.mqttUrl,
       influxUrl: config.influxUrl,
       influxDatabase: config.influxDatabase,
+      retention,
       clientId: config.clientId,
       ...(config.username ? { username: config.username } : {}),
       ...(config.password ? { password: config.password } : {}),
       shards: config.shards,
       spoolDir,
-      ...(config.archiveDir !== '-' ? { archiveDir: resolve(config.archiveDir), archive: { maxRowsPerFile: config.archiveMaxRows, maxFileAgeMs: config.archiveMaxAgeS * 1000 } } : {}),
+      ...(config.archiveDir !== '-' ? { archiveDir: resolve(config.archiveDir), archive: { maxRowsPerFile: config.archiveMaxRows, maxFileAgeMs: config.archiveMaxAgeS * 1000, retentionDays: config.archiveRetentionDays } } : {}),
       spoolMaxBytes: config.spoolMaxMb * MiB,
       spoolSegmentBytes: config.spoolSegmentMb * MiB,
       spoolFsync: config.spoolFsync,

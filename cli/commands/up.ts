@@ -24,6 +24,7 @@ import { attachScoring, defaultScoringConfig, scoringOptions, vehicleStateFile }
 import { VehicleStateStore } from '../../ingest/scoring/vehicle-state-store.ts';
 import { seedDemoBaselines, type DemoBaselineResult } from '../demo-baselines.ts';
 import { assertDashboardPortFree, dashboardOptions, startConfiguredDashboard } from '../../ingest/dashboard/dashboard-options.ts';
+import { RAW_TELEMETRY } from '../../ingest/influxdb/rollups.ts';
 
 /** Everything up runs listens on loopback. */
 const HOST = '127.0.0.1';
@@ -192,7 +193,7 @@ export default defineCommand({
           ...(apiScenario.on ? apiSummary : [apiOffLine(apiScenario)]),
           '',
           'Look at the data:',
-          `  influx -host ${u.hostname} -port ${u.port || 8086} -database ${config.influxDatabase} -execute 'SELECT count(rpm) FROM telemetry GROUP BY vehicle'`,
+          `  influx -host ${u.hostname} -port ${u.port || 8086} -database ${config.influxDatabase} -execute 'SELECT count(rpm) FROM ${RAW_TELEMETRY} GROUP BY vehicle'`,
           '',
           'Press Ctrl-C to stop.',
           '',

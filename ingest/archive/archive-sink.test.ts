@@ -98,4 +98,27 @@ describe('archive sink and reader', () => {
     expect(sink.stats()).toMatchObject({ filesWritten: 1, rowsWritten: 5, rowsBuffered: 0 });
     expect(existsSync(join(dir, 'date=2025-03-09'))).toBe(true);
   });
+
+  it('deletes day directories past retentionDays with the sink\'s own files, keeps younger days and anything else, and counts it', () => {
+    const dir = tempDir();
+    const now = Date.UTC(2025, 5, 20, 12);
+    const sink = new ArchiveSink({ dir, worker: 'w1', retentionDays: 10 });
+    // Real files written by the sink: 2025-06-09 ends 10.5 days before `now` (deleted), 2025-06-10 ends 9.5 days before (kept).
+    sink.add('car-1', [{ t: Date.UTC(2025, 5, 9, 6), RPM: 900 }, { t: Date.UTC(2025, 5, 10, 6), RPM: 950 }], 0);
+    expect(sink.flush()).toBe(true);
+    writeFileSync(join(dir, 'notes.txt'), 'operator notes');
+    const oldFiles = readdirSync(join(dir, 'date=2025-06-09')).length;
+    expect(oldFiles).toBe(1);
+    sink.prune(now);
+    expect(readdirSync(dir).sort()).toEqual(['date=2025-06-10', 'notes.txt']);
+    const stats = sink.stats();
+    expect(stats).toMatchObject({ daysPruned: 1, filesPruned: 1 });
+    expect(stats.bytesPruned).toBeGreaterThan(100);
+    sink.prune(now);
+    expect(sink.stats().daysPruned).toBe(1);
+    // Without retentionDays nothing is deleted.
+    new ArchiveSink({ dir, worker: 'w2' }).prune(now + 365 * DAY);
+    expect(existsSync(join(dir, 'date=2025-06-10'))).toBe(true);
+    sink.close();
+  });
 });

@@ -21,6 +21,8 @@
  *   (DiskSpool's counted retention override); rows buffered then are lost on a crash.
  * - A failing write (disk full) keeps the rows buffered and is retried at most every 5 s; beyond
  *   `maxBufferedRows` the oldest buffered rows are dropped and counted (`rowsDropped`).
+ * - Retention (`retentionDays`): day directories whose whole day is older are deleted at start
+ *   and hourly (./archive-retention.ts); days, files and bytes deleted are counted.
  * - Writing is synchronous on the caller's thread: about 4 µs per sample to encode, so a
  *   50,000-row file holds the event loop for about 0.2 s (docs/benchmarks.md, "Archive").
  */
@@ -32,6 +34,7 @@ import type { Sample } from '../../contracts/telemetry.ts';
 import { errorMessage } from '../../common/errors.ts';
 import { type Logger, silentLogger } from '../../common/logger.ts';
 import { ARCHIVE_SIGNALS, dayOf, safeWorker } from '../../contracts/archive-layout.ts';
+import { pruneArchive } from './archive-retention.ts';
 
 export interface ArchiveSinkOptions {
   dir: string;
@@ -41,6 +44,8 @@ export interface ArchiveSinkOptions {
   maxFileAgeMs?: number;
   rowGroupRows?: number;
   maxBufferedRows?: number;
+  /** Day directories older than this many days are deleted; undefined or 0 = kept forever. */
+  retentionDays?: number;
   logger?: Logger;
 }
 
@@ -53,6 +58,10 @@ export interface ArchiveStats {
   rowsDropped: number;
   /** Time spent encoding and writing files (ms), on the caller's thread. */
   writeMs: number;
+  /** Day directories (and their files, bytes) deleted by retention. */
+  daysPruned: number;
+  filesPruned: number;
+  bytesPruned: number;
 }
 
 interface Row {
@@ -77,7 +86,8 @@ export class ArchiveSink {
   private retryAfter = 0;
   private seq = 0;
   private timer: NodeJS.Timeout | undefined;
-  private counters = { rowsWritten: 0, filesWritten: 0, bytesWritten: 0, writeFailures: 0, rowsDropped: 0, writeMs: 0 };
+  private counters = { rowsWritten: 0, filesWritten: 0, bytesWritten: 0, writeFailures: 0, rowsDropped: 0, writeMs: 0, daysPruned: 0, filesPruned: 0, bytesPruned: 0 };
+  private nextPruneAt = 0;
 
   constructor(private readonly options: ArchiveSinkOptions) {
     this.log = options.logger ?? silentLogger;
@@ -113,6 +123,10 @@ export class ArchiveSink {
   }
 
   tick(now: number): void {
+    if (this.options.retentionDays && now >= this.nextPruneAt) {
+      this.nextPruneAt = now + 3_600_000;
+      this.prune(now);
+    }
     if (this.rows.length > 0 && now - this.oldestAt >= this.maxFileAgeMs && now >= this.retryAfter) this.flush();
   }
 
@@ -199,6 +213,15 @@ export class ArchiveSink {
     this.counters.rowsWritten += rows.length;
     this.counters.bytesWritten += buffer.length;
     this.counters.writeMs += performance.now() - started;
+  }
+
+  /** Deletes day directories past `retentionDays` (nothing without it). */
+  prune(now = Date.now()): void {
+    if (!this.options.retentionDays) return;
+    const pruned = pruneArchive(this.options.dir, this.options.retentionDays, now, this.log);
+    this.counters.daysPruned += pruned.daysDeleted;
+    this.counters.filesPruned += pruned.filesDeleted;
+    this.counters.bytesPruned += pruned.bytesDeleted;
   }
 
   stats(): ArchiveStats {

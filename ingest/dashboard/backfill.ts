@@ -8,8 +8,10 @@
  * data only and says so.
  */
 import { errorMessage } from '../../common/errors.ts';
+import { finiteOrUndefined, readInflux, seriesRows, type Series } from '../influxdb/influx-read.ts';
 import { LIVE_SIGNALS, colourOf, type AlertView, type CountryView, type SampleTuple, type ThreatView, type VehicleView } from './live-state.ts';
 import type { ListedCode } from '../ingest-events.ts';
+import { RAW_TELEMETRY } from '../influxdb/rollups.ts';
 
 export interface FleetBackfill {
   ok: boolean;
@@ -30,12 +32,6 @@ export interface VehicleHistory {
   scores: Array<[number, number, number]>;
 }
 
-interface Series {
-  name: string;
-  tags?: Record<string, string>;
-  columns: string[];
-  values: unknown[][];
-}
 
 export interface BackfillOptions {
   influxUrl: string;
@@ -50,12 +46,8 @@ export interface BackfillOptions {
 const VEHICLE_ID = /^[A-Za-z0-9_.:-]{1,64}$/;
 const FIELDS = LIVE_SIGNALS.map((s) => s.toLowerCase());
 
-function rows(series: Series | undefined): Array<Record<string, unknown>> {
-  if (!series) return [];
-  return series.values.map((row) => Object.fromEntries(series.columns.map((c, i) => [c, row[i]])));
-}
-
-const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
+const rows = seriesRows;
+const num = finiteOrUndefined;
 
 export class InfluxBackfill {
   private counters = { queries: 0, failures: 0 };
@@ -82,7 +74,7 @@ export class InfluxBackfill {
     const lb = this.lookback;
     try {
       const [telemetry, anomaly, alerts, api, threats, health, codes] = await this.query([
-        `SELECT last(rpm) AS rpm, ${FIELDS.filter((f) => f !== 'rpm').join(', ')} FROM telemetry WHERE time > now() - ${lb} GROUP BY vehicle`,
+        `SELECT last(rpm) AS rpm, ${FIELDS.filter((f) => f !== 'rpm').join(', ')} FROM ${RAW_TELEMETRY} WHERE time > now() - ${lb} GROUP BY vehicle`,
         `SELECT last(score) AS score, threshold, anomalous, baseline, baseline_progress FROM anomaly WHERE time > now() - ${lb} GROUP BY vehicle`,
         `SELECT * FROM alerts WHERE time > now() - 24h ORDER BY time DESC LIMIT 500`,
         `SELECT sum(requests) AS requests, sum(errors) AS errors, sum(client_errors) AS client_errors FROM api_requests WHERE "window" = '10s' AND time > now() - ${this.apiWindow} GROUP BY country`,
@@ -193,7 +185,7 @@ export class InfluxBackfill {
     const m = Math.max(1, Math.min(120, Math.round(minutes)));
     try {
       const [telemetry, anomaly] = await this.query([
-        `SELECT ${FIELDS.join(', ')} FROM telemetry WHERE vehicle = '${id}' AND time > now() - ${m}m ORDER BY time DESC LIMIT 3600`,
+        `SELECT ${FIELDS.join(', ')} FROM ${RAW_TELEMETRY} WHERE vehicle = '${id}' AND time > now() - ${m}m ORDER BY time DESC LIMIT 3600`,
         `SELECT score, threshold FROM anomaly WHERE vehicle = '${id}' AND time > now() - ${Math.max(m, 60)}m ORDER BY time DESC LIMIT 500`,
       ]);
       out.samples = rows(telemetry?.[0]).reverse().map((r) => [num(r.time) ?? 0, ...FIELDS.map((f) => num(r[f]) ?? null)] as SampleTuple);
@@ -208,17 +200,7 @@ export class InfluxBackfill {
   /** Runs several statements in one request; the series of each, in order. */
   private async query(statements: string[]): Promise<Array<Series[] | undefined>> {
     this.counters.queries += 1;
-    const url = `${this.options.influxUrl}/query?db=${encodeURIComponent(this.options.database)}&epoch=ms&q=${encodeURIComponent(statements.join(';'))}`;
-    const response = await fetch(url, { signal: AbortSignal.timeout(this.timeoutMs) });
-    if (!response.ok) throw new Error(`InfluxDB answered ${response.status}: ${(await response.text()).slice(0, 200)}`);
-    const body = (await response.json()) as { results?: Array<{ statement_id?: number; series?: Series[]; error?: string }> };
-    const out: Array<Series[] | undefined> = statements.map(() => undefined);
-    for (const [i, r] of (body.results ?? []).entries()) {
-      // A measurement that does not exist yet is not an error worth failing the page for.
-      if (r.error && !/not found/i.test(r.error)) throw new Error(r.error);
-      out[r.statement_id ?? i] = r.series;
-    }
-    return out;
+    return readInflux(this.options.influxUrl, this.options.database, statements, this.timeoutMs);
   }
 }
 

@@ -11,17 +11,24 @@
  * `/api/vehicles/:id/history?minutes=10`, `/api/notifications` (per channel: last delivery,
  * failures, waiting; `{ channels: [] }` when notifications are off; the page polls it). Counters go into ingest's /metrics
  * (`fleetpulse_ingest_dashboard_*`).
+ *
+ * With `access` (a token file) the query API (`/v1`, `/openapi.json`, ingest/api-v1/) is served
+ * here too. Beyond loopback every route asks for a token (dashboard-login.ts); a start beyond
+ * loopback without a token to log in with is refused (FP_ACCESS_NOT_CONFIGURED) before listening.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Fastify from 'fastify';
-import { errorMessage } from '../../common/errors.ts';
+import { codedError, errorMessage } from '../../common/errors.ts';
 import { type Logger, silentLogger } from '../../common/logger.ts';
 import { listenNamingOption, type PortOption } from '../../common/net.ts';
 import type { ScrapeMetrics } from '../../common/metrics.ts';
+import { isLoopbackHost, type RequestAuthenticator } from '../access/request-auth.ts';
+import { registerApiV1 } from '../api-v1/api-v1.ts';
 import type { IngestEventListener } from '../ingest-events.ts';
 import type { NotificationStatus } from '../notify/notifier.ts';
 import { InfluxBackfill } from './backfill.ts';
+import { registerDashboardLogin } from './dashboard-login.ts';
 import { SseEventStream, type EventStreamOptions } from './event-stream.ts';
 import { LiveState, type LiveStateOptions } from './live-state.ts';
 import { mergeBackfill, type PageSnapshot } from './merge-backfill.ts';
@@ -48,6 +55,8 @@ export interface DashboardOptions {
   stream?: EventStreamOptions;
   state?: LiveStateOptions;
   notifications?: NotificationStatusSource;
+  /** Tokens: serves the query API, and asks for login beyond loopback. Required beyond loopback. */
+  access?: RequestAuthenticator;
   logger?: Logger;
 }
 
@@ -78,7 +87,14 @@ export async function startDashboard(ingest: DashboardHost, options: DashboardOp
     return mergeBackfill(state, state.snapshot(), influx);
   };
 
+  const loginRequired = !isLoopbackHost(options.host);
+  if (loginRequired && (!options.access || options.access.store.size === 0)) throw codedError('FP_ACCESS_NOT_CONFIGURED', options.host, options.access?.store.path ?? 'the token file');
+
   const app = Fastify({ logger: false });
+  if (options.access) {
+    await registerDashboardLogin(app, options.access, loginRequired);
+    await registerApiV1(app, { fleet: pageSnapshot, influxUrl: options.influxUrl, influxDatabase: options.influxDatabase, auth: options.access });
+  }
   for (const [route, asset] of assets) {
     app.get(route, async (_request, reply) => reply.type(asset.type).header('Cache-Control', 'no-cache').send(asset.body));
   }
@@ -126,6 +142,12 @@ export async function startDashboard(ingest: DashboardHost, options: DashboardOp
       .counter('dashboard_threats_dropped_total', 'Threats dropped from the live dashboard state at its bound', l.threatsDropped)
       .counter('dashboard_backfill_queries_total', 'InfluxDB reads for the dashboard', b.queries)
       .counter('dashboard_backfill_failures_total', 'Failed InfluxDB reads for the dashboard', b.failures);
+    if (options.access) {
+      const a = options.access.stats();
+      m.counter('api_auth_accepted_total', 'Query API and dashboard requests with a valid token', a.accepted)
+        .counter('api_auth_refused_total', 'Query API and dashboard requests with an invalid token', a.refused)
+        .counter('api_auth_rate_limited_total', 'Token checks refused at the failed-attempt limit (no scrypt)', a.rateLimited);
+    }
   });
 
   try {

@@ -8,6 +8,13 @@
  *   skipped. The database is (re)created when InfluxDB says it does not exist.
  * - A chunk InfluxDB rejects as malformed (400: parse error, field type conflict) is not retried:
  *   InfluxDB 1.x has already stored the valid points of it; the rest are counted as rejected.
+ * - Points older than their retention policy (a replayed old drive) are dropped by InfluxDB; they
+ *   are counted (`beyondRetention`), not retried and not logged as malformed.
+ * - Each chunk is split by retention policy (influxdb/write-routing.ts): raw telemetry goes to
+ *   `raw_30d`, the rest to the DEFAULT RP. A chunk is committed when every part was answered; a
+ *   retry sends the whole chunk again, which overwrites the same points (same series and time).
+ * - The database, its retention policies and the rollup CQ are ensured at start and whenever
+ *   InfluxDB says the database or an RP is missing (influxdb/retention-policies.ts).
  * - Writes happen when `batchBytes` are pending or `flushIntervalMs` after data arrived.
  * - `flush()` resolves when everything appended before the call is committed.
  */
@@ -17,6 +24,8 @@ import { type Logger, silentLogger } from '../../common/logger.ts';
 import type { DiskSpool, SpoolPosition } from './disk-spool.ts';
 import { createHistogram } from '../../common/metrics.ts';
 import { ensureDatabase, influxClient } from '../influxdb/influx-admin.ts';
+import { DEFAULT_RETENTION, ensureRetention, type RetentionSettings } from '../influxdb/retention-policies.ts';
+import { splitByRetentionPolicy } from '../influxdb/write-routing.ts';
 
 export interface SpoolForwarderOptions {
   spool: DiskSpool;
@@ -27,6 +36,8 @@ export interface SpoolForwarderOptions {
   requestTimeoutMs?: number;
   retryInitialMs?: number;
   retryMaxMs?: number;
+  /** Retention policies and rollup created with the database (default DEFAULT_RETENTION). */
+  retention?: RetentionSettings;
   logger?: Logger;
 }
 
@@ -36,6 +47,8 @@ export interface SpoolForwarderStats {
   bytesWritten: number;
   linesWritten: number;
   rejectedChunks: number;
+  /** Points InfluxDB dropped as older than their retention policy. */
+  beyondRetention: number;
   /** True while the last attempt failed (InfluxDB unreachable or erroring). */
   failing: boolean;
   lastError: string | undefined;
@@ -52,7 +65,7 @@ export class SpoolForwarder {
   private loop: Promise<void> | undefined;
   private readonly flushWaiters: Array<{ upTo: number; resolve: () => void }> = [];
   private committedBytes = 0;
-  private counters = { writes: 0, writeFailures: 0, bytesWritten: 0, linesWritten: 0, rejectedChunks: 0, lastWriteMs: 0 };
+  private counters = { writes: 0, writeFailures: 0, bytesWritten: 0, linesWritten: 0, rejectedChunks: 0, beyondRetention: 0, lastWriteMs: 0 };
   private failing = false;
   private caughtUp = false;
   private lastError: string | undefined;
@@ -164,10 +177,29 @@ export class SpoolForwarder {
 
   private async post(data: Buffer): Promise<'ok' | 'rejected' | 'retry'> {
     const started = performance.now();
+    let rejected = false;
+    for (const part of splitByRetentionPolicy(data)) {
+      const result = await this.postPart(part.data, part.retentionPolicy);
+      if (result === 'retry') return 'retry';
+      if (result === 'rejected') rejected = true;
+    }
+    const seconds = (performance.now() - started) / 1000;
+    this.writeSeconds.observe(seconds);
+    this.counters.writes += 1;
+    this.counters.bytesWritten += data.length;
+    this.counters.linesWritten += countLines(data);
+    this.counters.lastWriteMs = seconds * 1000;
+    if (this.failing) this.log.info('InfluxDB writes succeed again');
+    this.failing = false;
+    return rejected ? 'rejected' : 'ok';
+  }
+
+  private async postPart(data: Buffer, retentionPolicy: string | undefined): Promise<'ok' | 'rejected' | 'retry'> {
+    const url = retentionPolicy ? `${this.writeUrl}&rp=${encodeURIComponent(retentionPolicy)}` : this.writeUrl;
     let status = 0;
     let text = '';
     try {
-      const response = await fetch(this.writeUrl, {
+      const response = await fetch(url, {
         method: 'POST',
         body: data,
         headers: { 'content-type': 'text/plain; charset=utf-8', ...(this.authHeader ? { authorization: this.authHeader } : {}) },
@@ -178,20 +210,18 @@ export class SpoolForwarder {
     } catch (error) {
       return this.failed(`${errorMessage(error)}`);
     }
-    if (status >= 200 && status < 300) {
-      const seconds = (performance.now() - started) / 1000;
-      this.writeSeconds.observe(seconds);
-      this.counters.writes += 1;
-      this.counters.bytesWritten += data.length;
-      this.counters.linesWritten += countLines(data);
-      this.counters.lastWriteMs = seconds * 1000;
-      if (this.failing) this.log.info('InfluxDB writes succeed again');
-      this.failing = false;
-      return 'ok';
-    }
-    if (status === 404 && /database not found/.test(text)) {
+    if (status >= 200 && status < 300) return 'ok';
+    if ((status === 404 && /database not found/.test(text)) || /retention policy not found/.test(text)) {
       await this.createDatabase();
-      return this.failed(`database ${this.options.database} not found; created it`);
+      return this.failed(`${text.slice(0, 200)}; created the database and its retention policies`);
+    }
+    const beyond = /points beyond retention policy dropped=(\d+)/.exec(text);
+    if (status === 400 && beyond && !/unable to parse|field type conflict/.test(text)) {
+      // The rest of the part is stored: expected when old drives are replayed, not a defect.
+      const dropped = Number(beyond[1]);
+      if (this.counters.beyondRetention === 0) this.log.warn('InfluxDB dropped points older than their retention policy (counted in beyondRetention)', { retentionPolicy: retentionPolicy ?? 'DEFAULT', dropped });
+      this.counters.beyondRetention += dropped;
+      return 'ok';
     }
     if (status === 400) {
       this.counters.rejectedChunks += 1;
@@ -209,13 +239,25 @@ export class SpoolForwarder {
     return 'retry';
   }
 
-  /** CREATE DATABASE (idempotent, through the `influx` client); false when InfluxDB cannot be reached. */
+  /**
+   * CREATE DATABASE, then its retention policies and rollup CQ (idempotent, through the `influx`
+   * client); false when InfluxDB cannot be reached or refused a statement (logged).
+   */
   async createDatabase(timeoutMs = 10_000): Promise<boolean> {
+    const client = influxClient(this.options.influxUrl, this.options.database, timeoutMs);
     try {
-      await ensureDatabase(influxClient(this.options.influxUrl, this.options.database, timeoutMs), this.options.database);
-      return true;
+      await ensureDatabase(client, this.options.database);
     } catch {
       return false; // retried with the next write
+    }
+    try {
+      const report = await ensureRetention(client, this.options.database, this.options.retention ?? DEFAULT_RETENTION);
+      const changed = [...Object.entries(report.retentionPolicies), ...Object.entries(report.continuousQueries)].filter(([, action]) => action !== 'unchanged');
+      if (changed.length > 0) this.log.info('retention policies and rollups applied', { ...Object.fromEntries(changed), settings: this.options.retention ?? DEFAULT_RETENTION });
+      return true;
+    } catch (error) {
+      this.log.error('could not apply retention policies and rollups; raw telemetry writes wait for them', { error: errorMessage(error) });
+      return false;
     }
   }
 }

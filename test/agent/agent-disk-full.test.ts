@@ -22,6 +22,7 @@ import { startTestPipeline, type TestPipelineWithIngest } from '../support/pipel
 import { ScriptedSource } from '../support/scripted-source.ts';
 import { watchTelemetry } from '../support/telemetry-watcher.ts';
 import { canMount, smallDisk } from '../support/small-disk.ts';
+import { RAW_TELEMETRY } from '../../ingest/influxdb/rollups.ts';
 
 type Log = { msg: string; level: string } & Record<string, unknown>;
 
@@ -90,7 +91,7 @@ describe.skipIf(!canMount)('agent disk buffer on a full disk', () => {
 
       const count = async () => {
         await pipeline.ingest.flush();
-        return Number(rowsOf((await influxQuery(pipeline.influx.url, 'agent_disk_full', `SELECT count(rpm) FROM telemetry WHERE vehicle = '${vehicle}'`))[0])[0]?.count ?? 0);
+        return Number(rowsOf((await influxQuery(pipeline.influx.url, 'agent_disk_full', `SELECT count(rpm) FROM ${RAW_TELEMETRY} WHERE vehicle = '${vehicle}'`))[0])[0]?.count ?? 0);
       };
       await waitFor(async () => (await count()) >= stats.samplesProduced, 15_000, 250);
       expect(await count()).toBe(stats.samplesProduced);

@@ -28,6 +28,8 @@ import { GeoLookup } from '../../ingest/apilogs/geo-lookup.ts';
 import type { IngestService } from '../../ingest/ingest-service.ts';
 import { ModelProvider } from '../../ingest/scoring/model-provider.ts';
 import { DEFAULT_MODEL_PATH } from '../../ingest/scoring/scoring-options.ts';
+import { DEFAULT_RETENTION } from '../../ingest/influxdb/retention-policies.ts';
+import { RAW, ROLLUP, ROLLUP_TELEMETRY } from '../../ingest/influxdb/rollups.ts';
 import { influxQuery, rowsOf, waitFor, type RestartableTestInfluxd, type Series } from '../support/influx.ts';
 import { startTestPipeline, type TestPipelineWithIngest } from '../support/pipeline.ts';
 import { publishSamples } from '../ingest/fixtures.ts';
@@ -97,13 +99,20 @@ function allPanels(dash: Dashboard): Panel[] {
 /** Measurements of docs/data-layout.md: the first column of its tables, in backticks. */
 function documentedMeasurements(): Set<string> {
   const doc = readFileSync(join(ROOT, 'docs', 'data-layout.md'), 'utf8');
-  return new Set([...doc.matchAll(/^\| `([a-z_]+)` \|/gm)].map((m) => m[1]!));
+  return new Set([...doc.matchAll(/^\| `([a-z][a-z0-9_]*)` \|/gm)].map((m) => m[1]!));
 }
 
-/** Measurements a query reads (subqueries included). */
-function measurementsOf(query: string): string[] {
-  return [...query.matchAll(/\bFROM\s+(?!\()"?([A-Za-z_][\w]*)"?/gi)].map((m) => m[1]!);
+/** Measurements a query reads (subqueries included), with the RP they are qualified with (`''` = DEFAULT). */
+function sourcesOf(query: string): Array<{ retentionPolicy: string; measurement: string }> {
+  return [...query.matchAll(/\bFROM\s+(?!\()(?:"?([A-Za-z_]\w*)"?\.)?"?([A-Za-z_]\w*)"?/gi)].map((m) => ({ retentionPolicy: m[1] ?? '', measurement: m[2]! }));
 }
+
+function measurementsOf(query: string): string[] {
+  return sourcesOf(query).map((s) => s.measurement);
+}
+
+/** The RP a measurement must be read from: raw telemetry and its rollup do not live in the DEFAULT RP. */
+const READ_FROM: Record<string, string> = { [RAW.measurement]: RAW.retentionPolicy, [ROLLUP.measurement]: ROLLUP.retentionPolicy };
 
 // ---------------------------------------------------------------- Grafana's InfluxQL interpolation
 
@@ -292,6 +301,7 @@ describe('Grafana dashboards', () => {
           const query = t.query ?? '';
           expect(measurementsOf(query).length, `${where} ${t.refId}: no FROM`).toBeGreaterThan(0);
           for (const m of measurementsOf(query)) expect(measurements.has(m), `${where}: measurement ${m} is not in docs/data-layout.md`).toBe(true);
+          for (const { retentionPolicy, measurement } of sourcesOf(query)) expect(retentionPolicy, `${where}: ${measurement} is read from RP`).toBe(READ_FROM[measurement] ?? '');
           expect(query, `${where}: must be limited to the dashboard time range`).toContain('$timeFilter');
           // api_requests holds every request twice (10 s and 1 min windows): pick one.
           if (measurementsOf(query).includes('api_requests')) expect(query, `${where}: filter on "window"`).toMatch(/"window" = '(10s|1m)'/);
@@ -302,6 +312,7 @@ describe('Grafana dashboards', () => {
       for (const v of dash.templating.list) {
         expect(v.datasource, `${file} variable ${v.name}`).toEqual({ type: 'influxdb', uid: datasource.uid });
         for (const m of measurementsOf(v.query)) expect(measurements.has(m), `${file} variable ${v.name}`).toBe(true);
+        for (const { retentionPolicy, measurement } of sourcesOf(v.query)) expect(retentionPolicy, `${file} variable ${v.name}: ${measurement} is read from RP`).toBe(READ_FROM[measurement] ?? '');
       }
     }
   });
@@ -313,6 +324,8 @@ describe('Grafana dashboards', () => {
     expect(problemsWith([{ ...good[0]!, values: [[1, 2, null]] }])).toEqual(['column mean_1 is always null (renamed field?)']);
     expect(problemsWith([{ ...good[0]!, tags: { vehicel: '' } }])).toEqual(['GROUP BY vehicel: no such tag']);
     expect(measurementsOf('SELECT count(x) FROM (SELECT last("x") AS "x" FROM "anomaly" WHERE $timeFilter) WHERE x = 1')).toEqual(['anomaly']);
+    expect(sourcesOf('SELECT mean("mean_rpm") FROM "rollup_1y"."telemetry_1m" WHERE $timeFilter')).toEqual([{ retentionPolicy: 'rollup_1y', measurement: 'telemetry_1m' }]);
+    expect(sourcesOf('SELECT mean("rpm") FROM "telemetry" WHERE $timeFilter')).toEqual([{ retentionPolicy: '', measurement: 'telemetry' }]);
     expect(documentedMeasurements().has('anomalies')).toBe(false);
   });
 
@@ -346,6 +359,8 @@ describe('Grafana dashboards', () => {
         ingest: {
           influxDatabase: DB,
           clientId: 'grafana-ingest',
+          // The CQ runs every second over the last 30 minutes, so the rollup panels fill without waiting for the minute.
+          retention: { ...DEFAULT_RETENTION, rollupEveryS: 1, rollupForS: 1800 },
           spoolDir: join(dir, 'spool'),
           windowMs: WINDOW_MS,
           allowedLatenessMs: 2000,
@@ -399,7 +414,8 @@ describe('Grafana dashboards', () => {
           (await total(`SELECT sum(requests) AS n FROM api_requests WHERE "window" = '10s'`)) === lines.length &&
           (await total('SELECT count(subject) AS n FROM api_threats')) >= 2 &&
           (await total('SELECT count(first_seen_ms) AS n FROM dtc')) === 4 &&
-          (await total('SELECT count(bytes) AS n FROM dead_letters')) >= 2,
+          (await total('SELECT count(bytes) AS n FROM dead_letters')) >= 2 &&
+          (await total(`SELECT count(mean_rpm) AS n FROM ${ROLLUP_TELEMETRY} WHERE vehicle = 'gp-car-1'`)) >= 5,
         40_000,
         250,
       );
@@ -497,6 +513,15 @@ describe('Grafana dashboards', () => {
       expect(Object.fromEntries(['pending', 'confirmed', 'permanent'].map((k) => [k, kinds.filter((r) => r.kind === k).reduce((n, r) => n + Number(r.count), 0)]))).toEqual({ pending: 2, confirmed: 1, permanent: 1 });
       const mil = await panelRows(fleet, 'Check-engine light per vehicle');
       expect(mil.filter((r) => r.last === true).map((r) => r.vehicle)).toEqual(['gp-car-1']);
+      // The long-range variant reads the rollup: every vehicle, each minute's mean between its min and max.
+      const rollup = await panelRows(fleet, 'Engine speed (1-min rollup)');
+      expect(new Set(rollup.map((r) => r.vehicle))).toEqual(new Set(['gp-car-1', 'gp-car-2', 'gp-car-3']));
+      const minutes = rollup.filter((r) => typeof r.rpm === 'number');
+      expect(minutes.length).toBeGreaterThan(10);
+      for (const r of minutes) {
+        expect(r['rpm min'] as number).toBeLessThanOrEqual(r.rpm as number);
+        expect(r['rpm max'] as number).toBeGreaterThanOrEqual(r.rpm as number);
+      }
 
       const countries = (await panelRows(api, 'Traffic by country')).map((r) => r.country);
       expect(countries).toEqual(expect.arrayContaining(['US', 'GB', 'DE', 'JP', 'BR', 'FR', 'ZZ']));

@@ -22,6 +22,7 @@ import { IngestService } from '../../ingest/ingest-service.ts';
 import { startCli, stopCli } from '../support/cli.ts';
 import { logRecords } from '../support/log-records.ts';
 import { influxQuery, startTestInfluxd, waitFor, type TestInfluxd } from '../support/influx.ts';
+import { RAW_TELEMETRY } from '../../ingest/influxdb/rollups.ts';
 
 const DB = 'e2e_agent_outage';
 const VEHICLE = 'outage-1';
@@ -125,10 +126,10 @@ describe('agent store-and-forward through a broker outage and a SIGKILL', () => 
 
     const arrived = await waitFor(async () => {
       await ingest.flush();
-      const [series] = await influxQuery(influx.url, DB, `SELECT count(rpm) AS n FROM telemetry WHERE vehicle = '${VEHICLE}'`);
+      const [series] = await influxQuery(influx.url, DB, `SELECT count(rpm) AS n FROM ${RAW_TELEMETRY} WHERE vehicle = '${VEHICLE}'`);
       return (series?.values[0]?.[1] as number | undefined) === produced;
     }, 30_000, 500);
-    const rows = (await influxQuery(influx.url, DB, `SELECT rpm FROM telemetry WHERE vehicle = '${VEHICLE}' ORDER BY time`))[0]?.values ?? [];
+    const rows = (await influxQuery(influx.url, DB, `SELECT rpm FROM ${RAW_TELEMETRY} WHERE vehicle = '${VEHICLE}' ORDER BY time`))[0]?.values ?? [];
     const stored = new Set(rows.map((r) => r[0] as number));
     const missing = batches.filter((b) => !stored.has(b.firstT) || !stored.has(b.lastT)).map((b) => b.seq);
     expect(arrived, `InfluxDB has ${rows.length} rows, the agent buffered ${produced}; batches missing: ${missing.join(',')}; ingest ${JSON.stringify(ingest.stats())}`).toBe(true);

@@ -28,6 +28,7 @@ import { deviceFixture, type Fixture } from '../broker/broker-fixture.ts';
 import { influxQuery, rowsOf, waitFor } from '../support/influx.ts';
 import { ALL_SHARDS, startTestPipeline, type TestPipeline } from '../support/pipeline.ts';
 import { ScriptedSource } from '../support/scripted-source.ts';
+import { RAW_TELEMETRY } from '../../ingest/influxdb/rollups.ts';
 
 const DB = 'client_reconnect';
 const VEHICLE = 'car-r';
@@ -158,7 +159,7 @@ describe('clients reconnect after a refused CONNACK', () => {
 
   it('stores every sample the agent produced and every line written, exactly once', async () => {
     expect(await shipper.drained(15_000)).toBe(true);
-    const samples = async () => Number(rowsOf((await influxQuery(pipeline.influx.url, DB, `SELECT count(rpm) FROM telemetry WHERE vehicle = '${VEHICLE}'`))[0])[0]?.count ?? 0);
+    const samples = async () => Number(rowsOf((await influxQuery(pipeline.influx.url, DB, `SELECT count(rpm) FROM ${RAW_TELEMETRY} WHERE vehicle = '${VEHICLE}'`))[0])[0]?.count ?? 0);
     const requests = async () => Number(rowsOf((await influxQuery(pipeline.influx.url, DB, `SELECT sum(requests) FROM api_requests WHERE "window"='10s'`))[0])[0]?.sum ?? 0);
     // API windows close 20 s (the lateness) after their end.
     await waitFor(async () => {

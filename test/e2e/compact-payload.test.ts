@@ -17,6 +17,7 @@ import { topics } from '../../contracts/topics.ts';
 import type { IngestService } from '../../ingest/ingest-service.ts';
 import { influxQuery, rowsOf, waitFor, type RestartableTestInfluxd } from '../support/influx.ts';
 import { startTestPipeline, type TestPipelineWithIngest } from '../support/pipeline.ts';
+import { RAW_TELEMETRY } from '../../ingest/influxdb/rollups.ts';
 
 const DB = 'e2e_compact';
 const VEHICLES = ['cp-1', 'cp-2'];
@@ -72,7 +73,7 @@ describe('compact payloads: agent → broker → ingest → InfluxDB', () => {
     for (const vehicle of VEHICLES) {
       const sent: Sample[] = (acked.get(vehicle) ?? []).flatMap((b) => (JSON.parse(encodeTelemetry(b).toString()) as TelemetryBatch).samples).sort((a, b) => a.t - b.t);
       expect(sent.length, vehicle).toBeGreaterThan(15);
-      const rows = rowsOf((await influxQuery(influx.url, DB, `SELECT * FROM telemetry WHERE vehicle = '${vehicle}' ORDER BY time`))[0]);
+      const rows = rowsOf((await influxQuery(influx.url, DB, `SELECT * FROM ${RAW_TELEMETRY} WHERE vehicle = '${vehicle}' ORDER BY time`))[0]);
       expect(rows.length, vehicle).toBe(sent.length);
       rows.forEach((row, i) => {
         const sample = sent[i]! as Record<string, number>;
@@ -101,7 +102,7 @@ describe('compact payloads: agent → broker → ingest → InfluxDB', () => {
     const after = ingest.stats();
     expect(after.deadLetters - before.deadLetters).toBe(bad.length);
     expect((after.deadLettersByReason.malformed_compact ?? 0) - (before.deadLettersByReason.malformed_compact ?? 0)).toBe(bad.length);
-    const rows = rowsOf((await influxQuery(influx.url, DB, `SELECT rpm, speed, maf FROM telemetry WHERE vehicle = '${vehicle}' ORDER BY time`))[0]);
+    const rows = rowsOf((await influxQuery(influx.url, DB, `SELECT rpm, speed, maf FROM ${RAW_TELEMETRY} WHERE vehicle = '${vehicle}' ORDER BY time`))[0]);
     expect(rows).toEqual(batches.map((b) => ({ time: b.samples[0]!.t, rpm: b.samples[0]!.RPM, speed: b.samples[0]!.SPEED, maf: 1 / 3 })));
     const letters = rowsOf((await influxQuery(influx.url, DB, `SELECT reason, detail FROM dead_letters WHERE topic = '${topics.telemetry(vehicle)}'`))[0]);
     expect(letters.map((l) => l.reason)).toEqual(bad.map(() => 'malformed_compact'));

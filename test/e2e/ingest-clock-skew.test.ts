@@ -19,6 +19,7 @@ import { influxQuery, rowsOf, waitFor } from '../support/influx.ts';
 import { startTestPipeline, type TestPipeline } from '../support/pipeline.ts';
 import { expectedFeatures, publishSamples, storedFeatures } from '../ingest/fixtures.ts';
 import { layOut, simulatedWindows, WINDOW_MS } from '../ingest/scoring-fixtures.ts';
+import { RAW_TELEMETRY } from '../../ingest/influxdb/rollups.ts';
 
 const YEAR_2099 = Date.UTC(2099, 0, 1);
 
@@ -73,7 +74,7 @@ describe('ingest clock sanity', () => {
     expect(String(letters[0]!.detail)).toMatch(/1 of 1 samples? .*\+2[0-9,]{9,} s/);
     const metrics = await (await fetch(`${worker.ingest.httpUrl}/metrics`)).text();
     expect(metrics).toMatch(/^fleetpulse_ingest_dead_letters_total\{reason="clock_skew"\} 1$/m);
-    const raw = await influxQuery(pipeline.influx.url, db, `SELECT count(rpm) FROM telemetry WHERE vehicle = '${vehicle}' AND time > '2098-01-01T00:00:00Z'`);
+    const raw = await influxQuery(pipeline.influx.url, db, `SELECT count(rpm) FROM ${RAW_TELEMETRY} WHERE vehicle = '${vehicle}' AND time > '2098-01-01T00:00:00Z'`);
     expect(raw, 'the 2099 sample is not stored as telemetry').toEqual([]);
     await worker.stop();
 

@@ -14,6 +14,7 @@ import { topics } from '../../contracts/topics.ts';
 import { SIGNAL_NAMES, signalField } from '../../contracts/signals.ts';
 import { influxQuery, rowsOf, waitFor, type RestartableTestInfluxd } from '../support/influx.ts';
 import { startTestPipeline, type TestPipelineWithIngest } from '../support/pipeline.ts';
+import { RAW_TELEMETRY } from '../../ingest/influxdb/rollups.ts';
 
 const DB = 'e2e_pipeline';
 const VEHICLES = 3;
@@ -65,7 +66,7 @@ describe('pipeline: simulated fleet → broker → ingest → InfluxDB', () => {
 
   it('stores exactly the samples each agent published, per vehicle', async () => {
     expect(acked.size).toBe(VEHICLES);
-    const series = await influxQuery(influx.url, DB, 'SELECT count(rpm) AS n FROM telemetry GROUP BY vehicle');
+    const series = await influxQuery(influx.url, DB, `SELECT count(rpm) AS n FROM ${RAW_TELEMETRY} GROUP BY vehicle`);
     const stored = new Map(series.map((s) => [s.tags!.vehicle!, rowsOf(s)[0]!.n as number]));
     for (const [vehicle, batches] of acked) {
       const sent = batches.reduce((n, b) => n + b.samples.length, 0);
@@ -80,7 +81,7 @@ describe('pipeline: simulated fleet → broker → ingest → InfluxDB', () => {
     const [vehicle, batches] = [...acked.entries()][0]!;
     // Compare with what went over the wire (JSON), not with the objects in memory.
     const sent: Sample[] = batches.flatMap((b) => (JSON.parse(encodeTelemetry(b).toString()) as TelemetryBatch).samples).sort((a, b) => a.t - b.t);
-    const rows = rowsOf((await influxQuery(influx.url, DB, `SELECT * FROM telemetry WHERE vehicle = '${vehicle}' ORDER BY time`))[0]);
+    const rows = rowsOf((await influxQuery(influx.url, DB, `SELECT * FROM ${RAW_TELEMETRY} WHERE vehicle = '${vehicle}' ORDER BY time`))[0]);
     expect(rows.length).toBe(sent.length);
     rows.forEach((row, i) => {
       const sample = sent[i]! as Record<string, number>;
@@ -96,7 +97,7 @@ describe('pipeline: simulated fleet → broker → ingest → InfluxDB', () => {
   it('does not add rows when a batch is delivered again', async () => {
     const [vehicle, batches] = [...acked.entries()][1]!;
     const countRows = async () =>
-      rowsOf((await influxQuery(influx.url, DB, `SELECT count(rpm) AS n FROM telemetry WHERE vehicle = '${vehicle}'`))[0])[0]!.n;
+      rowsOf((await influxQuery(influx.url, DB, `SELECT count(rpm) AS n FROM ${RAW_TELEMETRY} WHERE vehicle = '${vehicle}'`))[0])[0]!.n;
     const before = await countRows();
     const duplicatesBefore = ingest.stats().duplicateBatches;
     const client = await mqtt.connectAsync(broker.url, { clientId: 'e2e-redeliver' });
@@ -141,7 +142,7 @@ describe('pipeline: simulated fleet → broker → ingest → InfluxDB', () => {
     expect(letters.every((l) => typeof l.detail === 'string' && (l.detail as string).length > 0)).toBe(true);
     expect(letters.some((l) => String(l.payload).startsWith('base64:'))).toBe(true);
 
-    const good = rowsOf((await influxQuery(influx.url, DB, `SELECT rpm, speed FROM telemetry WHERE vehicle = '${vehicle}'`))[0]);
+    const good = rowsOf((await influxQuery(influx.url, DB, `SELECT rpm, speed FROM ${RAW_TELEMETRY} WHERE vehicle = '${vehicle}'`))[0]);
     expect(good).toEqual([{ time: valid.samples[0]!.t, rpm: 900, speed: 12 }]);
   });
 });

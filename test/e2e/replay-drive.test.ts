@@ -15,6 +15,8 @@ import { influxQuery, rowsOf, waitFor, type RestartableTestInfluxd } from '../su
 import { startCli } from '../support/cli.ts';
 import { logged } from '../support/log-records.ts';
 import { startTestPipeline, type TestPipelineWithIngest } from '../support/pipeline.ts';
+import { RAW_TELEMETRY } from '../../ingest/influxdb/rollups.ts';
+import { DEFAULT_RETENTION } from '../../ingest/influxdb/retention-policies.ts';
 
 const DRIVE = '/work/shared/data/carobd-etios-drive1.csv';
 const DB = 'e2e_replay';
@@ -47,13 +49,14 @@ describe.runIf(existsSync(DRIVE))('replay: recorded drive → agent → broker �
   const agents: ReturnType<typeof startCli>[] = [];
 
   const stored = async (vehicle: string): Promise<Array<Record<string, unknown>>> =>
-    rowsOf((await influxQuery(influx.url, DB, `SELECT * FROM telemetry WHERE vehicle = '${vehicle}' ORDER BY time`))[0]);
+    rowsOf((await influxQuery(influx.url, DB, `SELECT * FROM ${RAW_TELEMETRY} WHERE vehicle = '${vehicle}' ORDER BY time`))[0]);
   const count = async (vehicle: string): Promise<number> =>
-    (rowsOf((await influxQuery(influx.url, DB, `SELECT count(rpm) AS n FROM telemetry WHERE vehicle = '${vehicle}'`))[0])[0]?.n as number | undefined) ?? 0;
+    (rowsOf((await influxQuery(influx.url, DB, `SELECT count(rpm) AS n FROM ${RAW_TELEMETRY} WHERE vehicle = '${vehicle}'`))[0])[0]?.n as number | undefined) ?? 0;
 
   beforeAll(async () => {
     // Resolves once the subscription exists: before the first batch.
-    pipeline = await startTestPipeline({ ingest: { influxDatabase: DB, clientId: 'e2e-replay-ingest', batchSize: 1000, maxBufferedPoints: 10_000 } });
+    // The recorded drive is from 2025: kept forever, a 30-day raw RP would drop it on write.
+    pipeline = await startTestPipeline({ ingest: { influxDatabase: DB, clientId: 'e2e-replay-ingest', batchSize: 1000, maxBufferedPoints: 10_000, retention: { ...DEFAULT_RETENTION, rawDays: 0, rollupDays: 0 } } });
     ({ influx, broker, ingest } = pipeline);
 
     // The same drive's first rows as a Torque export in imperial units, stamped 500 ms apart.

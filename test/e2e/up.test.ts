@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { isAlive, startCli } from '../support/cli.ts';
 import { influxQuery, rowsOf, waitFor } from '../support/influx.ts';
+import { RAW_TELEMETRY } from '../../ingest/influxdb/rollups.ts';
 
 describe('fleetpulse up', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'fleetpulse-up-'));
@@ -25,7 +26,7 @@ describe('fleetpulse up', () => {
 
       let vehicles = 0;
       const filled = await waitFor(async () => {
-        const series = await influxQuery(influxUrl, 'fleetpulse', 'SELECT count(rpm) FROM telemetry GROUP BY vehicle');
+        const series = await influxQuery(influxUrl, 'fleetpulse', `SELECT count(rpm) FROM ${RAW_TELEMETRY} GROUP BY vehicle`);
         vehicles = series.length;
         return vehicles === 20;
       }, 60_000, 500);

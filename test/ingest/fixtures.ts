@@ -4,6 +4,7 @@ import { encodeTelemetry, type Sample } from '../../contracts/telemetry.ts';
 import { topics } from '../../contracts/topics.ts';
 import { computeFeatures, type FeatureVector } from '../../models/features.ts';
 import { influxQuery, rowsOf } from '../support/influx.ts';
+import { RAW_TELEMETRY } from '../../ingest/influxdb/rollups.ts';
 
 /** `count` samples `stepMs` apart from `startMs`; values depend on (seed, index) only. */
 export function makeSamples(startMs: number, count: number, stepMs: number, seed: number): Sample[] {
@@ -61,7 +62,7 @@ export async function storedFeatures(url: string, db: string, vehicle: string): 
 
 /** Stored telemetry event times of a vehicle (a duplicate would show as a repeated time). */
 export async function storedTimes(url: string, db: string, vehicle: string): Promise<number[]> {
-  const rows = rowsOf((await influxQuery(url, db, `SELECT rpm FROM telemetry WHERE vehicle = '${vehicle}' ORDER BY time`))[0]);
+  const rows = rowsOf((await influxQuery(url, db, `SELECT rpm FROM ${RAW_TELEMETRY} WHERE vehicle = '${vehicle}' ORDER BY time`))[0]);
   return rows.map((r) => r.time as number);
 }
 
