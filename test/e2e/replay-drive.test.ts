@@ -67,7 +67,7 @@ describe.runIf(existsSync(DRIVE))('replay: recorded drive → agent → broker �
     }
     writeFileSync(join(dir, 'trackLog.csv'), lines.join('\n'));
 
-    const common = ['agent', '--mqtt-url', broker.url, '--source', 'replay', '--replay-speed', '0', '--batch-interval-ms', '200'];
+    const common = ['agent', '--mqtt-url', broker.url, '--source', 'replay', '--replay-speed', '0', '--batch-interval-ms', '200', '--data-dir', dir];
     agents.push(startCli([...common, '--vehicle-id', 'etios-1', '--replay', DRIVE]));
     agents.push(startCli([...common, '--vehicle-id', 'torque-1', '--replay', join(dir, 'trackLog.csv'), '--replay-format', 'torque', '--replay-time', 'keep']));
     const total = drive.rows.length + TORQUE_ROWS;
