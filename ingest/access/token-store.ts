@@ -23,7 +23,7 @@ import { z } from 'zod';
 import { writeFileAtomic } from '../../common/atomic-file.ts';
 import { UsageError } from '../../common/errors.ts';
 import { acquireLock, generateSecret, hashSecret, rememberedDigest, scryptHash, SECRET_SCRYPT, verifySecret, type PasswordHasher } from '../../common/secret-hash.ts';
-import { globToRegExp } from '../notify/rule-matcher.ts';
+import { globToRegExp } from '../../common/glob.ts';
 
 /** viewer reads; operator reads and acts on vehicles (baseline reset); admin also manages tokens. */
 export const TOKEN_ROLES = ['viewer', 'operator', 'admin'] as const;

@@ -18,7 +18,7 @@ import { z } from 'zod';
 import { errorMessage } from '../../common/errors.ts';
 import { SESSION_COOKIE, type RequestAuthenticator } from '../access/request-auth.ts';
 import { roleAllows, vehicleScope, type TokenIdentity, type TokenRole } from '../access/token-store.ts';
-import { globToRegExp } from '../notify/rule-matcher.ts';
+import { globToRegExp } from '../../common/glob.ts';
 import type { PageSnapshot } from '../dashboard/merge-backfill.ts';
 import { apiErrorSchema, sendApiError } from './api-errors.ts';
 import { ApiInfluxReader, durationMs, telemetryFields } from './api-influx-reader.ts';

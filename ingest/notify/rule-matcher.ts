@@ -3,13 +3,9 @@
  * alone = every alert kind), its state against the rule's states, and, for vehicle alerts, the
  * vehicle against the rule's vehicles (ids, globs, `@group`). Compiled once at start.
  */
+import { globToRegExp } from '../../common/glob.ts';
 import type { NotifyConfig, RuleConfig } from './notify-config.ts';
 import type { NotificationChange } from './notification-change.ts';
-
-export function globToRegExp(glob: string): RegExp {
-  const body = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
-  return new RegExp(`^${body}$`);
-}
 
 interface CompiledRule {
   rule: RuleConfig;
