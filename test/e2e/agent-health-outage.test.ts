@@ -114,6 +114,9 @@ describe('vehicle health events through a broker outage and an agent SIGKILL', (
     await new Promise((r) => setTimeout(r, 1000)); // the session's resume (queued messages, subscriptions) done
     agents.push(startCli(agentArgs, agentEnv));
     expect(await waitFor(() => logged(agents[1]!.output(), 'health buffer open').length > 0, 20_000), agents[1]!.output()).toBe(true);
+    // The second run's own snapshot comes after its first full read over the serial link, which on a
+    // loaded machine takes seconds: wait for it to be made before waiting for delivery of everything.
+    expect(await waitFor(() => made(agents[1]!).length > 0, 30_000), agents[1]!.output()).toBe(true);
     const allSeqs = () => [...made(agents[0]!), ...made(agents[1]!)].map((m) => m.seq);
     expect(
       await waitFor(() => {
