@@ -6,7 +6,7 @@
 import { Agent, type AgentStats } from './agent.ts';
 import { SimulatedSource } from './simulated-source.ts';
 import { type Logger, silentLogger } from '../common/logger.ts';
-import type { SeverityCurve } from '../simulator/faults.ts';
+import type { FaultKind, SeverityCurve } from '../simulator/faults.ts';
 import { createRng } from '../simulator/rng.ts';
 import { planFleet } from '../simulator/fleet-plan.ts';
 import type { VehicleSpec } from '../simulator/simulated-vehicle.ts';
@@ -25,6 +25,8 @@ export interface FleetOptions {
   outboxSamples: number;
   /** Share of vehicles (0…1) with a developing fault; default 0. */
   faultyFraction?: number;
+  /** Fault kinds the faulty vehicles get in turn; every kind by default (simulator/fleet-plan.ts). */
+  faultKinds?: readonly FaultKind[];
   /** Simulated seconds per wall second; default 1. */
   speed?: number;
   /** `continuous` (default): engines always on, for demos; `daily`: real trips, parked most of the day. */
@@ -54,6 +56,7 @@ export class SimulatedFleet {
       idPrefix: options.idPrefix,
       seed: options.seed,
       faultyFraction: options.faultyFraction ?? 0,
+      ...(options.faultKinds ? { faultKinds: options.faultKinds } : {}),
       startMs,
       schedule: options.schedule ?? 'continuous',
       ...(options.faultOnsetDays ? { onsetDays: options.faultOnsetDays } : {}),

@@ -38,6 +38,30 @@ export interface AlertEvent {
   alert: AlertMessage;
 }
 
+/** One trouble code a vehicle lists now (its open episode, ingest/health/dtc-history.ts). */
+export interface ListedCode {
+  code: string;
+  kind: 'pending' | 'confirmed' | 'permanent';
+  /** Our description (ingest/health/dtc-descriptions.ts), or what kind of code it is. */
+  description: string;
+  /** Event time the vehicle first listed it under this kind. */
+  firstSeenMs: number;
+  /** The freeze frame the ECU keeps for it (confirmed codes), catalogue signal → value. */
+  freezeFrame?: Readonly<Record<string, number>>;
+}
+
+/** A vehicle's diagnosis after a health event that changed something (MIL, codes listed). */
+export interface HealthEvent {
+  type: 'health';
+  vehicle: string;
+  /** Event time of the health event. */
+  t: number;
+  /** null: the car did not say. */
+  mil: boolean | null;
+  milOnSinceMs?: number;
+  codes: readonly ListedCode[];
+}
+
 /** Requests of one API-log batch, counted per client country (lat/lon of the last request seen there). */
 export interface ApiTrafficEvent {
   type: 'api_traffic';
@@ -63,6 +87,6 @@ export interface ThreatEvent {
   blockUntilMs: number;
 }
 
-export type IngestEvent = SamplesEvent | ScoreEvent | AlertEvent | ApiTrafficEvent | ThreatEvent;
+export type IngestEvent = SamplesEvent | ScoreEvent | AlertEvent | HealthEvent | ApiTrafficEvent | ThreatEvent;
 
 export type IngestEventListener = (event: IngestEvent) => void;

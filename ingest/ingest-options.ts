@@ -12,6 +12,7 @@ import type { SpoolForwarderStats } from './spool/spool-forwarder.ts';
 import type { ClockSanityOptions } from './windows/clock-options.ts';
 import type { IngestDeadLetterReason, IngestStream } from './streams/ingest-stream.ts';
 import type { TelemetryStats } from './streams/telemetry-stream.ts';
+import type { VehicleHealthStats } from './streams/vehicle-health-stream.ts';
 
 export interface IngestOptions {
   mqttUrl: string;
@@ -94,4 +95,4 @@ export interface IngestServiceStats {
 }
 
 /** `IngestService.stats()`: its own counters and those of the built-in streams (each stream's `stats()`). */
-export type IngestStats = IngestServiceStats & TelemetryStats & { archive?: ArchiveStats };
+export type IngestStats = IngestServiceStats & TelemetryStats & VehicleHealthStats & { archive?: ArchiveStats };

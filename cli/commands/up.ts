@@ -15,6 +15,7 @@ import { IngestService } from '../../ingest/ingest-service.ts';
 import { ensureInfluxdInstalled, startLocalInfluxd } from '../../ingest/influxdb/local-influxd.ts';
 import { SHARD_COUNT } from '../../contracts/topics.ts';
 import { SimulatedFleet, fleetVehicleIds } from '../../agent/simulated-fleet.ts';
+import { FAULT_KINDS } from '../../simulator/faults.ts';
 import { defineCommand } from '../command.ts';
 import { sharedOptions } from '../shared-options.ts';
 import { apiOffLine, decideApiScenario } from '../api-scenario.ts';
@@ -42,6 +43,7 @@ export default defineCommand({
     sampleRateHz: opt.number('Samples per second per vehicle', { default: 1, min: 0.01, max: 100 }),
     seed: opt.int('Seed of the simulated fleet', { default: 42 }),
     faultyFraction: opt.number('Share of simulated vehicles with an already developed engine fault, so the demo shows anomalies', { default: 0.2, min: 0, max: 1 }),
+    fault: opt.oneOf(['any', ...FAULT_KINDS] as const, "Fault of the --faulty-fraction vehicles: one kind (misfire sets P030x and the check-engine light), or 'any' = every kind in turn", { default: 'any' }),
     mqttPort: opt.int('Broker TCP port', { default: 1883, min: 0, max: 65535 }),
     influxUrl: opt.url('InfluxDB to use; "local" starts a managed influxd', ['http', 'https'], { default: 'local', alsoAllow: ['local'] }),
     influxPort: opt.int('Port of the managed local influxd', { default: 8086, min: 0, max: 65535 }),
@@ -135,6 +137,7 @@ export default defineCommand({
         seed: config.seed,
         // Faults began days before the demo starts and are well developed now: the dashboard shows them within minutes.
         faultyFraction: config.faultyFraction,
+        ...(config.fault !== 'any' ? { faultKinds: [config.fault] } : {}),
         faultOnsetDays: [-9.8, -9.6],
         failureAfterDays: [10, 10.2],
         // The cars have been on the road for 20–30 min when the demo starts: warm engines show their faults
@@ -186,7 +189,7 @@ export default defineCommand({
           `  Ingest    shards 0-${SHARD_COUNT - 1} → 30 s windows + features → InfluxDB, health and metrics ${ingest.httpUrl ?? '(off)'}`,
           `  Scoring   ${scoring ? `model v${scoring.stats().model.modelVersion} → anomaly + alerts (InfluxDB, MQTT fleet/+/+/alerts), hot reload on model change` : 'off (--no-scoring)'}`,
           `  Baselines ${!scoring ? 'off (--no-scoring)' : seeded ? `${seeded.learned} demo vehicles start with their own baseline learnt (from ${scoringConfig.baselineLearnHours + 1} h of their own simulated driving${seeded.seeded ? ` in ${seeded.seconds.toFixed(1)} s` : ''}, faulty ones from before the fault began)${seeded.kept ? `, ${seeded.kept} kept what they learnt in an earlier run` : ''}${config.vehicles > config.demoBaselines ? `; the other ${config.vehicles - config.demoBaselines} learn live (grey "learning")` : ''}` : `learnt live from ${scoringConfig.baselineLearnHours} h of warm driving (grey "learning" meanwhile)`}`,
-          `  Fleet     ${config.vehicles} simulated vehicles${ids.length ? ` (${ids[0]} … ${ids[ids.length - 1]})` : ''}, ${config.sampleRateHz} sample/s each, a batch every 2 s; ${fleet.specs.filter((s) => s.fault).length} with a developing engine fault`,
+          `  Fleet     ${config.vehicles} simulated vehicles${ids.length ? ` (${ids[0]} … ${ids[ids.length - 1]})` : ''}, ${config.sampleRateHz} sample/s each, a batch every 2 s; ${fleet.specs.filter((s) => s.fault).length} with a developing engine fault${config.fault !== 'any' ? ` (${config.fault})` : ''}`,
           ...(apiScenario.on ? apiSummary : [apiOffLine(apiScenario)]),
           '',
           'Look at the data:',

@@ -10,6 +10,7 @@
 import { errorMessage } from '../../common/errors.ts';
 import { finiteOrUndefined, readInflux, seriesRows, type Series } from '../influxdb/influx-read.ts';
 import { LIVE_SIGNALS, colourOf, type AlertView, type CountryView, type SampleTuple, type ThreatView, type VehicleView } from './live-state.ts';
+import type { ListedCode } from '../ingest-events.ts';
 import { RAW_TELEMETRY } from '../influxdb/rollups.ts';
 
 export interface FleetBackfill {
@@ -72,12 +73,15 @@ export class InfluxBackfill {
   async fleet(nowMs = Date.now()): Promise<FleetBackfill> {
     const lb = this.lookback;
     try {
-      const [telemetry, anomaly, alerts, api, threats] = await this.query([
+      const [telemetry, anomaly, alerts, api, threats, health, codes] = await this.query([
         `SELECT last(rpm) AS rpm, ${FIELDS.filter((f) => f !== 'rpm').join(', ')} FROM ${RAW_TELEMETRY} WHERE time > now() - ${lb} GROUP BY vehicle`,
         `SELECT last(score) AS score, threshold, anomalous, baseline, baseline_progress FROM anomaly WHERE time > now() - ${lb} GROUP BY vehicle`,
         `SELECT * FROM alerts WHERE time > now() - 24h ORDER BY time DESC LIMIT 500`,
         `SELECT sum(requests) AS requests, sum(errors) AS errors, sum(client_errors) AS client_errors FROM api_requests WHERE "window" = '10s' AND time > now() - ${this.apiWindow} GROUP BY country`,
         `SELECT * FROM api_threats WHERE block_until_ms > ${nowMs} AND time > now() - 24h ORDER BY time DESC LIMIT 500`,
+        // The car's own diagnosis: the last MIL per vehicle, and the codes listed now (a `dtc` point's time is its first seen).
+        `SELECT last(seq) AS seq, mil FROM vehicle_health WHERE time > now() - 30d GROUP BY vehicle`,
+        `SELECT code, kind, description, freeze_frame, first_seen_ms FROM dtc WHERE state = 'active' AND time > now() - 400d GROUP BY vehicle LIMIT 50`,
       ]);
       const vehicles = new Map<string, VehicleView>();
       const vehicle = (id: string): VehicleView => {
@@ -106,13 +110,15 @@ export class InfluxBackfill {
       for (const r of rows(alerts?.[0])) {
         const id = String(r.vehicle ?? '');
         if (!id) continue;
-        if (!lastState.has(id)) lastState.set(id, r); // rows come newest first
+        // Rows come newest first; the tile's alert state is the model's (dtc and mil rows carry a `kind` tag).
+        if (!lastState.has(id) && (r.kind === undefined || r.kind === null || r.kind === 'engine_anomaly')) lastState.set(id, r);
         if (alertViews.length < 100) {
           const at = num(r.time) ?? 0;
           alertViews.push({
             alertId: String(r.alert_id ?? ''),
             vehicle: id,
             state: r.state === 'cleared' ? 'cleared' : 'raised',
+            kind: r.kind === 'dtc' || r.kind === 'mil' ? r.kind : 'engine_anomaly',
             score: num(r.score) ?? 0,
             threshold: num(r.threshold) ?? 0,
             windowStartMs: at,
@@ -121,6 +127,21 @@ export class InfluxBackfill {
             ...(typeof r.text === 'string' && r.text ? { text: r.text } : {}),
           });
         }
+      }
+      for (const s of health ?? []) {
+        const r = rows(s)[0];
+        if (!r || !s.tags?.vehicle) continue;
+        const listed = rows((codes ?? []).find((c) => c.tags?.vehicle === s.tags!.vehicle)).map((c): ListedCode => {
+          const frame = typeof c.freeze_frame === 'string' ? parseFrame(c.freeze_frame) : undefined;
+          return {
+            code: String(c.code ?? ''),
+            kind: c.kind === 'confirmed' || c.kind === 'permanent' ? c.kind : 'pending',
+            description: String(c.description ?? ''),
+            firstSeenMs: num(c.first_seen_ms) ?? num(c.time) ?? 0,
+            ...(frame ? { freezeFrame: frame } : {}),
+          };
+        });
+        vehicle(s.tags.vehicle).health = { mil: typeof r.mil === 'boolean' ? r.mil : null, t: num(r.time) ?? 0, codes: listed };
       }
       for (const [id, r] of lastState) {
         const v = vehicle(id);
@@ -180,5 +201,15 @@ export class InfluxBackfill {
   private async query(statements: string[]): Promise<Array<Series[] | undefined>> {
     this.counters.queries += 1;
     return readInflux(this.options.influxUrl, this.options.database, statements, this.timeoutMs);
+  }
+}
+
+/** A stored freeze frame (JSON of signal → value); undefined when it is not one. */
+function parseFrame(text: string): Record<string, number> | undefined {
+  try {
+    const value: unknown = JSON.parse(text);
+    return value && typeof value === 'object' && Object.values(value).every((v) => typeof v === 'number') ? (value as Record<string, number>) : undefined;
+  } catch {
+    return undefined;
   }
 }

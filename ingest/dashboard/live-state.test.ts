@@ -36,6 +36,22 @@ describe('LiveState', () => {
     expect(s.snapshot().vehicles[0]!.state).toBe('healthy');
   });
 
+  it('keeps a vehicle\'s diagnosis apart from the model\'s verdict: a dtc or mil alert neither reddens nor clears the tile', () => {
+    const s = new LiveState();
+    s.apply({ type: 'score', vehicle: 'm', startMs: 0, endMs: 30_000, score: 0.1, threshold: 0.5, anomalous: false, modelVersion: 1 });
+    const codes = [{ code: 'P0301', kind: 'confirmed' as const, description: 'Cylinder 1 misfire detected', firstSeenMs: 5000, freezeFrame: { RPM: 800 } }];
+    s.apply({ type: 'health', vehicle: 'm', t: 5000, mil: true, milOnSinceMs: 5000, codes });
+    s.apply({ type: 'alert', alert: { ...alert('m', 'raised', 5000), kind: 'mil', alertId: 'm:mil:5000' } });
+    expect(s.snapshot().vehicles[0]).toMatchObject({ state: 'healthy', health: { mil: true, milOnSinceMs: 5000, codes } });
+    expect(s.snapshot().alerts[0]).toMatchObject({ kind: 'mil', state: 'raised' });
+    s.apply({ type: 'alert', alert: alert('m', 'raised', 30_000) });
+    s.apply({ type: 'alert', alert: { ...alert('m', 'cleared', 6000), kind: 'dtc', alertId: 'm:dtc:P0301:5000' } });
+    expect(s.snapshot().vehicles[0]).toMatchObject({ state: 'anomalous', alerting: true });
+    // An older health event (a replay) does not overwrite a newer one.
+    s.apply({ type: 'health', vehicle: 'm', t: 4000, mil: false, codes: [] });
+    expect(s.snapshot().vehicles[0]!.health).toMatchObject({ mil: true, t: 5000 });
+  });
+
   it('hands out only what changed, once, with the samples since the last delta', () => {
     const s = new LiveState({ samplesPerVehicle: 3 });
     expect(s.takeDelta(0)).toBeUndefined();

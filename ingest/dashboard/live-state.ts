@@ -14,7 +14,7 @@
  *   a threat leaves the state when its block ends.
  */
 import type { AlertMessage } from '../../contracts/alerts.ts';
-import type { IngestEvent, ThreatEvent } from '../ingest-events.ts';
+import type { IngestEvent, ListedCode, ThreatEvent } from '../ingest-events.ts';
 
 /** Signals the dashboard charts, in the order of a sample tuple after its time. */
 export const LIVE_SIGNALS = ['RPM', 'SPEED', 'COOLANT_TEMP', 'ENGINE_LOAD', 'SHORT_FUEL_TRIM_1', 'LONG_FUEL_TRIM_1'] as const;
@@ -46,6 +46,11 @@ export interface VehicleView {
    * learns; grey before the first score.
    */
   state: VehicleColour;
+  /**
+   * The car's own diagnosis (vehicle health events): the check-engine light and the codes it lists
+   * now, with description, first seen and freeze frame. Absent until a health event arrived.
+   */
+  health?: { mil: boolean | null; milOnSinceMs?: number; t: number; codes: readonly ListedCode[] };
   /** Samples since the previous delta (deltas only). */
   samples?: SampleTuple[];
 }
@@ -54,6 +59,8 @@ export interface AlertView {
   alertId: string;
   vehicle: string;
   state: 'raised' | 'cleared';
+  /** `engine_anomaly` (the model), `dtc` or `mil` (the car's own diagnosis). */
+  kind: AlertMessage['kind'];
   score: number;
   threshold: number;
   windowStartMs: number;
@@ -131,6 +138,7 @@ export function alertView(alert: AlertMessage): AlertView {
     alertId: alert.alertId,
     vehicle: alert.vehicle,
     state: alert.state,
+    kind: alert.kind,
     score: alert.score,
     threshold: alert.threshold,
     windowStartMs: alert.windowStartMs,
@@ -192,15 +200,24 @@ export class LiveState {
       }
       case 'alert': {
         const entry = this.vehicle(event.alert.vehicle);
-        entry.alertKnown = true;
-        entry.view.alerting = event.alert.state === 'raised';
-        entry.view.alertId = event.alert.alertId;
-        entry.view.state = colourOf(entry.view);
+        // The tile's alert state is the model's; the car's own (dtc, mil) shows as its health badge.
+        if (event.alert.kind === 'engine_anomaly') {
+          entry.alertKnown = true;
+          entry.view.alerting = event.alert.state === 'raised';
+          entry.view.alertId = event.alert.alertId;
+          entry.view.state = colourOf(entry.view);
+        }
         const view = alertView(event.alert);
         this.alerts.push(view);
         if (this.alerts.length > this.o.maxAlerts) this.alerts.shift();
         this.newAlerts.push(view);
         if (this.newAlerts.length > this.o.maxAlerts) this.newAlerts.shift();
+        break;
+      }
+      case 'health': {
+        const v = this.vehicle(event.vehicle).view;
+        if (v.health && event.t < v.health.t) break;
+        v.health = { mil: event.mil, t: event.t, codes: event.codes, ...(event.milOnSinceMs !== undefined ? { milOnSinceMs: event.milOnSinceMs } : {}) };
         break;
       }
       case 'api_traffic': {

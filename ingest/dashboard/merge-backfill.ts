@@ -21,6 +21,7 @@ export function mergeBackfill(state: LiveState, live: LiveSnapshot, influx: Flee
       Object.assign(v, { score: lv.score, threshold: lv.threshold, anomalous: lv.anomalous, windowStartMs: lv.windowStartMs, modelVersion: lv.modelVersion, baseline: lv.baseline });
     }
     if (state.alertKnown(lv.id)) [v.alerting, v.alertId] = [lv.alerting, lv.alertId];
+    if (lv.health && (!v.health || lv.health.t >= v.health.t)) v.health = lv.health;
     v.state = colourOf(v);
     vehicles.set(lv.id, v);
   }

@@ -1,6 +1,7 @@
 /**
  * The streams every ingest worker runs, made from its options: telemetry always, the Parquet
- * archive with `archiveDir`, API logs with `apiLogs`, then the caller's `streams`. Order matters
+ * archive with `archiveDir`, API logs with `apiLogs`, vehicle health always (its DTC history in
+ * `health-state.json` beside the spool), then the caller's `streams`. Order matters
  * twice: a message goes to the first stream that accepts its topic, and metrics are written in
  * this order.
  */
@@ -14,6 +15,8 @@ import { ApiLogStream } from './api-log-stream.ts';
 import { ArchiveStream } from './archive-stream.ts';
 import type { IngestStream } from './ingest-stream.ts';
 import { TelemetryStream } from './telemetry-stream.ts';
+import { VehicleHealthStream } from './vehicle-health-stream.ts';
+import { HealthStateFile } from '../health/health-state-file.ts';
 
 export interface BuiltInStreams {
   /** Also in `all`; the service hands it window listeners. */
@@ -39,5 +42,7 @@ export function builtInStreams(options: IngestOptions, spoolDir: string, log: Lo
     logger: log,
   });
   const apiLogs = options.apiLogs ? new ApiLogStream(options.apiLogs, new ApiLogStateFile(join(spoolDir, 'api-log-state.json'), log.child('apilogs')), log) : undefined;
-  return { telemetry, all: [telemetry, ...(archive ? [archive] : []), ...(apiLogs ? [apiLogs] : []), ...(options.streams ?? [])] };
+  const healthLog = log.child('health');
+  const health = new VehicleHealthStream(new HealthStateFile(join(spoolDir, 'health-state.json'), healthLog), healthLog, { maxVehicles: options.maxVehicles ?? 200_000 });
+  return { telemetry, all: [telemetry, ...(archive ? [archive] : []), ...(apiLogs ? [apiLogs] : []), health, ...(options.streams ?? [])] };
 }

@@ -23,6 +23,7 @@ import { CustomerTable, generateApiKey, writeCustomerTable } from '../../api/cus
 import { TrustedProxies } from '../../api/client-ip.ts';
 import type { RunningBroker } from '../../broker/broker-server.ts';
 import { topics } from '../../contracts/topics.ts';
+import { encodeVehicleHealth, VEHICLE_HEALTH_SCHEMA, type VehicleHealthEvent } from '../../contracts/vehicle-health.ts';
 import { DEFAULT_THRESHOLDS } from '../../ingest/apilogs/abuse-detector.ts';
 import { ApiLogProcessor } from '../../ingest/apilogs/api-log-processor.ts';
 import { GeoLookup } from '../../ingest/apilogs/geo-lookup.ts';
@@ -45,6 +46,30 @@ const ATTACKER = '195.154.1.77';
 /** One nginx JSON access-log line (api/nginx/nginx.conf.template's format), behind a loopback proxy. */
 function accessLine(i: number, client: string, status: number, key: string): string {
   return JSON.stringify({ t: (Date.now() - 2000 + i) / 1000, id: `req-${client}-${i}-${Date.now()}`, addr: '127.0.0.1', xff: client, method: 'POST', path: '/v1/blur', status, bytes_in: 2048, bytes_out: status === 200 ? 4096 : 64, rt: 0.012, urt: '0.011', key: key.slice(0, 8), ua: 'test' });
+}
+
+/** A car's diagnosis as its agent reports it: seq 0 pending P0301, seq 1 confirmed with the MIL and a freeze frame. */
+function healthEvent(vehicle: string, seq: number, t: number): VehicleHealthEvent {
+  const lit = seq > 0;
+  return {
+    schema: VEHICLE_HEALTH_SCHEMA, vehicle, seq, t, reason: seq === 0 ? 'snapshot' : 'change', source: 'obd', mil: lit, dtcCount: lit ? 1 : 0, readiness: null,
+    confirmed: lit ? ['P0301'] : [], pending: ['P0301'], permanent: lit ? ['P0301'] : [], vin: null, counters: {},
+    freezeFrame: lit ? { dtc: 'P0301', frame: 0, signals: { RPM: 812.25, COOLANT_TEMP: 88 } } : null,
+  };
+}
+
+/** What the page shows of a car's diagnosis: tile badge, fleet count, and the panel's codes once selected. */
+async function expectDiagnosis(page: Page, vehicle: string): Promise<void> {
+  const tile = page.locator(`#tiles .tile[data-vehicle="${vehicle}"]`);
+  expect(await waitFor(async () => (await tile.getAttribute('data-mil', { timeout: 1000 }).catch(() => null)) === 'on', 15_000, 250)).toBe(true);
+  expect(await tile.locator('.mil').textContent()).toBe('MIL P0301');
+  expect(await page.locator('#n-mil').textContent()).toBe('1');
+  await tile.click();
+  const row = page.locator('#diagnosis tr[data-code="P0301"][data-kind="confirmed"]');
+  expect(await waitFor(async () => (await row.count()) === 1, 10_000, 250)).toBe(true);
+  expect(await row.textContent()).toMatch(/misfire.*freeze frame: RPM 812\.3 · COOLANT_TEMP 88.*first seen/is);
+  expect(await page.locator('#diagnosis [data-mil="on"]').textContent()).toMatch(/^Check-engine light ON/);
+  expect(await page.locator('#diagnosis tr[data-code="P0301"][data-kind="pending"]').count()).toBe(1);
 }
 
 const tileState = (page: Page, vehicle: string) => page.locator(`#tiles .tile[data-vehicle="${vehicle}"]`).getAttribute('data-state', { timeout: 1000 }).catch(() => null);
@@ -159,6 +184,13 @@ describe.skipIf(!chromiumInstalled())('live dashboard in a browser', () => {
     await page.waitForSelector('body[data-history-loaded="sick-car"]', { timeout: 10_000 });
     await page.screenshot({ path: join(ARTIFACTS, 'dashboard-attack.png'), fullPage: true });
 
+    // A misfire the engine control unit confirms: the check-engine light and the code.
+    const healthAt = Date.now() - 60_000;
+    for (const seq of [0, 1]) await publisher.publishAsync(topics.health('mil-car'), encodeVehicleHealth(healthEvent('mil-car', seq, healthAt + seq * 30_000)), { qos: 1 });
+    await expectDiagnosis(page, 'mil-car');
+    expect(await page.locator('#alerts li[data-alert-vehicle="mil-car"][data-alert-state="raised"]').count()).toBe(2);
+    await page.screenshot({ path: join(ARTIFACTS, 'dashboard-mil.png'), fullPage: true });
+
     // Everything is in InfluxDB before the page is opened again.
     await ingest.flush();
     expect(await waitFor(async () => rowsOf((await influxQuery(influx.url, DB, `SELECT * FROM api_threats`))[0]).length === 1, 10_000, 200)).toBe(true);
@@ -185,7 +217,8 @@ describe.skipIf(!chromiumInstalled())('live dashboard in a browser', () => {
     expect(await threatRow.count()).toBe(1);
     expect(await page.locator('#countries tr[data-country="US"] td').nth(1).textContent()).toBe('4');
     expect(await page.locator('#countries tr[data-country="FR"] td').nth(2).textContent()).toBe('12');
-    expect(await page.locator('#backfill').textContent()).toMatch(/opened with InfluxDB history: \d+ vehicles, 1 alerts, 1 blocks/);
+    expect(await page.locator('#backfill').textContent()).toMatch(/opened with InfluxDB history: \d+ vehicles, 3 alerts, 1 blocks/);
+    await expectDiagnosis(page, 'mil-car');
     await page.locator('#tiles .tile[data-vehicle="sick-car"]').click();
     await page.waitForSelector('body[data-history-loaded="sick-car"]', { timeout: 10_000 });
     expect(await page.locator('#selected-note').textContent()).toMatch(new RegExp(`^history from InfluxDB: ${sick.length} samples, 1[12] windows$`)); // the 12th closes when sick-car idles 20 s

@@ -19,6 +19,7 @@ import { parse as parseYaml } from 'yaml';
 import type { RunningBroker } from '../../broker/broker-server.ts';
 import { sharedOptions } from '../../cli/shared-options.ts';
 import { topics } from '../../contracts/topics.ts';
+import { encodeVehicleHealth, VEHICLE_HEALTH_SCHEMA, type VehicleHealthEvent } from '../../contracts/vehicle-health.ts';
 import { CustomerTable, generateApiKey, writeCustomerTable } from '../../api/customer-table.ts';
 import { TrustedProxies } from '../../api/client-ip.ts';
 import { ApiLogProcessor } from '../../ingest/apilogs/api-log-processor.ts';
@@ -385,6 +386,13 @@ describe('Grafana dashboards', () => {
       counts.vehicles = fleet.length;
       const client = await mqtt.connectAsync(broker.url, { clientId: 'grafana-publisher' });
       for (const [vehicle, windows] of fleet) await publishSamples(client, vehicle, layOut(windows, base), 30);
+      // The cars' own diagnosis: gp-car-1's ECU confirms a misfire (MIL, freeze frame), gp-car-2 has it pending.
+      const health = (vehicle: string, seq: number, lit: boolean): VehicleHealthEvent => ({
+        schema: VEHICLE_HEALTH_SCHEMA, vehicle, seq, t: now - 15 * 60_000 + seq * 60_000, reason: seq === 0 ? 'snapshot' : 'change', source: 'simulator',
+        mil: lit, dtcCount: lit ? 1 : 0, readiness: null, confirmed: lit ? ['P0301'] : [], pending: ['P0301'], permanent: lit ? ['P0301'] : [], vin: null, counters: {},
+        freezeFrame: lit ? { dtc: 'P0301', frame: 0, signals: { RPM: 790, COOLANT_TEMP: 90 } } : null,
+      });
+      for (const e of [health('gp-car-1', 0, false), health('gp-car-1', 1, true), health('gp-car-2', 0, false)]) await client.publishAsync(topics.health(e.vehicle), encodeVehicleHealth(e), { qos: 1 });
       // Dead letters: a telemetry message that is not JSON, an API-log batch of the wrong schema.
       await client.publishAsync(topics.telemetry('gp-car-1'), 'not json at all', { qos: 1 });
       await client.publishAsync(topics.apiLogs(SOURCE), JSON.stringify({ v: 9, source: SOURCE }), { qos: 1 });
@@ -405,6 +413,7 @@ describe('Grafana dashboards', () => {
           (await total(`SELECT sum(requests) AS n FROM api_requests WHERE "window" = '1m'`)) === lines.length &&
           (await total(`SELECT sum(requests) AS n FROM api_requests WHERE "window" = '10s'`)) === lines.length &&
           (await total('SELECT count(subject) AS n FROM api_threats')) >= 2 &&
+          (await total('SELECT count(first_seen_ms) AS n FROM dtc')) === 4 &&
           (await total('SELECT count(bytes) AS n FROM dead_letters')) >= 2 &&
           (await total(`SELECT count(mean_rpm) AS n FROM ${ROLLUP_TELEMETRY} WHERE vehicle = 'gp-car-1'`)) >= 5,
         40_000,
@@ -496,6 +505,14 @@ describe('Grafana dashboards', () => {
       expect(Object.fromEntries(states.map((r) => [r.vehicle, r.state]))).toEqual({ 'gp-car-1': false, 'gp-car-2': false, 'gp-car-3': true });
       expect((await panelRows(fleet, 'Active alerts', 'A')).map((r) => [r.vehicle, r.state])).toContainEqual(['gp-car-3', 'raised']);
       expect((await panelRows(fleet, 'Dead letters by reason')).map((r) => r.reason).sort()).toEqual(['not_json', 'schema']);
+      expect(await panelRows(fleet, 'Check-engine lights on')).toEqual([expect.objectContaining({ vehicles: 1 })]);
+      const codes = await panelRows(fleet, 'Trouble codes per vehicle');
+      expect(codes.map((r) => `${r.vehicle} ${r.code} ${r.kind} ${r.state}`).sort()).toEqual(['gp-car-1 P0301 confirmed active', 'gp-car-1 P0301 pending active', 'gp-car-1 P0301 permanent active', 'gp-car-2 P0301 pending active']);
+      expect(codes.find((r) => r.kind === 'confirmed')).toMatchObject({ description: expect.stringMatching(/misfire/i), freeze_frame: '{"RPM":790,"COOLANT_TEMP":90}' });
+      const kinds = await panelRows(fleet, 'Trouble codes first seen, by kind');
+      expect(Object.fromEntries(['pending', 'confirmed', 'permanent'].map((k) => [k, kinds.filter((r) => r.kind === k).reduce((n, r) => n + Number(r.count), 0)]))).toEqual({ pending: 2, confirmed: 1, permanent: 1 });
+      const mil = await panelRows(fleet, 'Check-engine light per vehicle');
+      expect(mil.filter((r) => r.last === true).map((r) => r.vehicle)).toEqual(['gp-car-1']);
       // The long-range variant reads the rollup: every vehicle, each minute's mean between its min and max.
       const rollup = await panelRows(fleet, 'Engine speed (1-min rollup)');
       expect(new Set(rollup.map((r) => r.vehicle))).toEqual(new Set(['gp-car-1', 'gp-car-2', 'gp-car-3']));

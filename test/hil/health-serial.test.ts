@@ -20,6 +20,7 @@ import { PROFILES } from '../../simulator/profiles.ts';
 import { heldFault, LiveVehicle } from '../../simulator/elm327/live-vehicle.ts';
 import { startEmulatorOnPty } from '../../simulator/elm327/test-support.ts';
 import { waitFor } from '../support/influx.ts';
+import { driveUntil, ignitionCycle } from '../support/ignition-cycle.ts';
 
 const VEHICLE = 'hil-health-1';
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -65,21 +66,9 @@ describe('vehicle health over a real pty: agent → broker', () => {
     cleanups.push(async () => void (await agent.stop()));
     await agent.start();
 
-    /** Ignition off until the source has seen the car go, then on: the car answers again and is read. */
-    const ignitionCycle = async (): Promise<void> => {
-      const reads = source.status().healthReads;
-      emu.emulator.setIgnition(false);
-      expect(await source.session.waitForState('no-ecu', 10_000)).toBe(true);
-      emu.emulator.setIgnition(true);
-      expect(await source.session.waitForState('ready', 10_000)).toBe(true);
-      // Read, acknowledged by the broker, and delivered to the watcher.
-      expect(await waitFor(() => source.status().healthReads > reads && agent.stats().healthQueued === 0 && events.length === agent.stats().healthEvents, 10_000)).toBe(true);
-    };
-    /** Drives (simulated) until the ECU monitors hold what `until` asks for. */
-    const driveUntil = (until: () => boolean): void => {
-      for (let i = 0; i < 200 && !until(); i++) car.advance(15);
-      expect(until()).toBe(true);
-    };
+    // Read, acknowledged by the broker, and delivered to the watcher.
+    const cycle = () => ignitionCycle(emu.emulator, source, () => agent.stats().healthQueued === 0 && events.length === agent.stats().healthEvents);
+    const drive = (until: () => boolean) => driveUntil(car, until);
 
     // 1. Connected: the first reading is the snapshot. Nothing set yet; the VIN read once.
     expect(await waitFor(() => events.length >= 1, 20_000)).toBe(true);
@@ -87,14 +76,14 @@ describe('vehicle health over a real pty: agent → broker', () => {
     expect(events[0]!.readiness!.monitors.MISFIRE).toEqual({ supported: true, complete: false });
 
     // 2. One failing trip: pending.
-    driveUntil(() => car.dtcs().pending.includes('P0301'));
-    await ignitionCycle();
+    drive(() => car.dtcs().pending.includes('P0301'));
+    await cycle();
     expect(events.at(-1)).toMatchObject({ reason: 'change', mil: false, confirmed: [], pending: ['P0301'], permanent: [], freezeFrame: null });
     expect(events.at(-1)!.readiness!.monitors.MISFIRE).toEqual({ supported: true, complete: true });
 
     // 3. The second failing trip confirms it: MIL, count, permanent, and the freeze frame of that moment.
-    driveUntil(() => car.dtcs().stored.includes('P0301'));
-    await ignitionCycle();
+    drive(() => car.dtcs().stored.includes('P0301'));
+    await cycle();
     const lit = events.at(-1)!;
     expect(lit).toMatchObject({ mil: true, dtcCount: 1, confirmed: ['P0301'], pending: ['P0301'], permanent: ['P0301'] });
     const frame = car.freezeFrame()!;
@@ -107,7 +96,7 @@ describe('vehicle health over a real pty: agent → broker', () => {
     // 4. A scan tool's 04, sent over the same line: codes, MIL, frame and readiness go; P0301 stays permanent.
     const cleared = await source.session.request('04');
     expect(cleared.status).toBe('data');
-    await ignitionCycle();
+    await cycle();
     expect(events.at(-1)).toMatchObject({ mil: false, dtcCount: 0, confirmed: [], pending: [], permanent: ['P0301'], freezeFrame: null });
     expect(events.at(-1)!.readiness!.monitors.MISFIRE).toEqual({ supported: true, complete: false });
 

@@ -112,7 +112,7 @@ export async function startTestPipeline(options: TestPipelineOptions = {}): Prom
     }
     const shards = rest.shards ?? ALL_SHARDS;
     const commands = scoring?.commandKinds ?? [];
-    const expected = [...shards.map((s) => topics.shardFilter(s, 'telemetry')), ...shards.flatMap((s) => commands.map((k) => topics.shardFilter(s, k))), ...(rest.apiLogs ? [topics.apiLogsFilter()] : [])];
+    const expected = [...shards.map((s) => topics.shardFilter(s, 'telemetry')), ...shards.map((s) => topics.shardFilter(s, 'health')), ...shards.flatMap((s) => commands.map((k) => topics.shardFilter(s, k))), ...(rest.apiLogs ? [topics.apiLogsFilter()] : [])];
     const missing = () => expected.filter((f) => !subscribed.get(clientId)?.has(f));
     if (!(await waitFor(() => missing().length === 0, READY_TIMEOUT_MS, 20))) {
       throw new Error(`ingest ${clientId} not subscribed to ${missing().join(', ')} within ${READY_TIMEOUT_MS} ms`);

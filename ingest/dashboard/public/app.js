@@ -147,7 +147,9 @@ function render() {
   $('n-learning').textContent = counts.learning;
   $('n-alerts').textContent = vehicles.filter((v) => v.alerting).length;
   $('n-blocks').textContent = model.threats.size;
+  $('n-mil').textContent = vehicles.filter((v) => v.health && v.health.mil === true).length;
   renderTiles(vehicles);
+  renderDiagnosis();
   renderFleet(vehicles);
   renderAlerts();
   renderCountries();
@@ -174,8 +176,10 @@ function renderTiles(vehicles) {
     existing.delete(v.id);
     el.dataset.state = v.state;
     el.classList.toggle('selected', v.id === model.selected);
-    el.title = `${v.id}: ${v.state}${v.alerting ? ' (alert raised)' : ''}${learningText(v) ? ` · baseline ${learningText(v)}` : ''}`;
-    el.innerHTML = `<b>${esc(v.id)}</b>${v.score === undefined ? 'no score' : v.state === 'learning' ? esc(learningText(v)) : `score ${fmt(v.score, 2)}`}`;
+    const mil = v.health && v.health.mil === true;
+    el.dataset.mil = mil ? 'on' : 'off';
+    el.title = `${v.id}: ${v.state}${v.alerting ? ' (alert raised)' : ''}${learningText(v) ? ` · baseline ${learningText(v)}` : ''}${mil ? ` · check-engine light on: ${confirmedCodes(v).join(', ')}` : ''}`;
+    el.innerHTML = `${mil ? `<i class="mil" title="check-engine light on">MIL ${esc(confirmedCodes(v)[0] ?? '')}</i>` : ''}<b>${esc(v.id)}</b>${v.score === undefined ? 'no score' : v.state === 'learning' ? esc(learningText(v)) : `score ${fmt(v.score, 2)}`}`;
   }
   for (const el of existing.values()) el.remove();
   // Keep the tile order the sorted order.
@@ -183,6 +187,32 @@ function renderTiles(vehicles) {
     const el = box.querySelector(`[data-vehicle="${CSS.escape(v.id)}"]`);
     if (box.children[i] !== el) box.insertBefore(el, box.children[i] ?? null);
   });
+}
+
+// Confirmed codes first (the ones that light the MIL), then pending, then permanent.
+const KIND_ORDER = { confirmed: 0, pending: 1, permanent: 2 };
+function listedCodes(v) {
+  return [...((v.health && v.health.codes) || [])].sort((a, b) => KIND_ORDER[a.kind] - KIND_ORDER[b.kind] || a.code.localeCompare(b.code));
+}
+function confirmedCodes(v) {
+  return listedCodes(v).filter((c) => c.kind === 'confirmed').map((c) => c.code);
+}
+
+// The selected vehicle's own diagnosis: the MIL, and every code it lists with description, first seen, freeze frame.
+function renderDiagnosis() {
+  const box = $('diagnosis');
+  const v = model.vehicles.get(model.selected);
+  const h = v && v.health;
+  if (!h) {
+    box.innerHTML = '<p class="muted">No diagnosis (trouble codes, MIL) reported yet.</p>';
+    return;
+  }
+  const when = (ms) => new Date(ms).toLocaleString([], { hourCycle: 'h23' });
+  const mil = h.mil === true ? `<span class="mil-state on" data-mil="on">Check-engine light ON${h.milOnSinceMs ? ` since ${when(h.milOnSinceMs)}` : ''}</span>` : h.mil === false ? '<span class="mil-state" data-mil="off">Check-engine light off</span>' : '<span class="mil-state" data-mil="unknown">Check-engine light: not reported</span>';
+  const codes = listedCodes(v);
+  const frame = (f) => (f ? `<div class="frame">freeze frame: ${Object.entries(f).map(([k, x]) => `${esc(k)} ${fmt(x, Number.isInteger(x) ? 0 : 1)}`).join(' · ')}</div>` : '');
+  const rows = codes.map((c) => `<tr data-code="${esc(c.code)}" data-kind="${esc(c.kind)}"><td><b>${esc(c.code)}</b></td><td>${esc(c.kind)}</td><td>${esc(c.description)}${frame(c.freezeFrame)}</td><td>first seen ${esc(when(c.firstSeenMs))}</td></tr>`);
+  box.innerHTML = `${mil}${codes.length ? `<table class="codes"><tbody>${rows.join('')}</tbody></table>` : '<p class="muted">No trouble codes listed.</p>'}`;
 }
 
 // "learning 40 %" while the vehicle's own baseline learns (it is judged on fleet evidence meanwhile).
@@ -195,7 +225,7 @@ function renderFleet(vehicles) {
   const rows = vehicles.map((v) => {
     const val = (name) => (v.values ? v.values[idx(name)] : undefined);
     const trim = val('SHORT_FUEL_TRIM_1') === null || val('LONG_FUEL_TRIM_1') === null || val('SHORT_FUEL_TRIM_1') === undefined ? undefined : val('SHORT_FUEL_TRIM_1') + val('LONG_FUEL_TRIM_1');
-    return `<tr data-vehicle="${esc(v.id)}" data-state="${esc(v.state)}" class="${v.id === model.selected ? 'selected' : ''}"><td><span class="dot ${esc(v.state)}"></span>${esc(v.id)}${v.alerting ? ' ⚠' : ''}</td><td>${fmt(v.score, 2)}</td><td class="baseline">${v.baseline ? (v.baseline.status === 'learned' ? 'learned' : esc(learningText(v))) : '–'}</td><td>${fmt(val('RPM'))}</td><td>${fmt(val('SPEED'))}</td><td>${fmt(val('COOLANT_TEMP'))}</td><td>${fmt(trim, 1)}</td><td>${v.t ? ago(v.t) : '–'}</td></tr>`;
+    return `<tr data-vehicle="${esc(v.id)}" data-state="${esc(v.state)}" class="${v.id === model.selected ? 'selected' : ''}"><td><span class="dot ${esc(v.state)}"></span>${esc(v.id)}${v.alerting ? ' ⚠' : ''}${v.health && v.health.mil === true ? ' <span class="mil-mark" title="check-engine light on">MIL</span>' : ''}</td><td>${fmt(v.score, 2)}</td><td class="baseline">${v.baseline ? (v.baseline.status === 'learned' ? 'learned' : esc(learningText(v))) : '–'}</td><td>${fmt(val('RPM'))}</td><td>${fmt(val('SPEED'))}</td><td>${fmt(val('COOLANT_TEMP'))}</td><td>${fmt(trim, 1)}</td><td>${v.t ? ago(v.t) : '–'}</td></tr>`;
   });
   body.innerHTML = rows.join('');
   for (const tr of body.rows) tr.addEventListener('click', () => select(tr.dataset.vehicle));
@@ -204,7 +234,7 @@ function renderFleet(vehicles) {
 function renderAlerts() {
   const list = [...model.alerts.values()].sort((a, b) => b.atMs - a.atMs).slice(0, 50);
   $('alerts').innerHTML = list.length
-    ? list.map((a) => `<li class="${esc(a.state)}" data-alert-vehicle="${esc(a.vehicle)}" data-alert-state="${esc(a.state)}"><span class="when">${new Date(a.atMs).toLocaleTimeString([], { hourCycle: 'h23' })}</span><b>${a.state === 'raised' ? 'raised' : 'cleared'}</b> ${esc(a.vehicle)} · score ${fmt(a.score, 2)} / ${fmt(a.threshold, 2)}<div class="why">${esc(a.text ?? a.topFeatures.slice(0, 3).join(', '))}</div></li>`).join('')
+    ? list.map((a) => `<li class="${esc(a.state)}" data-alert-vehicle="${esc(a.vehicle)}" data-alert-state="${esc(a.state)}"><span class="when">${new Date(a.atMs).toLocaleTimeString([], { hourCycle: 'h23' })}</span><b>${a.state === 'raised' ? 'raised' : 'cleared'}</b> ${esc(a.vehicle)} · ${a.kind === 'dtc' ? 'trouble code' : a.kind === 'mil' ? '<span class="mil-mark">check-engine light</span>' : `score ${fmt(a.score, 2)} / ${fmt(a.threshold, 2)}`}<div class="why">${esc(a.text ?? a.topFeatures.slice(0, 3).join(', '))}</div></li>`).join('')
     : '<li class="muted">No alerts yet. A vehicle raises one after 3 anomalous windows in a row.</li>';
 }
 
