@@ -455,3 +455,47 @@ describe('guarded-level-writes.ts: the LevelDB store writes only through the db 
     });
   });
 });
+
+describe('exact-duplicate-check.ts: client.deliverQoS, client.deliver0, client.duplicates', () => {
+  it('are own properties of the client that a subscription reads when it is made, and the check Aedes runs first', async () => {
+    const aedes = await unpatchedBroker();
+    const wire = new Wire();
+    const client = aedes.handle(wire.conn) as unknown as { duplicates: Record<string, number>; deliverQoS: (...a: unknown[]) => void; deliver0: (...a: unknown[]) => void };
+    for (const field of ['duplicates', 'deliverQoS', 'deliver0'] as const) expect(Object.hasOwn(client, field), field).toBe(true);
+    const seen: Array<[string, number | undefined]> = [];
+    for (const name of ['deliverQoS', 'deliver0'] as const) {
+      const deliver = client[name];
+      client[name] = (packet: unknown, callback: unknown) => {
+        const p = packet as { brokerId: string };
+        seen.push([name, client.duplicates[p.brokerId]]);
+        deliver(packet, callback);
+      };
+    }
+    wire.send(connectPacket('exact'));
+    await wire.until(2);
+    wire.send(subscribePacket('fleet/#'));
+    await wire.until(SUBACK);
+    await new Promise<void>((resolve) => aedes.publish({ topic: 'fleet/a', payload: Buffer.from('x') }, null, () => resolve()));
+    await wire.until(PUBLISH);
+    // The replacement ran (read at subscribe time) and, after it, Aedes recorded the counter it sent.
+    expect(seen.map(([name]) => name)).toContain('deliverQoS');
+    const [brokerId, counter] = Object.entries(client.duplicates)[0]!;
+    expect(typeof brokerId).toBe('string');
+    expect(counter).toBeGreaterThan(0);
+  });
+
+  it('drops a message emitted after one numbered later, for any subscriber (the loss the patch prevents)', async () => {
+    const aedes = await unpatchedBroker();
+    const { wire } = await connected(aedes, 'clean-sub');
+    wire.send(subscribePacket('fleet/#'));
+    await wire.until(SUBACK);
+    // The retained one is numbered first but stored before it is emitted: the plain one overtakes it.
+    aedes.publish({ topic: 'fleet/1/health', payload: Buffer.from('retained'), qos: 1, retain: true } as never, null, () => undefined);
+    aedes.publish({ topic: 'fleet/1/telemetry', payload: Buffer.from('plain'), qos: 1 } as never, null, () => undefined);
+    await wire.until(PUBLISH);
+    await turns(10);
+    const delivered = wire.packets.filter((p) => p.type === PUBLISH).map((p) => p.body.toString('latin1'));
+    expect(delivered).toHaveLength(1);
+    expect(delivered[0]).toContain('plain');
+  });
+});

@@ -26,6 +26,7 @@ import { BrokerMetrics, startMetricsServer } from './broker-metrics.ts';
 import { FileDeviceStore } from './device-store.ts';
 import { watchFreeSpace, type FreeSpaceWatch } from './free-space-watch.ts';
 import { guardLevelWrites, type ReopenableLevel, type WriteGuard } from './guarded-level-writes.ts';
+import { checkDuplicatesExactly, type DeduplicatingClient } from './exact-duplicate-check.ts';
 import { IndexedMemoryPersistence } from './indexed-memory-persistence.ts';
 import { LoginLimiter } from './login-limiter.ts';
 import { useConstantTimeQueue, type QueueingEmitter } from './emitter-queue.ts';
@@ -335,6 +336,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     },
   });
   const packetLoop = (client: unknown): void => {
+    checkDuplicatesExactly(client as DeduplicatingClient);
     guardClientPacketLoop(client as PacketLoopClient);
     backpressure?.attach(client as BackpressureClient);
   };

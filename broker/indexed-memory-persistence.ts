@@ -13,7 +13,10 @@
  * Semantics are the stock store's, found in the same queue order: `outgoingUpdate` matches the first
  * queued message of the same broker and counter (and sets its message id), or the first one of
  * another broker with the same message id (and replaces it); `outgoingClearMessageId` removes and
- * returns the first message with that id; `outgoingStream` yields the queue in order. The stock
+ * returns the first message with that id; `outgoingStream` yields the queue in order. One
+ * deliberate difference: a clear without an id but with a broker counter (a delivery Aedes skipped)
+ * removes an unsent copy of that message, not the first unsent message of any kind (see
+ * `unsentCopy`; out-of-order-delivery.test.ts). The stock
  * store's own conformance suite runs against this class (indexed-memory-persistence.test.ts).
  */
 import { createRequire } from 'node:module';
@@ -100,8 +103,8 @@ class OutgoingQueue {
     return true;
   }
 
-  clear(messageId: number | undefined): QueuedPacket | undefined {
-    const entry = this.withMessageId(messageId);
+  clear(packet: QueuedPacket): QueuedPacket | undefined {
+    const entry = packet.messageId === undefined && packet.brokerCounter !== undefined ? this.unsentCopy(packet) : this.withMessageId(packet.messageId);
     if (!entry) return undefined;
     this.unindex(entry);
     entry.removed = true;
@@ -114,6 +117,17 @@ class OutgoingQueue {
     const out: QueuedPacket[] = [];
     for (const entry of this.entries) if (!entry.removed) out.push(entry.packet);
     return out;
+  }
+
+  /**
+   * An unsent copy of this message (same broker and counter, no id yet). Aedes clears with a packet
+   * that has no id when it skips a delivery: a second subscription of the client matching the same
+   * message (each matching subscription queued a copy) or a forward refused. The stock store removes
+   * the first unsent message of any kind — with two messages arriving back to back, that was the
+   * copy of the other one being sent, and Aedes then dropped the client with "no such packet".
+   */
+  private unsentCopy(packet: QueuedPacket): Entry | undefined {
+    return this.byCounter.oldest(counterKey(packet), (e) => e.packet.messageId === undefined);
   }
 
   /** The oldest live entry with this message id that passes `accept`. */
@@ -176,7 +190,7 @@ export class IndexedMemoryPersistence extends AsyncMemoryPersistence {
 
   async outgoingClearMessageId(client: { id: string }, packet: QueuedPacket): Promise<QueuedPacket | undefined> {
     const queue = this.outgoing.get(client.id);
-    const cleared = queue?.clear(packet.messageId);
+    const cleared = queue?.clear(packet);
     if (queue && queue.size === 0) this.outgoing.delete(client.id);
     return cleared;
   }
