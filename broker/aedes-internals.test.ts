@@ -499,3 +499,27 @@ describe('exact-duplicate-check.ts: client.deliverQoS, client.deliver0, client.d
     expect(delivered[0]).toContain('plain');
   });
 });
+
+describe('resume-order.ts: persistence.outgoingStream(client), client "connected", client.clean / client.connected', () => {
+  it('streams the queue with the client object itself, before the client is connected and says so', async () => {
+    const aedes = await unpatchedBroker();
+    const sub = await persistentSubscriber(aedes, 'resumer');
+    sub.send(DISCONNECT);
+    await turns(5);
+    await new Promise<void>((resolve) => aedes.publish({ topic: 'fleet/q', payload: Buffer.from('queued'), qos: 1 } as never, null as never, () => resolve()));
+
+    const stream = aedes.persistence.outgoingStream!;
+    const steps: string[] = [];
+    const wire = new Wire();
+    const client = aedes.handle(wire.conn) as unknown as { clean?: boolean; connected: boolean; once(event: string, listener: () => void): void };
+    aedes.persistence.outgoingStream = ((c: unknown) => {
+      steps.push(`stream (same client: ${c === client}, clean: ${client.clean}, connected: ${client.connected})`);
+      return stream.call(aedes.persistence, c as never);
+    }) as never;
+    client.once('connected', () => steps.push(`connected (${client.connected})`));
+    wire.send(persistentConnect('resumer'));
+    await wire.until(PUBLISH);
+    await turns(5);
+    expect(steps).toEqual(['stream (same client: true, clean: false, connected: false)', 'connected (true)']);
+  });
+});

@@ -27,12 +27,13 @@ import { FileDeviceStore } from './device-store.ts';
 import { watchFreeSpace, type FreeSpaceWatch } from './free-space-watch.ts';
 import { guardLevelWrites, type ReopenableLevel, type WriteGuard } from './guarded-level-writes.ts';
 import { checkDuplicatesExactly, type DeduplicatingClient } from './exact-duplicate-check.ts';
+import { ResumeOrder, type ResumingClient, type StreamingPersistence } from './resume-order.ts';
 import { IndexedMemoryPersistence } from './indexed-memory-persistence.ts';
 import { LoginLimiter } from './login-limiter.ts';
 import { useConstantTimeQueue, type QueueingEmitter } from './emitter-queue.ts';
 import { boundOfflineQueues, type QueueingPersistence } from './offline-queue-bound.ts';
 import { guardPacketSize } from './packet-size-guard.ts';
-import { orderOutgoingEnqueue, type EnqueueingPersistence } from './ordered-enqueue.ts';
+import { orderOutgoingEnqueue, orderOutgoingUpdate, type EnqueueingPersistence, type UpdatingPersistence } from './ordered-enqueue.ts';
 import { PublishBackpressure, type BackpressureClient } from './publish-backpressure.ts';
 import { guardClientPacketLoop, guardEmitterQueue, type PacketLoopClient, type QueueDrainingEmitter } from './stack-guard.ts';
 
@@ -284,6 +285,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   }
   // Stores may finish writes out of order; Aedes would then drop acknowledged messages (ordered-enqueue.ts).
   orderOutgoingEnqueue(persistence as unknown as EnqueueingPersistence);
+  orderOutgoingUpdate(persistence as unknown as UpdatingPersistence);
   let isConnected = (_clientId: string): boolean => false;
   const offlineQueues =
     persistenceKind === 'redis'
@@ -335,8 +337,11 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       metrics.busParkedBatches += 1;
     },
   });
+  // Outermost: a resuming client's held deliveries pass the duplicate check when they are replayed.
+  const resumeOrder = new ResumeOrder(persistence as unknown as StreamingPersistence);
   const packetLoop = (client: unknown): void => {
     checkDuplicatesExactly(client as DeduplicatingClient);
+    resumeOrder.attach(client as ResumingClient);
     guardClientPacketLoop(client as PacketLoopClient);
     backpressure?.attach(client as BackpressureClient);
   };

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { describe, expect, it } from 'vitest';
 import { startBroker } from './broker-server.ts';
-import { orderOutgoingEnqueue, type EnqueueingPersistence } from './ordered-enqueue.ts';
+import { orderOutgoingEnqueue, orderOutgoingUpdate, type EnqueueingPersistence, type UpdatingPersistence } from './ordered-enqueue.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -43,6 +43,25 @@ describe('orderOutgoingEnqueue', () => {
     const good = store.outgoingEnqueue({ clientId: 'c' }, 'good');
     await expect(bad).rejects.toThrow('disk full');
     await expect(good).resolves.toBe('good');
+  });
+});
+
+describe('orderOutgoingUpdate', () => {
+  it("reports each client's updates done in call order, the updates themselves running at once", async () => {
+    const started: string[] = [];
+    const finished: string[] = [];
+    const delays: Record<string, number> = { a1: 30, a2: 1, b1: 1 };
+    const store: UpdatingPersistence = {
+      outgoingUpdate: async (_client, packet) => {
+        started.push(packet as string);
+        await sleep(delays[packet as string]!);
+      },
+    };
+    orderOutgoingUpdate(store);
+    const ids = ['a1', 'a2', 'b1'];
+    await Promise.all(ids.map((id) => store.outgoingUpdate({ id: id[0]! }, id).then(() => void finished.push(id))));
+    expect(started).toEqual(ids);
+    expect(finished).toEqual(['b1', 'a1', 'a2']);
   });
 });
 
