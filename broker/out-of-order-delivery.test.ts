@@ -11,36 +11,15 @@
  * snapshot next to telemetry (500 samples of 3,309 never reached ingest).
  */
 import mqtt from 'mqtt';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startBroker, type BrokerOptions, type RunningBroker } from './broker-server.ts';
+import { SESSION_STORES, storeBrokers } from '../test/broker/broker-fixture.ts';
+import type { RunningBroker } from './broker-server.ts';
 
-let broker: RunningBroker | undefined;
-const clients: mqtt.MqttClient[] = [];
-
-const dirs: string[] = [];
-
-afterEach(async () => {
-  for (const c of clients.splice(0)) await c.endAsync(true);
-  await broker?.close();
-  broker = undefined;
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
-
-const STORES: Record<string, () => BrokerOptions['persistence']> = {
-  memory: () => ({ kind: 'memory' }),
-  level: () => {
-    const dir = mkdtempSync(join(tmpdir(), 'fleetpulse-order-'));
-    dirs.push(dir);
-    return { kind: 'level', dir };
-  },
-};
+const brokers = storeBrokers();
+afterEach(() => brokers.cleanup());
 
 async function subscriber(url: string, clientId: string, clean: boolean, filters: string[], qos: 0 | 1): Promise<{ client: mqtt.MqttClient; got: string[]; closes: () => number }> {
-  const client = await mqtt.connectAsync(url, { clientId, clean, reconnectPeriod: 0 });
-  clients.push(client);
+  const client = brokers.track(await mqtt.connectAsync(url, { clientId, clean, reconnectPeriod: 0 }));
   const got: string[] = [];
   let closes = 0;
   client.on('close', () => (closes += 1));
@@ -66,8 +45,8 @@ const settle = async (until: () => boolean): Promise<void> => {
   await new Promise((r) => setTimeout(r, 100)); // room for a duplicate
 };
 
-describe.each(Object.keys(STORES))('delivery of messages emitted out of their numbering order (%s sessions)', (store) => {
-  const start = async (): Promise<RunningBroker> => (broker = await startBroker({ host: '127.0.0.1', port: 0, persistence: STORES[store]!() }));
+describe.each(SESSION_STORES)('delivery of messages emitted out of their numbering order (%s sessions)', (store) => {
+  const start = (): Promise<RunningBroker> => brokers.start(store);
   for (const [name, clean, qos] of [
     ['a persistent QoS 1 subscriber', false, 1],
     ['a clean QoS 1 subscriber', true, 1],

@@ -8,38 +8,19 @@
  * vehicle's newest diagnosis, took the late one for an old copy).
  */
 import mqtt from 'mqtt';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startBroker, type BrokerOptions, type RunningBroker } from './broker-server.ts';
+import { SESSION_STORES, storeBrokers } from '../test/broker/broker-fixture.ts';
+import type { RunningBroker } from './broker-server.ts';
 
-let broker: RunningBroker | undefined;
-const clients: mqtt.MqttClient[] = [];
-const dirs: string[] = [];
-
-afterEach(async () => {
-  for (const c of clients.splice(0)) await c.endAsync(true);
-  await broker?.close();
-  broker = undefined;
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
-
-const STORES: Record<string, () => BrokerOptions['persistence']> = {
-  memory: () => ({ kind: 'memory' }),
-  level: () => {
-    const dir = mkdtempSync(join(tmpdir(), 'fleetpulse-resume-'));
-    dirs.push(dir);
-    return { kind: 'level', dir };
-  },
-};
+const brokers = storeBrokers();
+afterEach(() => brokers.cleanup());
 
 const publish = (b: RunningBroker, n: number, qos: 0 | 1 = 1): Promise<void> =>
   new Promise((resolve) => b.aedes.publish({ cmd: 'publish', topic: `fleet/1/car/health`, payload: Buffer.from(String(n)), qos, retain: false, dup: false }, () => resolve()));
 
-describe.each(Object.keys(STORES))('a persistent session resumed while messages arrive (%s sessions)', (store) => {
+describe.each(SESSION_STORES)('a persistent session resumed while messages arrive (%s sessions)', (store) => {
   it('gets the queued messages, then the ones that arrived during the resume, in order and once', async () => {
-    const b = (broker = await startBroker({ host: '127.0.0.1', port: 0, persistence: STORES[store]!() }));
+    const b = await brokers.start(store);
     const first = await mqtt.connectAsync(b.url, { clientId: 'resumer', clean: false, reconnectPeriod: 0 });
     await first.subscribeAsync('fleet/+/+/health', { qos: 1 });
     await first.endAsync();
@@ -53,8 +34,7 @@ describe.each(Object.keys(STORES))('a persistent session resumed while messages 
       for (let i = 0; i < 20; i++) void publish(b, live++);
     });
     const got: number[] = [];
-    const again = mqtt.connect(b.url, { clientId: 'resumer', clean: false, reconnectPeriod: 0 });
-    clients.push(again);
+    const again = brokers.track(mqtt.connect(b.url, { clientId: 'resumer', clean: false, reconnectPeriod: 0 }));
     again.on('message', (_topic, payload) => got.push(Number(payload.toString())));
     for (let i = 0; i < 200 && got.length < QUEUED + 20; i++) await new Promise((r) => setTimeout(r, 25));
     // Messages published after the resume are delivered normally, after everything else.

@@ -105,3 +105,39 @@ export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs
     await new Promise((r) => setTimeout(r, intervalMs));
   }
 }
+
+/** The session stores a broker test can run on: in memory, and LevelDB in a temporary directory. */
+export const SESSION_STORES = ['memory', 'level'] as const;
+export type SessionStore = (typeof SESSION_STORES)[number];
+
+/**
+ * Starts brokers on loopback on a chosen session store and closes them, with their clients and
+ * directories, in `cleanup` (call it from `afterEach`).
+ */
+export function storeBrokers(): { start(store: SessionStore): Promise<RunningBroker>; track(client: MqttClient): MqttClient; cleanup(): Promise<void> } {
+  const brokers: RunningBroker[] = [];
+  const clients: MqttClient[] = [];
+  const dirs: string[] = [];
+  return {
+    async start(store) {
+      let persistence: BrokerOptions['persistence'] = { kind: 'memory' };
+      if (store === 'level') {
+        const dir = mkdtempSync(join(tmpdir(), 'fp-broker-store-'));
+        dirs.push(dir);
+        persistence = { kind: 'level', dir };
+      }
+      const broker = await startBroker({ host: '127.0.0.1', port: 0, persistence });
+      brokers.push(broker);
+      return broker;
+    },
+    track(client) {
+      clients.push(client);
+      return client;
+    },
+    async cleanup() {
+      for (const c of clients.splice(0)) await c.endAsync(true);
+      for (const b of brokers.splice(0)) await b.close();
+      for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+    },
+  };
+}

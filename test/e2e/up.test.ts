@@ -37,9 +37,10 @@ describe('fleetpulse up', () => {
       const statusOf = async () => rowsOf((await influxQuery(influxUrl, 'fleetpulse', `SELECT score, baseline, vehicle FROM anomaly`))[0]);
       expect(await waitFor(async () => new Set((await statusOf()).map((r) => r.vehicle)).size === 20, 120_000, 1000)).toBe(true);
       expect(new Set((await statusOf()).map((r) => r.baseline))).toEqual(new Set(['learned']));
-      // The seed-42 fleet's vacuum leak (sim-012) shows at its first warm idle: red within minutes.
-      const red = await waitFor(async () => rowsOf((await influxQuery(influxUrl, 'fleetpulse', `SELECT count(score) AS n FROM anomaly WHERE anomalous = true`))[0]).length > 0, 300_000, 2000);
-      expect(red, 'no anomalous window within 5 min').toBe(true);
+      // The seed-42 fleet's vacuum leak (sim-012) shows at its first warm idle: red within minutes
+      // (≈ 2.5 min on an idle 2-core machine; more than 5 min once, with the whole suite running beside it).
+      const red = await waitFor(async () => rowsOf((await influxQuery(influxUrl, 'fleetpulse', `SELECT count(score) AS n FROM anomaly WHERE anomalous = true`))[0]).length > 0, 420_000, 2000);
+      expect(red, 'no anomalous window within 7 min').toBe(true);
       const dashboardUrl = /Dashboard\s+(http:\/\/\S+)/.exec(up.output())![1]!;
       expect(await (await fetch(dashboardUrl)).text()).toContain('fleetpulse');
 
@@ -51,5 +52,5 @@ describe('fleetpulse up', () => {
     } finally {
       if (up.child.exitCode === null) up.child.kill('SIGKILL');
     }
-  }, 480_000);
+  }, 600_000);
 });
