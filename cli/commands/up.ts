@@ -4,6 +4,7 @@
  * simulated fleet and the API scenario — stopped cleanly on Ctrl-C.
  */
 import { join, resolve } from 'node:path';
+import { findExecutable } from '../../common/child-process.ts';
 import { opt } from '../../common/config.ts';
 import { errorMessage } from '../../common/errors.ts';
 import { createLogger } from '../../common/logger.ts';
@@ -193,7 +194,7 @@ export default defineCommand({
           ...(apiScenario.on ? apiSummary : [apiOffLine(apiScenario)]),
           '',
           'Look at the data:',
-          `  influx -host ${u.hostname} -port ${u.port || 8086} -database ${config.influxDatabase} -execute 'SELECT count(rpm) FROM ${RAW_TELEMETRY} GROUP BY vehicle'`,
+          `  ${queryCommand(u, config.influxDatabase, `SELECT count(rpm) FROM ${RAW_TELEMETRY} GROUP BY vehicle`)}`,
           '',
           'Press Ctrl-C to stop.',
           '',
@@ -206,3 +207,13 @@ export default defineCommand({
     return { stop: stopAll };
   },
 });
+
+/**
+ * A command that runs `query` against InfluxDB from a shell: the `influx` CLI where it is installed,
+ * otherwise curl — Debian's `influxdb` package ships only the server (the CLI is `influxdb-client`).
+ */
+export function queryCommand(influx: URL, database: string, query: string): string {
+  if (findExecutable('influx')) return `influx -host ${influx.hostname} -port ${influx.port || 8086} -database ${database} -execute '${query}'`;
+  const endpoint = new URL('/query', influx).toString();
+  return `curl -sG ${endpoint} --data-urlencode db=${database} --data-urlencode 'q=${query}'`;
+}
