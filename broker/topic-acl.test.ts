@@ -104,12 +104,13 @@ describe('role grants', () => {
     expect(mayRead(a, topics.telemetry('car-b'))).toBe(false);
   });
 
-  it('lets ingest read every fleet topic and API log and publish alerts only', () => {
+  it('lets ingest read every fleet topic and API log and publish alerts and baseline resets only', () => {
     expect(decideSubscribe(ingest, topics.shardFilter(5, 'telemetry')).kind).toBe('allow');
     expect(decideSubscribe(ingest, 'apilogs/#').kind).toBe('allow');
     expect(decideSubscribe(ingest, '#').kind).toBe('filter-on-forward');
     expect(decideSubscribe(ingest, '$SYS/#').kind).toBe('deny');
     expect(mayPublish(ingest, topics.alerts('car-a'))).toBe(true);
+    expect(mayPublish(ingest, topics.baselineReset('car-a'))).toBe(true); // relayed from the query API's operators
     expect(mayPublish(ingest, topics.telemetry('car-a'))).toBe(false);
     expect(mayPublish(ingest, topics.config('car-a'))).toBe(false);
   });
@@ -157,10 +158,11 @@ describe('role grants', () => {
     expect(decideSubscribe(operator, '$SYS/#')).toEqual({ kind: 'deny' });
   });
 
-  it('lets only an operator reset a baseline, and ingest read the reset', () => {
+  it('lets an operator (and ingest, relaying the query API) reset a baseline, no one else, and ingest read the reset', () => {
     const operator = grantsFor({ username: 'ops', role: 'operator', generation: 1 });
     expect(mayPublish(operator, topics.baselineReset('car-a'))).toBe(true);
-    for (const role of [vehicle('car-a'), ingest, logship, viewer]) expect(mayPublish(role, topics.baselineReset('car-a'))).toBe(false);
+    expect(mayPublish(ingest, topics.baselineReset('car-a'))).toBe(true);
+    for (const role of [vehicle('car-a'), logship, viewer]) expect(mayPublish(role, topics.baselineReset('car-a'))).toBe(false);
     expect(mayRead(ingest, topics.baselineReset('car-a'))).toBe(true);
   });
 

@@ -3,7 +3,8 @@
  * serve publish checks, subscription narrowing and the per-message forward check.
  *
  *   vehicle  publish its own telemetry, health, status and config-state; read everything under its own vehicle id
- *   ingest   read every fleet topic and every API log; publish alerts and the API blocklist
+ *   ingest   read every fleet topic and every API log; publish alerts, the API blocklist and baseline
+ *            resets (the query API relays an operator token's reset to the worker of the vehicle's shard)
  *   logship  publish API logs; read the API blocklist (the edge host's privacy API enforces it)
  *   viewer   read alerts, status, vehicle health and the broker's $SYS metrics
  *   operator publish (retained) vehicle config and baseline resets; read config, config-state, status and alerts
@@ -30,7 +31,8 @@ export function grantsFor(identity: DeviceIdentity): Grants {
       return { publish: [topics.telemetry(id), topics.health(id), topics.status(id), topics.configState(id)], read: [topics.vehicleFilter(id)] };
     }
     case 'ingest':
-      return { publish: [topics.fleetFilter('alerts'), topics.apiBlocklist()], read: [topics.fleetFilter(), topics.apiLogsFilter()] };
+      // Baseline resets: the query API (served by ingest) relays an operator token's reset to the worker of the vehicle's shard.
+      return { publish: [topics.fleetFilter('alerts'), topics.fleetFilter('baseline-reset'), topics.apiBlocklist()], read: [topics.fleetFilter(), topics.apiLogsFilter()] };
     case 'logship':
       return { publish: [topics.apiLogsFilter()], read: [topics.apiBlocklist()] };
     case 'viewer':

@@ -62,7 +62,7 @@ export const ERRORS = {
   FP_API_NOT_FOUND: { meaning: 'No such route, or no such vehicle among those the token may see.' },
   FP_API_BAD_REQUEST: { meaning: 'A query parameter, path parameter or cursor of a query API request is not valid; the message names it.' },
   FP_API_RATE_LIMITED: { meaning: 'Too many failed logins from one address; the answer says when to try again.' },
-  FP_API_UPSTREAM_FAILED: { meaning: 'InfluxDB, which the query API reads, failed or timed out; the request may be repeated.' },
+  FP_API_UPSTREAM_FAILED: { meaning: 'InfluxDB, which the query API reads, or the broker, which carries its actions, failed or timed out; the request may be repeated.' },
   FP_ACCESS_NOT_CONFIGURED: {
     meaning: 'The dashboard was asked to listen beyond loopback without any token to log in with.',
     message: (address: string, tokenFile: string) =>

@@ -239,12 +239,13 @@ export class IngestService {
   /**
    * Publishes on the broker connection, QoS 1; false while not connected (before start, or while
    * reconnecting: the caller keeps it and tries again). A publish the connection loses before its
-   * PUBACK is logged.
+   * PUBACK is logged; `acknowledged` hears the PUBACK (or that error).
    */
-  publish(topic: string, payload: Buffer): boolean {
+  publish(topic: string, payload: Buffer, acknowledged?: (error?: Error) => void): boolean {
     return (
       this.connection?.publish(topic, payload, { qos: 1 }, (error) => {
         if (error) this.log.warn('publish failed', { topic, error: errorMessage(error) });
+        acknowledged?.(error);
       }) ?? false
     );
   }

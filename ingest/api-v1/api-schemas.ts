@@ -106,3 +106,10 @@ export type ApiVehicle = z.infer<typeof vehicleSchema>;
 export type ApiAlert = z.infer<typeof alertSchema>;
 export type ApiDtc = z.infer<typeof dtcSchema>;
 export type ApiTelemetry = z.infer<typeof telemetrySchema>;
+
+export const baselineResetBody = z.object({
+  /** Why, recorded with the event (InfluxDB `baseline_events`): `repair`, `dtc_cleared`, or a few words. */
+  reason: z.string().min(1).max(200).default('repair'),
+});
+
+export const baselineResetAccepted = z.object({ vehicle: z.string(), reason: z.string(), requestedAt: z.string() });

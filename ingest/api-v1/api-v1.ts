@@ -16,6 +16,8 @@ import swagger from '@fastify/swagger';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { errorMessage } from '../../common/errors.ts';
+import { BASELINE_RESET_SCHEMA, encodeBaselineReset } from '../../contracts/baseline-reset.ts';
+import { topics } from '../../contracts/topics.ts';
 import { SESSION_COOKIE, type RequestAuthenticator } from '../access/request-auth.ts';
 import { roleAllows, vehicleScope, type TokenIdentity, type TokenRole } from '../access/token-store.ts';
 import { globToRegExp } from '../../common/glob.ts';
@@ -25,6 +27,8 @@ import { ApiInfluxReader, durationMs, telemetryFields } from './api-influx-reade
 import {
   alertSchema,
   alertsQuery,
+  baselineResetAccepted,
+  baselineResetBody,
   countrySchema,
   dtcSchema,
   pageQuery,
@@ -47,7 +51,12 @@ export interface ApiV1Options {
   auth: RequestAuthenticator;
   /** A vehicle without a sample for this long is `offline` (default 5 min). */
   offlineAfterMs?: number;
+  /** Publishes a command on ingest's broker connection (QoS 1); false when not connected. Without it, actions answer 503. */
+  publish?(topic: string, payload: Buffer, acknowledged: (error?: Error) => void): boolean;
 }
+
+/** How long an action waits for the broker's PUBACK before answering 503. */
+const ACTION_ACK_TIMEOUT_MS = 10_000;
 
 /** The longest telemetry range one request may ask for. */
 const TELEMETRY_RANGE_MAX_MS = 400 * 86_400_000;
@@ -71,14 +80,15 @@ function jsonSchema(schema: z.ZodType, io: 'input' | 'output' = 'output'): Recor
 
 const ERROR_RESPONSES = Object.fromEntries([400, 401, 403, 404, 429, 503].map((status) => [status, { description: 'Error', ...jsonSchema(apiErrorSchema) }]));
 
-function routeSchema(summary: string, parts: { params?: z.ZodType; query?: z.ZodType; response: z.ZodType }) {
+function routeSchema(summary: string, parts: { params?: z.ZodType; query?: z.ZodType; body?: z.ZodType; response: z.ZodType; status?: 200 | 202 }) {
   return {
     summary,
     tags: ['v1'],
     security: [{ bearer: [] }],
     ...(parts.params ? { params: jsonSchema(parts.params, 'input') } : {}),
     ...(parts.query ? { querystring: jsonSchema(parts.query, 'input') } : {}),
-    response: { 200: { description: 'OK', ...jsonSchema(parts.response) }, ...ERROR_RESPONSES },
+    ...(parts.body ? { body: jsonSchema(parts.body, 'input') } : {}),
+    response: { [parts.status ?? 200]: { description: parts.status === 202 ? 'Accepted' : 'OK', ...jsonSchema(parts.response) }, ...ERROR_RESPONSES },
   };
 }
 
@@ -218,6 +228,19 @@ export async function registerApiV1(app: FastifyInstance, options: ApiV1Options)
       return pageByKey('threats', threats, (t) => t.key, q.limit, after);
     });
 
+    api.post('/vehicles/:id/baseline-reset', { config: { role: 'operator' }, schema: routeSchema("Forget a vehicle's learned baseline (after a repair): its ingest worker learns it again from the next windows", { params: vehicleParams, body: baselineResetBody, response: baselineResetAccepted, status: 202 }) }, async (request, reply) => {
+      const p = parse(vehicleParams, request.params, reply);
+      const b = p && parse(baselineResetBody, request.body, reply);
+      if (!p || !b || !visibleVehicle(request, reply, p.id)) return reply;
+      if (!(await vehicles(request)).some((v) => v.id === p.id)) return sendApiError(reply, 'FP_API_NOT_FOUND', `no vehicle '${p.id}'`);
+      const requestedAtMs = Date.now();
+      const payload = encodeBaselineReset({ schema: BASELINE_RESET_SCHEMA, vehicle: p.id, reason: b.reason, requestedAtMs });
+      // The broker holds it for the worker of the vehicle's shard (persistent session), as for `fleetpulse baseline reset`.
+      const acknowledged = await publishAcknowledged(options.publish, topics.baselineReset(p.id), payload);
+      if (acknowledged !== true) return sendApiError(reply, 'FP_API_UPSTREAM_FAILED', `baseline reset of '${p.id}' not confirmed: ${acknowledged}; try again (a second reset does no harm)`);
+      return reply.code(202).send({ vehicle: p.id, reason: b.reason, requestedAt: new Date(requestedAtMs).toISOString() });
+    });
+
     api.get('/tokens', { config: { role: 'admin' }, schema: routeSchema('Tokens (admin): name, role, vehicle scope; never the tokens', { query: pageQuery, response: pageSchema(tokenSchema) }) }, async (request, reply) => {
       const q = parse(pageQuery, request.query, reply);
       if (!q) return reply;
@@ -226,4 +249,20 @@ export async function registerApiV1(app: FastifyInstance, options: ApiV1Options)
       return pageByKey('tokens', options.auth.store.list(), (t) => t.name, q.limit, after);
     });
   }, { prefix: '/v1' });
+}
+
+/** True once the broker has the message (PUBACK), or why not. */
+function publishAcknowledged(publish: ApiV1Options['publish'], topic: string, payload: Buffer): Promise<true | string> {
+  if (!publish) return Promise.resolve('this server has no broker connection');
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(`the broker did not acknowledge it within ${ACTION_ACK_TIMEOUT_MS / 1000} s`), ACTION_ACK_TIMEOUT_MS);
+    const sent = publish(topic, payload, (error) => {
+      clearTimeout(timer);
+      resolve(error ? `the broker refused it (${errorMessage(error)})` : true);
+    });
+    if (!sent) {
+      clearTimeout(timer);
+      resolve('ingest is not connected to the broker');
+    }
+  });
 }

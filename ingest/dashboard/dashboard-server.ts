@@ -37,6 +37,8 @@ import { mergeBackfill, type PageSnapshot } from './merge-backfill.ts';
 export interface DashboardHost {
   addEventListener(listener: IngestEventListener): void;
   addMetrics(source: (m: ScrapeMetrics) => void): void;
+  /** Publishes on ingest's broker connection, QoS 1 (IngestService.publish); absent: the query API's actions answer 503. */
+  publish?(topic: string, payload: Buffer, acknowledged: (error?: Error) => void): boolean;
 }
 
 /** Where the notifications panel reads from (the Notifier). */
@@ -93,7 +95,7 @@ export async function startDashboard(ingest: DashboardHost, options: DashboardOp
   const app = Fastify({ logger: false });
   if (options.access) {
     await registerDashboardLogin(app, options.access, loginRequired);
-    await registerApiV1(app, { fleet: pageSnapshot, influxUrl: options.influxUrl, influxDatabase: options.influxDatabase, auth: options.access });
+    await registerApiV1(app, { fleet: pageSnapshot, influxUrl: options.influxUrl, influxDatabase: options.influxDatabase, auth: options.access, ...(ingest.publish ? { publish: ingest.publish.bind(ingest) } : {}) });
   }
   for (const [route, asset] of assets) {
     app.get(route, async (_request, reply) => reply.type(asset.type).header('Cache-Control', 'no-cache').send(asset.body));

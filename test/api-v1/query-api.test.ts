@@ -196,7 +196,8 @@ describe('query API', () => {
     expect(response.status).toBe(200);
     const doc = (await response.json()) as { openapi: string; paths: Record<string, unknown> };
     expect(doc.openapi).toBe('3.1.0');
-    expect(Object.keys(doc.paths).sort()).toEqual(['/v1/alerts', '/v1/api-traffic', '/v1/threats', '/v1/tokens', '/v1/vehicles', '/v1/vehicles/{id}', '/v1/vehicles/{id}/dtcs', '/v1/vehicles/{id}/telemetry']);
+    expect(Object.keys(doc.paths).sort()).toEqual(['/v1/alerts', '/v1/api-traffic', '/v1/threats', '/v1/tokens', '/v1/vehicles', '/v1/vehicles/{id}', '/v1/vehicles/{id}/baseline-reset', '/v1/vehicles/{id}/dtcs', '/v1/vehicles/{id}/telemetry']);
+    expect(Object.keys(doc.paths['/v1/vehicles/{id}/baseline-reset'] as object)).toEqual(['post']);
     expect(JSON.stringify(doc.paths['/v1/vehicles/{id}/telemetry'])).toContain('every');
   });
 });
