@@ -393,6 +393,13 @@ describe('Grafana dashboards', () => {
         freezeFrame: lit ? { dtc: 'P0301', frame: 0, signals: { RPM: 790, COOLANT_TEMP: 90 } } : null,
       });
       for (const e of [health('gp-car-1', 0, false), health('gp-car-1', 1, true), health('gp-car-2', 0, false)]) await client.publishAsync(topics.health(e.vehicle), encodeVehicleHealth(e), { qos: 1 });
+      // gp-car-3, the one the model raises an alert for: a lean code confirmed and cleared after that alert,
+      // so its newest alert row is a cleared `dtc` one while the model's alert stays open.
+      const lean = (seq: number, confirmed: string[]): VehicleHealthEvent => ({
+        schema: VEHICLE_HEALTH_SCHEMA, vehicle: 'gp-car-3', seq, t: now - (2 - seq) * 60_000, reason: seq === 0 ? 'snapshot' : 'change', source: 'simulator',
+        mil: false, dtcCount: confirmed.length, readiness: null, confirmed, pending: [], permanent: [], vin: null, counters: {}, freezeFrame: null,
+      });
+      for (const e of [lean(0, ['P0171']), lean(1, [])]) await client.publishAsync(topics.health(e.vehicle), encodeVehicleHealth(e), { qos: 1 });
       // Dead letters: a telemetry message that is not JSON, an API-log batch of the wrong schema.
       await client.publishAsync(topics.telemetry('gp-car-1'), 'not json at all', { qos: 1 });
       await client.publishAsync(topics.apiLogs(SOURCE), JSON.stringify({ v: 9, source: SOURCE }), { qos: 1 });
@@ -413,7 +420,8 @@ describe('Grafana dashboards', () => {
           (await total(`SELECT sum(requests) AS n FROM api_requests WHERE "window" = '1m'`)) === lines.length &&
           (await total(`SELECT sum(requests) AS n FROM api_requests WHERE "window" = '10s'`)) === lines.length &&
           (await total('SELECT count(subject) AS n FROM api_threats')) >= 2 &&
-          (await total('SELECT count(first_seen_ms) AS n FROM dtc')) === 4 &&
+          (await total('SELECT count(first_seen_ms) AS n FROM dtc')) === 5 &&
+          (await total(`SELECT count(alert_id) AS n FROM alerts WHERE "kind" = 'dtc' AND "vehicle" = 'gp-car-3'`)) === 2 &&
           (await total('SELECT count(bytes) AS n FROM dead_letters')) >= 2 &&
           (await total(`SELECT count(mean_rpm) AS n FROM ${ROLLUP_TELEMETRY} WHERE vehicle = 'gp-car-1'`)) >= 5,
         40_000,
@@ -503,14 +511,20 @@ describe('Grafana dashboards', () => {
       expect(await panelRows(fleet, 'Healthy vehicles')).toEqual([expect.objectContaining({ vehicles: 2 })]);
       const states = await panelRows(fleet, 'Vehicles by anomaly state');
       expect(Object.fromEntries(states.map((r) => [r.vehicle, r.state]))).toEqual({ 'gp-car-1': false, 'gp-car-2': false, 'gp-car-3': true });
-      expect((await panelRows(fleet, 'Active alerts', 'A')).map((r) => [r.vehicle, r.state])).toContainEqual(['gp-car-3', 'raised']);
+      // Open alerts per vehicle, kind and code: gp-car-3's model alert (its lean code came and went after it),
+      // gp-car-1's misfire code and MIL.
+      const open = await panelRows(fleet, 'Active alerts', 'A');
+      expect(open.map((r) => `${r.vehicle} ${r.kind || 'model'} ${r.code || '-'} ${r.state}`).sort()).toEqual(['gp-car-1 dtc P0301 raised', 'gp-car-1 mil - raised', 'gp-car-3 model - raised']);
+      expect(await panelRows(fleet, 'Vehicles alerting')).toEqual([expect.objectContaining({ alerts: 2 })]);
+      const changes = await panelRows(fleet, 'Alert changes');
+      expect(changes.filter((r) => r.vehicle === 'gp-car-3' && r.kind === 'dtc').map((r) => `${r.state} ${r.code}`)).toEqual(['cleared P0171', 'raised P0171']);
       expect((await panelRows(fleet, 'Dead letters by reason')).map((r) => r.reason).sort()).toEqual(['not_json', 'schema']);
       expect(await panelRows(fleet, 'Check-engine lights on')).toEqual([expect.objectContaining({ vehicles: 1 })]);
       const codes = await panelRows(fleet, 'Trouble codes per vehicle');
-      expect(codes.map((r) => `${r.vehicle} ${r.code} ${r.kind} ${r.state}`).sort()).toEqual(['gp-car-1 P0301 confirmed active', 'gp-car-1 P0301 pending active', 'gp-car-1 P0301 permanent active', 'gp-car-2 P0301 pending active']);
-      expect(codes.find((r) => r.kind === 'confirmed')).toMatchObject({ description: expect.stringMatching(/misfire/i), freeze_frame: '{"RPM":790,"COOLANT_TEMP":90}' });
+      expect(codes.map((r) => `${r.vehicle} ${r.code} ${r.kind} ${r.state}`).sort()).toEqual(['gp-car-1 P0301 confirmed active', 'gp-car-1 P0301 pending active', 'gp-car-1 P0301 permanent active', 'gp-car-2 P0301 pending active', 'gp-car-3 P0171 confirmed cleared']);
+      expect(codes.find((r) => r.kind === 'confirmed' && r.vehicle === 'gp-car-1')).toMatchObject({ description: expect.stringMatching(/misfire/i), freeze_frame: '{"RPM":790,"COOLANT_TEMP":90}' });
       const kinds = await panelRows(fleet, 'Trouble codes first seen, by kind');
-      expect(Object.fromEntries(['pending', 'confirmed', 'permanent'].map((k) => [k, kinds.filter((r) => r.kind === k).reduce((n, r) => n + Number(r.count), 0)]))).toEqual({ pending: 2, confirmed: 1, permanent: 1 });
+      expect(Object.fromEntries(['pending', 'confirmed', 'permanent'].map((k) => [k, kinds.filter((r) => r.kind === k).reduce((n, r) => n + Number(r.count), 0)]))).toEqual({ pending: 2, confirmed: 2, permanent: 1 });
       const mil = await panelRows(fleet, 'Check-engine light per vehicle');
       expect(mil.filter((r) => r.last === true).map((r) => r.vehicle)).toEqual(['gp-car-1']);
       // The long-range variant reads the rollup: every vehicle, each minute's mean between its min and max.
